@@ -1,0 +1,42 @@
+# The two commands of the quick start: `make demo` and `make test`. Each bootstraps .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is pinned and installed before anything that needs it: an unpinned torch pulled in by
+# trl would resolve to a multi-GB CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: demo test bench lint typecheck clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.base: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.full: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[rl,dev]'
+	touch $@ $(VENV)/.base
+
+demo: $(VENV)/.base
+	$(BIN)/python examples/demo.py
+
+lint: $(VENV)/.full
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.full
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+# Benchmarks compare against peers installed into the benchmark environment only.
+bench: $(VENV)/.full
+	$(BIN)/pip install -q math-verify
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

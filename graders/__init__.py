@@ -1,0 +1,36 @@
+"""rftkit graders: a declarative JSON grader DSL compiled into fast scoring functions.
+
+Example:
+    >>> from graders import compile_spec
+    >>> g = compile_spec({"type": "string_check", "name": "exact", "operation": "eq",
+    ...                   "input": "{{sample.output_text}}", "reference": "{{item.answer}}"})
+    >>> g.grade("Paris", {"answer": "Paris"}).value
+    1.0
+"""
+
+from graders._errors import GraderError, MissingDependencyError, SpecError
+from graders._grader import Grader
+from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec, parse_spec, register
+from graders._spec import BaseSpec
+from graders._template import Template
+from graders._types import Item, Sample, Score, ScoreError
+
+__all__ = [
+    "BaseSpec",
+    "Grader",
+    "GraderError",
+    "Item",
+    "Kind",
+    "MissingDependencyError",
+    "Sample",
+    "Score",
+    "ScoreError",
+    "SpecError",
+    "Template",
+    "compile_spec",
+    "json_schema",
+    "kinds",
+    "load_spec",
+    "parse_spec",
+    "register",
+]

@@ -1,0 +1,121 @@
+"""The Grader: a spec compiled once into a scoring function."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from graders._errors import INVALID_VARIABLE_ERROR, OTHER_ERROR, SAMPLE_PARSE_ERROR
+from graders._template import MissingVariable
+from graders._types import Sample, SampleParseError, Score
+
+if TYPE_CHECKING:
+    from graders._spec import BaseSpec
+
+SampleLike = Sample | str | Mapping[str, Any]
+_EMPTY: Mapping[str, Any] = {}
+
+
+class Grader:
+    """A compiled grader: ``grade(sample, item) -> Score``.
+
+    Build one with ``compile_spec``. A grader never raises on a bad sample: missing template
+    variables, output that is not JSON and any failure inside the kind become a Score with
+    ``error`` set. Subclasses implement ``_grade`` (and ``_agrade`` when they wait on I/O).
+
+    Attributes:
+        spec: The validated spec this grader was compiled from.
+        name: The spec's ``name``.
+        item_fields: The top-level item fields the spec's templates read (so a dataset can be
+            checked for them before training on it).
+        is_async: True when grading waits on I/O (model judges); prefer ``agrade_batch`` then.
+    """
+
+    is_async: bool = False
+
+    def __init__(self, spec: BaseSpec, item_fields: Iterable[str] = ()) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.item_fields: frozenset[str] = frozenset(item_fields)
+
+    def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+        raise NotImplementedError(f"{type(self).__name__} must implement _grade")
+
+    async def _agrade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+        return self._grade(sample, item)
+
+    def grade(self, sample: SampleLike, item: Mapping[str, Any] | None = None) -> Score:
+        """Grades one sample against one item.
+
+        Args:
+            sample: The model output: a str, a mapping with ``output_text`` / ``output_json`` /
+                ``output_tools`` / ``choices``, or a Sample.
+            item: The dataset row holding the reference fields.
+
+        Returns:
+            The Score; ``error`` is set (and ``value`` is 0) when the sample could not be graded.
+        """
+        try:
+            return self._grade(Sample.of(sample), _EMPTY if item is None else item)
+        except Exception as exc:  # noqa: BLE001 - a bad sample must never crash a training loop
+            return error_score(exc)
+
+    def grade_batch(
+        self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
+    ) -> list[Score]:
+        """Grades samples[i] against items[i] for every i (items default to empty rows)."""
+        if items is None:
+            items = [_EMPTY] * len(samples)
+        elif len(items) != len(samples):
+            raise ValueError(f"grade_batch got {len(samples)} samples but {len(items)} items")
+        grade = self._grade
+        of = Sample.of
+        out: list[Score] = []
+        append = out.append
+        for sample, item in zip(samples, items):
+            try:
+                append(grade(of(sample), item))
+            except Exception as exc:  # noqa: BLE001 - see grade()
+                append(error_score(exc))
+        return out
+
+    async def agrade(self, sample: SampleLike, item: Mapping[str, Any] | None = None) -> Score:
+        """Async ``grade``: awaits I/O (model judges) without blocking the event loop."""
+        try:
+            return await self._agrade(Sample.of(sample), _EMPTY if item is None else item)
+        except Exception as exc:  # noqa: BLE001 - see grade()
+            return error_score(exc)
+
+    async def agrade_batch(
+        self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
+    ) -> list[Score]:
+        """Async ``grade_batch``; kinds that wait on I/O grade the samples concurrently."""
+        if not self.is_async:
+            return self.grade_batch(samples, items)
+        if items is None:
+            items = [_EMPTY] * len(samples)
+        elif len(items) != len(samples):
+            raise ValueError(f"agrade_batch got {len(samples)} samples but {len(items)} items")
+        return list(await asyncio.gather(*(self.agrade(s, i) for s, i in zip(samples, items))))
+
+    def close(self) -> None:
+        """Releases what the grader holds (worker processes, HTTP clients); idempotent."""
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.spec.type} {self.name!r}>"
+
+
+def error_score(exc: BaseException) -> Score:
+    """Turns an exception raised while grading one sample into an error Score."""
+    if isinstance(exc, MissingVariable):
+        return Score.failure(INVALID_VARIABLE_ERROR, str(exc))
+    if isinstance(exc, SampleParseError):
+        return Score.failure(SAMPLE_PARSE_ERROR, str(exc))
+    return Score.failure(OTHER_ERROR, f"{type(exc).__name__}: {str(exc)[:500]}")

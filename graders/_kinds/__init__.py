@@ -1,0 +1,1 @@
+"""Grader kinds, one module each; every module registers its kind on import."""

@@ -1,0 +1,95 @@
+"""``multi``: several graders combined by a formula over their scores, as in the hosted API."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from graders._errors import FORMULA_EVAL_ERROR
+from graders._formula import Formula
+from graders._grader import Grader
+from graders._registry import compile_child, register
+from graders._spec import BaseSpec
+from graders._types import Sample, Score, ScoreError
+
+if TYPE_CHECKING:
+    GraderSpec = BaseSpec
+
+
+class MultiSpec(BaseSpec):
+    """Runs every grader in ``graders`` and combines their values with ``calculate_output``.
+
+    ``graders`` is an object keyed by variable name; the formula refers to those keys (not to
+    the sub-graders' ``name``). See ``graders._formula`` for the formula language.
+
+    When a sub-grader cannot grade the sample (its score has ``error``), its value enters the
+    formula as 0 and the multi score carries that error (the first one, in key order), so the
+    error is counted while the other parts still give their partial credit. When a sub-grader
+    abstains (its reference is unusable), the multi grader abstains too. Nesting ``multi``
+    inside ``multi`` is allowed (the hosted API forbids it; rftkit has no reason to).
+    """
+
+    type: Literal["multi"] = "multi"
+    graders: dict[str, "GraderSpec"] = Field(min_length=1)
+    calculate_output: str
+
+
+class MultiGrader(Grader):
+    def __init__(self, spec: MultiSpec) -> None:
+        self.children = {key: compile_child(child, "graders", key) for key, child in spec.graders.items()}
+        self.formula = Formula.parse(spec.calculate_output, list(self.children))
+        fields: set[str] = set()
+        for child in self.children.values():
+            fields |= child.item_fields
+        super().__init__(spec, fields)
+        self.is_async = any(child.is_async for child in self.children.values())
+
+    def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+        return self._combine([child.grade(sample, item) for child in self.children.values()])
+
+    async def _agrade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+        scores = await asyncio.gather(*(child.agrade(sample, item) for child in self.children.values()))
+        return self._combine(list(scores))
+
+    def _combine(self, scores: list[Score]) -> Score:
+        values: dict[str, float] = {}
+        error: ScoreError | None = None
+        sub_errors: dict[str, Any] = {}
+        for key, score in zip(self.children, scores):
+            values[key] = score.value
+            if score.error is not None:
+                sub_errors[key] = score.error.to_dict()
+                if score.abstained:
+                    return Score(0.0, None, self._details(scores, values, sub_errors), score.error)
+                if error is None:
+                    error = ScoreError(score.error.kind, f"{key}: {score.error.message}")
+        details = self._details(scores, values, sub_errors)
+        try:
+            value = self.formula.evaluate(values)
+        except (ArithmeticError, ValueError) as exc:
+            return Score(0.0, None, details, ScoreError(FORMULA_EVAL_ERROR, f"{self.formula.source!r}: {exc}"))
+        if not math.isfinite(value):
+            return Score(0.0, None, details, ScoreError(FORMULA_EVAL_ERROR, f"{self.formula.source!r} gave {value}"))
+        return Score(value, None, details, error)
+
+    def _details(self, scores: list[Score], values: dict[str, float], sub_errors: dict[str, Any]) -> dict[str, Any]:
+        details: dict[str, Any] = {
+            "sub_scores": values,
+            "sub_details": {key: score.details for key, score in zip(self.children, scores)},
+        }
+        if sub_errors:
+            details["sub_errors"] = sub_errors
+        return details
+
+    def close(self) -> None:
+        for child in self.children.values():
+            child.close()
+
+
+@register(MultiSpec, hosted=True)
+def compile_multi(spec: MultiSpec) -> Grader:
+    return MultiGrader(spec)

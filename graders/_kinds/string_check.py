@@ -1,0 +1,57 @@
+"""``string_check``: exact and containment checks, as the hosted graders API defines them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from graders._grader import Grader
+from graders._registry import register
+from graders._spec import BaseSpec
+from graders._template import Template
+from graders._types import Sample, Score, clip
+
+
+class StringCheckSpec(BaseSpec):
+    """Compares ``input`` with ``reference`` (both templates); the score is 1 or 0.
+
+    Operations, exactly as the hosted API documents them (no trimming, no Unicode
+    normalisation, no ``%`` wildcards in ``like``):
+
+    * ``eq``: input equals reference, case-sensitive;
+    * ``ne``: input differs from reference, case-sensitive;
+    * ``like``: input *contains* reference, case-sensitive;
+    * ``ilike``: input contains reference, case-insensitive (``str.casefold``).
+    """
+
+    type: Literal["string_check"] = "string_check"
+    input: str
+    reference: str
+    operation: Literal["eq", "ne", "like", "ilike"]
+
+
+class StringCheckGrader(Grader):
+    def __init__(self, spec: StringCheckSpec) -> None:
+        self.input = Template.parse(spec.input, ("input",))
+        self.reference = Template.parse(spec.reference, ("reference",))
+        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
+        self.check = _OPERATIONS[spec.operation]
+
+    def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+        got = self.input.render(sample, item)
+        ref = self.reference.render(sample, item)
+        ok = self.check(got, ref)
+        return Score(1.0 if ok else 0.0, ok, {"input": clip(got), "reference": clip(ref)})
+
+
+_OPERATIONS = {
+    "eq": lambda got, ref: got == ref,
+    "ne": lambda got, ref: got != ref,
+    "like": lambda got, ref: ref in got,
+    "ilike": lambda got, ref: ref.casefold() in got.casefold(),
+}
+
+
+@register(StringCheckSpec, hosted=True)
+def compile_string_check(spec: StringCheckSpec) -> Grader:
+    return StringCheckGrader(spec)

@@ -1,0 +1,242 @@
+"""The registry of grader kinds: ``type`` -> (spec model, compiler), and spec parsing.
+
+Each kind is one module in ``graders._kinds`` that calls ``register`` on import; the registry
+imports every module there the first time it is used, so adding a kind touches no other file.
+A spec model may refer to "any grader spec" (``multi``'s children) with the forward reference
+``"GraderSpec"``; the registry resolves it to the discriminated union of all kinds.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import pkgutil
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from graders._errors import SpecError, did_you_mean
+from graders._spec import BaseSpec
+
+if TYPE_CHECKING:
+    from graders._grader import Grader
+
+S = TypeVar("S", bound=BaseSpec)
+Compiler = Callable[[Any], "Grader"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A registered grader kind."""
+
+    type: str
+    spec_model: type[BaseSpec]
+    compile: Compiler
+    hosted: bool
+    """True for the kinds of the hosted OpenAI graders API (same fields, same scores)."""
+
+
+_KINDS: dict[str, Kind] = {}
+_loaded = False
+
+
+def register(spec_model: type[S], *, hosted: bool = False) -> Callable[[Callable[[S], Grader]], Callable[[S], Grader]]:
+    """Registers a kind: decorate the function that compiles its spec into a Grader.
+
+    Args:
+        spec_model: The kind's pydantic spec model; its ``type`` field is a one-value Literal.
+        hosted: Whether the kind belongs to the hosted OpenAI graders API.
+
+    Example:
+        >>> @register(MySpec)                                  # doctest: +SKIP
+        ... def compile_mine(spec: MySpec) -> Grader: ...
+    """
+    kind_type = spec_model.model_fields["type"].default
+    if not isinstance(kind_type, str):
+        raise TypeError(f"{spec_model.__name__}.type needs a default naming the kind")
+
+    def decorator(compile_fn: Callable[[S], Grader]) -> Callable[[S], Grader]:
+        _KINDS[kind_type] = Kind(kind_type, spec_model, compile_fn, hosted)
+        _spec_adapter.cache_clear()
+        return compile_fn
+
+    return decorator
+
+
+def kinds() -> Mapping[str, Kind]:
+    """Every registered kind by ``type``."""
+    _load_kinds()
+    return dict(_KINDS)
+
+
+def _load_kinds() -> None:
+    global _loaded
+    if _loaded:
+        return
+    from graders import _kinds
+
+    for module in pkgutil.iter_modules(_kinds.__path__):
+        importlib.import_module(f"graders._kinds.{module.name}")
+    _loaded = True
+
+
+@functools.cache
+def _spec_adapter() -> TypeAdapter[BaseSpec]:
+    _load_kinds()
+    models = tuple(kind.spec_model for kind in sorted(_KINDS.values(), key=lambda k: k.type))
+    union: Any = Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007 - built at run time
+    for model in models:
+        model.model_rebuild(_types_namespace={"GraderSpec": union})
+    return TypeAdapter(union)
+
+
+def parse_spec(data: Mapping[str, Any] | BaseSpec) -> BaseSpec:
+    """Validates spec JSON into its spec model.
+
+    Raises:
+        SpecError: the spec is invalid; the message names the JSON path of the first problem.
+    """
+    if isinstance(data, BaseSpec):
+        return data
+    if not isinstance(data, Mapping):
+        raise SpecError(f"a grader spec must be a JSON object, not {type(data).__name__}")
+    adapter = _spec_adapter()
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        raise _translate(exc, data) from None
+
+
+def compile_spec(spec: Mapping[str, Any] | BaseSpec) -> Grader:
+    """Validates a spec and compiles it into a Grader.
+
+    Args:
+        spec: Spec JSON (a dict, as written for the hosted graders API or one of rftkit's own
+            kinds) or an already validated spec model.
+
+    Returns:
+        The compiled Grader. Compilation parses every template, formula and regex, so grading
+        does no parsing.
+
+    Raises:
+        SpecError: the spec is invalid; ``str(error)`` names the JSON path.
+
+    Example:
+        >>> g = compile_spec({"type": "string_check", "name": "exact", "operation": "eq",
+        ...                   "input": "{{sample.output_text}}", "reference": "{{item.answer}}"})
+        >>> g.grade("Paris", {"answer": "Paris"}).value
+        1.0
+    """
+    parsed = parse_spec(spec)
+    return kinds()[parsed.type].compile(parsed)
+
+
+def compile_child(spec: BaseSpec, *path: str | int) -> Grader:
+    """Compiles a nested spec, putting ``path`` in front of the path of any SpecError."""
+    try:
+        return _KINDS[spec.type].compile(spec)
+    except SpecError as exc:
+        raise exc.within(*path) from None
+
+
+def load_spec(path: str | Path) -> Grader:
+    """Reads a spec from a JSON file and compiles it.
+
+    Raises:
+        SpecError: the file is not JSON or the spec is invalid (the message names the file).
+        OSError: the file cannot be read.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SpecError(f"{path} is not valid JSON: {exc}") from None
+    try:
+        return compile_spec(data)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc.reason}", exc.path, exc.hint) from None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of every grader kind (a discriminated union on ``type``)."""
+    schema = _spec_adapter().json_schema(ref_template="#/$defs/{model}")
+    schema["title"] = "rftkit grader spec"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+# --- pydantic errors -> one clear line with a JSON path ---------------------------------------
+
+_QUOTED = re.compile(r"'([^']*)'")
+_PRIORITY = {"union_tag_invalid": 0, "union_tag_not_found": 0, "extra_forbidden": 1}
+
+
+def _translate(exc: ValidationError, data: Mapping[str, Any]) -> SpecError:
+    errors = exc.errors(include_url=False)
+    # Prefer errors about the grader type: they explain every other error at that node.
+    # and a misspelt field explains the "missing" error of the field it was meant to be.
+    errors.sort(key=lambda e: _PRIORITY.get(e["type"], len(_PRIORITY)))
+    first = errors[0]
+    path, node = _walk(first["loc"], data)
+    err_type, ctx = first["type"], first.get("ctx") or {}
+    n_more = len(errors) - 1
+    more = f" (and {n_more} more problem{'s' if n_more > 1 else ''})" if n_more else ""
+    known = ", ".join(sorted(kinds()))
+    if err_type == "union_tag_invalid":
+        tag = str(ctx.get("tag"))
+        hint = f"{did_you_mean(tag, kinds())} (known: {known})"
+        return SpecError(f"unknown grader type {tag!r}", (*path, "type"), hint + more)
+    if err_type == "union_tag_not_found":
+        return SpecError("missing grader type", (*path, "type"), f" (known: {known})" + more)
+    if err_type == "missing":
+        return SpecError("missing required field", path, more)
+    if err_type == "extra_forbidden":
+        field = str(path[-1]) if path else ""
+        valid = _fields_of(node)
+        hint = did_you_mean(field, valid) + (f" (valid: {', '.join(valid)})" if valid else "")
+        return SpecError(f"unknown field {field!r}", path, hint + more)
+    if err_type == "literal_error":
+        expected = _QUOTED.findall(str(ctx.get("expected", "")))
+        got = first.get("input")
+        hint = did_you_mean(str(got), expected) if isinstance(got, str) else ""
+        return SpecError(f"invalid value {got!r}", path, f"; expected {ctx.get('expected')}{hint}{more}")
+    message = str(first["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return SpecError(message[:1].lower() + message[1:], path, more)
+
+
+def _walk(loc: tuple[Any, ...], data: Any) -> tuple[tuple[str | int, ...], Any]:
+    """Maps a pydantic error location onto the JSON path of the input, dropping union tags.
+
+    Returns the path and the object that holds the last path element.
+    """
+    path: list[str | int] = []
+    node: Any = data
+    holder: Any = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, Mapping) and part in node:
+            holder, node = node, node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            holder, node = node, node[part]
+            path.append(part)
+        elif last and isinstance(part, str) and isinstance(node, Mapping):
+            holder, node = node, None  # a missing field
+            path.append(part)
+        # else: a union tag or member name that is not part of the input; skip it
+    return tuple(path), holder
+
+
+def _fields_of(node: Any) -> list[str]:
+    if isinstance(node, Mapping):
+        kind = _KINDS.get(str(node.get("type")))
+        if kind is not None:
+            return sorted(kind.spec_model.model_fields)
+    return []

@@ -1,0 +1,202 @@
+"""Templates: ``{{item.a.b}}``, ``{{sample.output_json.x[0].y}}`` inside spec strings.
+
+A template is parsed once, at compile time, into literal text and variable accessors; grading
+only walks the accessors. Rendering rules (the hosted API leaves them undocumented):
+
+* a string value is inserted as it is;
+* any other value (number, bool, null, list, object) is inserted as JSON
+  (``json.dumps(value, ensure_ascii=False)``: ``42``, ``true``, ``null``, ``["a", "b"]``);
+* a template that is exactly one variable (``"{{sample.output_json.genes}}"``) also *resolves*
+  to the raw value, so graders that want a list or an object get it unrendered.
+
+A missing key or index raises ``MissingVariable`` (graded as ``invalid_variable_error``);
+``sample.output_json`` on output that is not JSON raises ``SampleParseError``
+(graded as ``sample_parse_error``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from graders._errors import SpecError, did_you_mean
+from graders._types import Sample
+
+NAMESPACES = ("item", "sample")
+SAMPLE_FIELDS = ("output_text", "output_json", "output_tools", "choices", "output_audio")
+
+_TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_STEP = re.compile(
+    r"""\.(?P<name>[A-Za-z_][\w\-]*)          # .name
+      | \[\s*(?P<index>-?\d+)\s*\]            # [0]
+      | \[\s*(?P<q>["'])(?P<key>.*?)(?P=q)\s*\]  # ["key with spaces"]
+    """,
+    re.VERBOSE,
+)
+_HEAD = re.compile(r"\s*(?P<ns>[A-Za-z_]\w*)")
+
+
+class MissingVariable(Exception):
+    """Raised at grade time when a template names a field the item or sample lacks."""
+
+
+Step = str | int
+
+
+class Variable:
+    """One ``{{namespace.path}}`` accessor."""
+
+    __slots__ = ("namespace", "steps", "text")
+
+    def __init__(self, namespace: str, steps: tuple[Step, ...], text: str) -> None:
+        self.namespace = namespace
+        self.steps = steps
+        self.text = text
+
+    def resolve(self, sample: Sample, item: Mapping[str, Any]) -> Any:
+        steps = self.steps
+        if self.namespace == "item":
+            value: Any = item
+            start = 0
+        else:
+            value = getattr(sample, steps[0])  # may raise SampleParseError for output_json
+            start = 1
+        for i in range(start, len(steps)):
+            step = steps[i]
+            try:
+                value = value[step]
+            except (KeyError, IndexError, TypeError):
+                raise MissingVariable(self._missing(i, value)) from None
+        return value
+
+    def _missing(self, i: int, value: Any) -> str:
+        step = self.steps[i]
+        where = f"{self.namespace}{_format_steps(self.steps[:i])}"
+        if isinstance(step, int):
+            got = f"a list of {len(value)}" if isinstance(value, list) else type(value).__name__
+            return f"{{{{{self.text}}}}}: index {step} out of range in {where} ({got})"
+        if isinstance(value, Mapping):
+            hint = did_you_mean(step, [str(k) for k in value])
+            return f"{{{{{self.text}}}}}: {where} has no field {step!r}{hint}"
+        return f"{{{{{self.text}}}}}: {where} is {type(value).__name__}, not an object"
+
+
+def _format_steps(steps: Sequence[Step]) -> str:
+    return "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
+
+
+def render_value(value: Any) -> str:
+    """Renders a resolved value into template text: strings as is, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+class Template:
+    """A parsed template string.
+
+    Example:
+        >>> t = Template.parse("Answer: {{ item.answer }}")
+        >>> t.render(Sample.of("x"), {"answer": 42})
+        'Answer: 42'
+    """
+
+    __slots__ = ("source", "parts", "variable", "item_fields")
+
+    def __init__(self, source: str, parts: tuple[str | Variable, ...]) -> None:
+        self.source = source
+        self.parts = parts
+        variables = [p for p in parts if isinstance(p, Variable)]
+        self.variable = parts[0] if len(parts) == 1 and isinstance(parts[0], Variable) else None
+        fields = set()
+        for var in variables:
+            if var.namespace == "item" and var.steps and isinstance(var.steps[0], str):
+                fields.add(var.steps[0])
+        self.item_fields: frozenset[str] = frozenset(fields)
+
+    @staticmethod
+    def parse(source: str, path: Sequence[str | int] = ()) -> Template:
+        """Parses a template; raises SpecError (at ``path``) for a malformed one."""
+        return _parse_cached(source, tuple(path))
+
+    @property
+    def is_constant(self) -> bool:
+        return not any(isinstance(p, Variable) for p in self.parts)
+
+    def resolve(self, sample: Sample, item: Mapping[str, Any]) -> Any:
+        """The raw value for a one-variable template, else the rendered string."""
+        if self.variable is not None:
+            return self.variable.resolve(sample, item)
+        return self.render(sample, item)
+
+    def render(self, sample: Sample, item: Mapping[str, Any]) -> str:
+        """The template with every variable replaced by its rendered value."""
+        parts = self.parts
+        if len(parts) == 1:
+            part = parts[0]
+            return part if isinstance(part, str) else render_value(part.resolve(sample, item))
+        return "".join(p if isinstance(p, str) else render_value(p.resolve(sample, item)) for p in parts)
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(source: str, path: tuple[str | int, ...]) -> Template:
+    parts: list[str | Variable] = []
+    pos = 0
+    for match in _TAG.finditer(source):
+        if match.start() > pos:
+            parts.append(source[pos : match.start()])
+        parts.append(_parse_variable(match.group(1), path))
+        pos = match.end()
+    if pos < len(source) or not parts:
+        parts.append(source[pos:])
+    tail = parts[-1]
+    if isinstance(tail, str) and "{{" in tail:
+        raise SpecError(f"unclosed '{{{{' in template {source!r}", path)
+    return Template(source, tuple(parts))
+
+
+def _parse_variable(text: str, path: tuple[str | int, ...]) -> Variable:
+    inner = text.strip()
+    head = _HEAD.match(text)
+    if not inner or head is None:
+        raise SpecError(f"empty or malformed template variable {{{{{text}}}}}", path)
+    namespace = head.group("ns")
+    if namespace not in NAMESPACES:
+        hint = did_you_mean(namespace, NAMESPACES)
+        raise SpecError(
+            f"template {{{{{inner}}}}} names namespace {namespace!r}{hint} (valid: item, sample)",
+            path,
+        )
+    steps: list[Step] = []
+    pos = head.end()
+    rest = text.rstrip()
+    while pos < len(rest):
+        step = _STEP.match(rest, pos)
+        if step is None:
+            raise SpecError(f"cannot parse template {{{{{inner}}}}} at {rest[pos:]!r}", path)
+        if step.group("name") is not None:
+            steps.append(step.group("name"))
+        elif step.group("index") is not None:
+            steps.append(int(step.group("index")))
+        else:
+            steps.append(step.group("key"))
+        pos = step.end()
+    if namespace == "sample":
+        if not steps or not isinstance(steps[0], str):
+            raise SpecError(
+                f"template {{{{{inner}}}}} must name a sample field ({', '.join(SAMPLE_FIELDS)})", path
+            )
+        if steps[0] not in SAMPLE_FIELDS:
+            hint = did_you_mean(steps[0], SAMPLE_FIELDS)
+            raise SpecError(
+                f"template {{{{{inner}}}}}: unknown sample field {steps[0]!r}{hint} "
+                f"(valid: {', '.join(SAMPLE_FIELDS)})",
+                path,
+            )
+    return Variable(namespace, tuple(steps), inner)

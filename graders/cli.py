@@ -1,0 +1,90 @@
+"""The graders' subcommands of ``rftkit``: validate, grade, schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from graders._errors import GraderError, SpecError
+from graders._registry import json_schema, load_spec
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    parser = _Parser(prog=f"rftkit {command}")
+    if command == "validate":
+        parser.description = "Check grader specs. Exit 0 when valid, 2 with one line per invalid spec."
+        parser.add_argument("specs", nargs="+", help="grader spec JSON files")
+    elif command == "grade":
+        parser.description = "Grade one sample against one item; print the Score as JSON."
+        parser.add_argument("spec", help="grader spec JSON file")
+        parser.add_argument("--sample", required=True, help="the model output: JSON (object or string) or plain text")
+        parser.add_argument("--item", default="{}", help="the dataset row as a JSON object")
+    elif command == "schema":
+        parser.description = "Print the JSON Schema of every grader kind."
+    return parser
+
+
+def main(command: str, argv: Sequence[str]) -> int:
+    """Runs one graders subcommand; returns the exit code."""
+    try:
+        args = _parser(command).parse_args(list(argv))
+        if command == "validate":
+            return _validate(args.specs)
+        if command == "grade":
+            return _grade(args.spec, args.sample, args.item)
+        print(json.dumps(json_schema(), indent=2))
+        return 0
+    except (_UsageError, SpecError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (GraderError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _validate(paths: list[str]) -> int:
+    code = 0
+    for path in paths:
+        try:
+            load_spec(path).close()
+            print(f"{path}: ok")
+        except (SpecError, OSError) as exc:
+            print(f"{exc}", file=sys.stderr)
+            code = 2
+    return code
+
+
+def _grade(spec_path: str, sample_text: str, item_text: str) -> int:
+    try:
+        item = json.loads(item_text)
+    except ValueError as exc:
+        raise _UsageError(f"--item is not JSON: {exc}") from None
+    if not isinstance(item, dict):
+        raise _UsageError("--item must be a JSON object")
+    sample: Any
+    try:
+        parsed = json.loads(sample_text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and ({"output_text", "output_json", "output_tools", "choices"} & parsed.keys()):
+        sample = parsed  # a sample object
+    elif isinstance(parsed, str):
+        sample = parsed  # a JSON string: the output text
+    else:
+        sample = sample_text  # anything else is the output text itself (JSON output included)
+    with load_spec(spec_path) as grader:
+        score = grader.grade(sample, item)
+    print(json.dumps(score.to_dict(), ensure_ascii=False))
+    return 0

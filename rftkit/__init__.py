@@ -1,0 +1,1 @@
+"""The ``rftkit`` command: one entry point whose subcommands belong to graders, evalkit and rl_adapter."""

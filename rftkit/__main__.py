@@ -1,0 +1,5 @@
+import sys
+
+from rftkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+"""``rftkit SUBCOMMAND ...``: dispatches to the package that owns the subcommand.
+
+The table below names each subcommand's module without importing it, so ``rftkit validate``
+never imports evalkit, torch or trl. Each owning module has ``main(command, argv) -> int``.
+Exit codes: 0 success, 1 a run failed, 2 a usage or spec error (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("graders.cli", "check a grader spec; exit 2 with the JSON path of the first problem"),
+    "grade": ("graders.cli", "grade one sample against one item and print the Score as JSON"),
+    "schema": ("graders.cli", "print the JSON Schema of every grader kind"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "usage: rftkit COMMAND [ARGS]  (rftkit COMMAND --help for its arguments)\n\ncommands:\n" + "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``rftkit`` with ``argv`` (default ``sys.argv[1:]``) and returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(command, list(COMMANDS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"rftkit: unknown command {command!r}{hint} (commands: {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    code: int = module.main(command, rest)
+    return code
