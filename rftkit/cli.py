@@ -15,6 +15,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("graders.cli", "check a grader spec; exit 2 with the JSON path of the first problem"),
     "grade": ("graders.cli", "grade one sample against one item and print the Score as JSON"),
     "schema": ("graders.cli", "print the JSON Schema of every grader kind"),
+    "check": ("graders.testing.cli", "property-test a grader on real items and probe it for reward hacking"),
+    "eval": ("evalkit.cli", "evaluate predictions (from a file or a model server) on a validation set"),
+    "compare": ("evalkit.cli", "paired comparison of two evaluation runs"),
+    "sample": ("evalkit.cli", "sample predictions for a dataset from an OpenAI-compatible server"),
+    "train": ("rl_adapter.cli", "run a local RFT job (GRPO or RLOO through TRL) from a job config"),
+    "serve": ("rl_adapter.cli", "serve a grader as an HTTP reward service"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Tools for testing graders: hypothesis strategies, property checks, a fake OpenAI server."""
