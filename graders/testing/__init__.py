@@ -1,1 +1,32 @@
-"""Tools for testing graders: hypothesis strategies, property checks, a fake OpenAI server."""
+"""Tools for testing graders: hypothesis strategies, property checks and reward-hacking probes.
+
+Property-test a grader in one line (inside pytest or anywhere)::
+
+    from graders.testing import assert_grader_properties
+    assert_grader_properties(spec_or_grader, items=rows)
+
+The strategies (``items_for``, ``samples_for``, ``specs``) work for any registered kind: they read
+where the spec takes the output from (its ``input`` template) and what it compares it with (its
+``reference`` template), and build outputs by inverting the input template. ``run_probes`` grades
+outputs that game common grader weaknesses (empty, padded, hedged answers) against the
+reference's own score; ``rftkit check`` is its command line.
+"""
+
+from graders.testing._probes import PROBES, Probe, ProbeResult, run_probes
+from graders.testing._properties import GraderPropertyError, assert_grader_properties
+from graders.testing._strategies import items_for, reference_sample, samples_for, specs
+from graders.testing._values import adversarial_text
+
+__all__ = [
+    "PROBES",
+    "GraderPropertyError",
+    "Probe",
+    "ProbeResult",
+    "adversarial_text",
+    "assert_grader_properties",
+    "items_for",
+    "reference_sample",
+    "run_probes",
+    "samples_for",
+    "specs",
+]

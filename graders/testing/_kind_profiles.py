@@ -1,0 +1,147 @@
+"""The profiles of the built-in kinds: their spec strategies, answers, bounds and laws."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hypothesis import strategies as st
+
+from graders._grader import Grader
+from graders.testing import _values as values
+from graders.testing._profiles import (
+    Expect,
+    KindProfile,
+    LawFailure,
+    add_profile,
+    bounds_of,
+    multi_bounds,
+    multi_expect,
+    multi_slots,
+)
+
+_CLOSE = 1e-9
+_CONTAINS_FIX = (
+    "`like`/`ilike` pay any output that contains the reference; compare an extracted answer with `eq` "
+    "(e.g. `{{sample.output_json.answer}}`) or guard the length in a `multi`"
+)
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=_CLOSE, abs_tol=_CLOSE)
+
+
+# --- string_check ------------------------------------------------------------------------------
+
+
+def _string_check_expect(grader: Grader) -> Expect:
+    return (0.0, 1.0) if grader.spec.operation == "ne" else (1.0, 0.0)  # type: ignore[attr-defined]
+
+
+@st.composite
+def _string_check_specs(draw: st.DrawFn) -> dict[str, Any]:
+    inp, ref = draw(
+        st.sampled_from(
+            [
+                ("{{sample.output_text}}", "{{item.answer}}"),
+                ("{{ sample.output_json.answer }}", "{{item.answer}}"),
+                ("{{sample.output_json.result.label}}", "{{item.expected.label}}"),
+                ("Answer: {{sample.output_text}}", "Answer: {{item.answer}}"),
+                ("{{sample.output_tools[0].function.name}}", "get_weather"),
+            ]
+        )
+    )
+    op = draw(st.sampled_from(["eq", "ne", "like", "ilike"]))
+    return {"type": "string_check", "name": f"check_{op}", "input": inp, "reference": ref, "operation": op}
+
+
+def _ilike_case_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
+    """``ilike`` does not care about the case of ASCII letters in the output."""
+    if grader.spec.operation != "ilike" or grader.spec.input != "{{sample.output_text}}":  # type: ignore[attr-defined]
+        return
+    text = draw(values.words(), label="output_text")
+    for variant in (text.upper(), text.lower()):
+        a, b = grader.grade(text, item).value, grader.grade(variant, item).value
+        if a != b:
+            raise LawFailure("ilike_ignores_case", f"{text!r} scored {a} but {variant!r} scored {b}", variant)
+
+
+add_profile(
+    "string_check",
+    KindProfile(
+        expect=_string_check_expect,
+        laws=(_ilike_case_law,),
+        specs=_string_check_specs,
+        fixes={
+            "repeated": _CONTAINS_FIX,
+            "over_long": _CONTAINS_FIX,
+            "padded_list": _CONTAINS_FIX,
+            "multiple_answers": _CONTAINS_FIX,
+            "multiple_boxed": _CONTAINS_FIX,
+            "missing_fields": "the grader reads only some fields of the JSON output; check every field that matters",
+        },
+    ),
+)
+
+
+# --- multi -------------------------------------------------------------------------------------
+
+_LEAF_KINDS_FOR_MULTI = ("string_check",)
+
+
+def _multi_formula_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
+    """The multi value is the formula of its sub-scores and lies within the formula's bounds."""
+    from graders.testing._strategies import samples_for
+
+    sample = draw(samples_for(grader, item), label="sample")
+    score = grader.grade(sample, item)
+    subs = score.details.get("sub_scores")
+    if score.error is not None and score.error.kind == "formula_eval_error":
+        return
+    if not isinstance(subs, dict):
+        raise LawFailure("multi_formula", "details has no sub_scores", sample)
+    expected = grader.formula.evaluate(subs)  # type: ignore[attr-defined]
+    if not close(score.value, expected):
+        raise LawFailure("multi_formula", f"value {score.value} but the formula of {subs} is {expected}", sample)
+    bounds = bounds_of(grader)
+    if bounds is not None and not bounds[0] - _CLOSE <= score.value <= bounds[1] + _CLOSE:
+        raise LawFailure("multi_bounds", f"value {score.value} outside the formula's bounds {bounds}", sample)
+
+
+@st.composite
+def _multi_specs(draw: st.DrawFn) -> dict[str, Any]:
+    from graders._registry import kinds
+    from graders.testing._strategies import compiles, specs
+
+    leaves = [k for k in _LEAF_KINDS_FOR_MULTI if k in kinds()]
+    n = draw(st.integers(1, 3))
+    keys = ["a", "b", "c"][:n]
+    children = {}
+    for key in keys:
+        child = draw(specs(draw(st.sampled_from(leaves))).filter(compiles))
+        children[key] = child
+    weights = [draw(st.integers(1, 9)) for _ in keys]
+    total = sum(weights)
+    formulas = [
+        " + ".join(f"{w / total:.4g} * {k}" for w, k in zip(weights, keys, strict=True)),
+        f"({' + '.join(keys)}) / {n}",
+        f"min({', '.join(keys)})",
+        f"max({', '.join(keys)})",
+        " * ".join(keys),
+    ]
+    formula = draw(st.sampled_from(formulas))
+    return {"type": "multi", "name": "combined", "graders": children, "calculate_output": formula}
+
+
+add_profile(
+    "multi",
+    KindProfile(
+        slots=multi_slots,
+        bounds=multi_bounds,
+        expect=multi_expect,
+        laws=(_multi_formula_law,),
+        specs=_multi_specs,
+    ),
+)
+

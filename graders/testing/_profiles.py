@@ -1,0 +1,165 @@
+"""What the testing tools know about each grader kind, keyed by ``type``.
+
+A kind that has no profile here still gets the generic laws (range, determinism, no crash,
+batch agreement) and, when its spec has ``input`` and ``reference`` templates, the reference and
+empty-output laws and every probe. A profile adds what only that kind can say: how its reference
+becomes an output, its score bounds, its own laws, and how to fix what a probe finds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import strategies as st
+
+from graders._grader import Grader
+from graders._template import Template
+from graders.testing import _values as values
+from graders.testing._slots import Slot
+
+Bounds = tuple[float, float]
+Expect = tuple[float | None, float | None]
+"""The value the reference answer must score, and the value an empty output must score."""
+# A kind law gets the grader, an item and a hypothesis draw function; it raises LawFailure.
+Law = Callable[[Grader, Mapping[str, Any], Callable[..., Any]], None]
+
+UNIT: Bounds = (0.0, 1.0)
+# A multi formula is probed at this many points per variable to find its bounds.
+_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+_MAX_GRID_VARIABLES = 4
+
+
+class LawFailure(Exception):
+    """A law did not hold; carries the sample that broke it."""
+
+    def __init__(self, law: str, message: str, sample: Any) -> None:
+        super().__init__(message)
+        self.law = law
+        self.message = message
+        self.sample = sample
+
+
+def default_slots(grader: Grader) -> list[Slot]:
+    spec = grader.spec
+    inp, ref = getattr(spec, "input", None), getattr(spec, "reference", None)
+    if isinstance(inp, str) and isinstance(ref, str):
+        return [Slot(grader, Template.parse(inp), Template.parse(ref))]
+    return []
+
+
+def identity_answer(slot: Slot, reference: Any) -> Any:
+    return reference
+
+
+def unit_bounds(grader: Grader) -> Bounds | None:
+    return UNIT
+
+
+@dataclass(frozen=True)
+class KindProfile:
+    """The testing tools' knowledge of one grader kind.
+
+    Attributes:
+        slots: Where the grader reads the output and what it compares it with.
+        answer: Turns a slot's reference value into the output value that earns full marks.
+        bounds: The range every score must lie in (None: only finiteness is checked).
+        expect: What the reference answer and an empty output must score (None: no law).
+        reference_values: Values generated for the item field a reference template reads.
+        laws: The kind's own laws, run on every item.
+        specs: Random valid specs of this kind (None: built from the spec model's fields).
+        fixes: Per probe name, how to fix a grader that the probe earns too much from.
+        judge: The kind is a model judge (the prompt-injection probe applies).
+    """
+
+    slots: Callable[[Grader], list[Slot]] = default_slots
+    answer: Callable[[Slot, Any], Any] = identity_answer
+    bounds: Callable[[Grader], Bounds | None] = unit_bounds
+    expect: Callable[[Grader], Expect] | None = None
+    reference_values: Callable[[Grader], st.SearchStrategy[Any]] = lambda grader: values.words()
+    laws: tuple[Law, ...] = ()
+    specs: Callable[[], st.SearchStrategy[dict[str, Any]]] | None = None
+    fixes: Mapping[str, str] = field(default_factory=dict)
+    judge: bool = False
+
+
+_PROFILES: dict[str, KindProfile] = {}
+_DEFAULT = KindProfile()
+
+
+def profile(kind: str) -> KindProfile:
+    """The profile of ``kind`` (a default one for kinds without their own)."""
+    from graders.testing import _kind_profiles  # noqa: F401 - registers the profiles
+
+    return _PROFILES.get(kind, _DEFAULT)
+
+
+def add_profile(kind: str, kind_profile: KindProfile) -> None:
+    """Registers what the testing tools know about ``kind``."""
+    _PROFILES[kind] = kind_profile
+
+
+def slots_of(grader: Grader) -> list[Slot]:
+    """Every slot of the grader, its sub-graders' included."""
+    return profile(grader.spec.type).slots(grader)
+
+
+def bounds_of(grader: Grader) -> Bounds | None:
+    return profile(grader.spec.type).bounds(grader)
+
+
+def expectations(grader: Grader) -> Expect:
+    """(value of the reference answer, value of an empty output) the grader must give."""
+    kind = profile(grader.spec.type)
+    if kind.expect is not None:
+        return kind.expect(grader)
+    if not slots_of(grader):
+        return (None, None)
+    b = kind.bounds(grader)
+    return (None, None) if b is None else (b[1], b[0])
+
+
+# --- multi: children's knowledge combined through the formula -------------------------------
+
+
+def multi_slots(grader: Grader) -> list[Slot]:
+    return [slot for child in _children(grader).values() for slot in slots_of(child)]
+
+
+def multi_bounds(grader: Grader) -> Bounds | None:
+    children = _children(grader)
+    child_bounds = [bounds_of(child) for child in children.values()]
+    if any(b is None for b in child_bounds) or len(children) > _MAX_GRID_VARIABLES:
+        return None
+    axes = [[lo + t * (hi - lo) for t in _GRID] for lo, hi in child_bounds]  # type: ignore[misc]
+    # errors enter the formula as 0, so 0 is a value each child can take too
+    axes = [sorted({*axis, 0.0}) for axis in axes]
+    results = [_formula(grader, dict(zip(children, point, strict=True))) for point in itertools.product(*axes)]
+    finite = [r for r in results if r is not None]
+    return (min(finite), max(finite)) if finite else None
+
+
+def multi_expect(grader: Grader) -> Expect:
+    children = _children(grader)
+    expected = [expectations(child) for child in children.values()]
+    out: list[float | None] = []
+    for which in (0, 1):
+        got = [e[which] for e in expected]
+        out.append(None if any(g is None for g in got) else _formula(grader, dict(zip(children, got, strict=True))))
+    return (out[0], out[1])
+
+
+def _children(grader: Grader) -> dict[str, Grader]:
+    children = getattr(grader, "children", None)
+    return dict(children) if isinstance(children, Mapping) else {}
+
+
+def _formula(grader: Grader, variables: Mapping[str, Any]) -> float | None:
+    try:
+        value = float(grader.formula.evaluate(dict(variables)))  # type: ignore[attr-defined]
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    return value if math.isfinite(value) else None
