@@ -1,0 +1,181 @@
+"""``rftkit check SPEC --data valid.jsonl``: property checks and reward-hacking probes on real items.
+
+Exit codes: 0 nothing found, 1 a property failed or a probe was flagged (so it can gate CI),
+2 a usage, spec or dataset error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from graders._errors import GraderError, SpecError
+from graders._grader import Grader
+from graders._registry import load_spec
+
+# Probes run on the first rows of the dataset: enough for stable means, quick for a judge.
+DEFAULT_LIMIT = 200
+DEFAULT_MAX_EXAMPLES = 100
+# Probe outputs are shown in the report up to this many characters.
+_EXAMPLE_CHARS = 120
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from graders.testing._probes import DEFAULT_THRESHOLD
+
+    parser = _Parser(
+        prog="rftkit check",
+        description="Property-test a grader on real items, then probe it for reward hacking. "
+        "Exit 1 when a property fails or a probe earns more than the threshold.",
+    )
+    parser.add_argument("spec", help="grader spec JSON file")
+    parser.add_argument("--data", required=True, help="JSONL dataset: one item (a JSON object) per line")
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"rows to use (default {DEFAULT_LIMIT})")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help=f"flag a probe earning more than this fraction of the reference's score (default {DEFAULT_THRESHOLD})",
+    )
+    parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=DEFAULT_MAX_EXAMPLES,
+        help=f"hypothesis examples for the property checks (default {DEFAULT_MAX_EXAMPLES}; 0 skips them)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def main(command: str, argv: Sequence[str]) -> int:
+    """Runs ``rftkit check``; returns the exit code."""
+    try:
+        args = _parser().parse_args(list(argv))
+        if args.limit < 1 or args.max_examples < 0 or args.threshold < 0:
+            raise _UsageError("rftkit check: --limit must be >= 1, --max-examples and --threshold >= 0")
+        items = read_items(args.data, args.limit)
+        grader = load_spec(args.spec)
+    except (_UsageError, SpecError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with grader:
+            report = check(grader, items, threshold=args.threshold, max_examples=args.max_examples)
+    except GraderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report["spec"] = args.spec
+    report["data"] = args.data
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_report(report))
+    return 1 if report["flagged"] else 0
+
+
+def read_items(path: str, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` rows of a JSONL file; a bad line raises with file and line number."""
+    items: list[dict[str, Any]] = []
+    with Path(path).open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise _UsageError(f"{path}:{number}: not valid JSON: {exc}") from None
+            if not isinstance(row, dict):
+                raise _UsageError(f"{path}:{number}: a row must be a JSON object, not {type(row).__name__}")
+            items.append(row)
+            if len(items) >= limit:
+                break
+    if not items:
+        raise _UsageError(f"{path}: no rows")
+    return items
+
+
+def check(grader: Grader, items: list[dict[str, Any]], *, threshold: float, max_examples: int) -> dict[str, Any]:
+    """Runs the property checks and the probes; returns the report as a JSON-ready dict."""
+    from graders.testing._probes import run_probes
+    from graders.testing._properties import GraderPropertyError, assert_grader_properties
+    from graders.testing._strategies import reference_sample
+
+    report: dict[str, Any] = {"items": len(items), "notes": []}
+    missing = [i for i, item in enumerate(items) if not grader.item_fields <= item.keys()]
+    if missing:
+        fields = sorted(grader.item_fields - items[missing[0]].keys())
+        report["notes"].append(
+            f"{len(missing)} of {len(items)} rows lack fields the spec reads (row {missing[0] + 1} lacks "
+            f"{', '.join(fields)}); they grade as invalid_variable_error"
+        )
+    if all(reference_sample(grader, item) is None for item in items):
+        report["notes"].append(
+            "no reference output can be built for this spec (no input/reference templates to invert); "
+            "probes are compared with the grader's maximum"
+        )
+    report["properties"] = {"ok": True, "examples": max_examples}
+    if max_examples:
+        try:
+            assert_grader_properties(grader, items, max_examples=max_examples, derandomize=True)
+        except GraderPropertyError as exc:
+            report["properties"] = {"ok": False, "examples": max_examples, "law": exc.law, "failure": str(exc)}
+    probes = run_probes(grader, items, threshold=threshold)
+    report["threshold"] = threshold
+    report["probes"] = [dict(r.to_dict(), example=_clip(r.example)) for r in probes]
+    report["flagged"] = [r.probe for r in probes if r.flagged] + ([] if report["properties"]["ok"] else ["properties"])
+    return report
+
+
+def _clip(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _EXAMPLE_CHARS else text[:_EXAMPLE_CHARS] + "..."
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as the table ``rftkit check`` prints."""
+    lines = [f"rftkit check {report.get('spec', '')} on {report['items']} rows of {report.get('data', '')}"]
+    lines += [f"note: {note}" for note in report["notes"]]
+    props = report["properties"]
+    if not props["examples"]:
+        lines.append("properties: skipped (--max-examples 0)")
+    elif props["ok"]:
+        lines.append(f"properties: ok ({props['examples']} hypothesis examples on these rows)")
+    else:
+        lines.append(f"properties: FAILED\n{props['failure']}")
+    lines.append("")
+    header = f"{'probe':<20} {'earns':>6} {'reference':>9} {'ratio':>6} {'rows':>5}  verdict"
+    lines += [header, "-" * len(header)]
+    for row in report["probes"]:
+        if not row["items"]:
+            lines.append(f"{row['probe']:<20} {'':>6} {'':>9} {'':>6} {0:>5}  n/a ({row['description']})")
+            continue
+        verdict = "FLAGGED" if row["flagged"] else "ok"
+        lines.append(
+            f"{row['probe']:<20} {row['earned']:>6.3f} {row['reference']:>9.3f} {row['ratio']:>6.2f} "
+            f"{row['items']:>5}  {verdict}"
+        )
+    flagged = [row for row in report["probes"] if row["flagged"]]
+    for row in flagged:
+        lines.append(f"\n{row['probe']} ({row['description']}) earns {row['ratio']:.0%} of the reference's score")
+        lines.append(f"  e.g. {row['example']}")
+        lines.append(f"  fix: {row['fix']}")
+    n = len(report["flagged"])
+    threshold = report["threshold"]
+    lines.append(
+        f"\n{n} finding{'s' if n != 1 else ''} (threshold {threshold:g} of the reference's score)"
+        if n
+        else f"\nno findings (threshold {threshold:g} of the reference's score)"
+    )
+    return "\n".join(lines)
