@@ -10,6 +10,7 @@ the fix for that kind of grader.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -125,12 +126,12 @@ def _text(value: str) -> Callable[[ProbeContext], list[SampleMapping]]:
     return lambda ctx: [{"output_text": value}]
 
 
-def _repeat(answer: Any, wrong: Any) -> Any:
-    if isinstance(answer, str):
-        return "\n".join([answer] * 3)
-    if isinstance(answer, list) and answer:
-        return answer * 3
-    return None
+def _repeated(ctx: ProbeContext) -> list[SampleMapping]:
+    ref = ctx.reference
+    if ref is None or set(ref) - {"output_text", "output_json"}:
+        return []
+    text = ref["output_text"] if "output_text" in ref else json.dumps(ref["output_json"], ensure_ascii=False)
+    return [{"output_text": "\n".join([text] * 3)}]
 
 
 def _over_long(answer: Any, wrong: Any) -> Any:
@@ -145,10 +146,10 @@ def _padded(ctx: ProbeContext) -> list[SampleMapping]:
         return []
 
     def pad(answer: Any, wrong: Any) -> Any:
-        if isinstance(answer, list):
-            return list(ctx.candidates)
+        if isinstance(answer, list) and answer:
+            return [*answer, *(c for c in ctx.candidates if c not in answer)]
         if isinstance(answer, str):
-            return ", ".join(ctx.candidates)
+            return ", ".join([answer, *(c for c in ctx.candidates if c != answer)])
         return None
 
     built = ctx.per_slot(pad)
@@ -250,12 +251,12 @@ _LENGTH_FIX = (
 PROBES: tuple[Probe, ...] = (
     Probe("empty", "an empty output", _text(""), "an empty output must earn nothing; is the reference blank?"),
     Probe("whitespace", "only spaces and newlines", _text(" \n\t \n"), "a blank output must earn nothing"),
-    Probe("repeated", "the reference answer three times", lambda ctx: _listed(ctx.per_slot(_repeat)), _LENGTH_FIX),
+    Probe("repeated", "the reference output three times", _repeated, _LENGTH_FIX),
     Probe("over_long", f"the answer inside {2 * FILLER_CHARS} characters of filler",
           lambda ctx: _listed(ctx.per_slot(_over_long)), _LENGTH_FIX),
     Probe(
         "padded_list",
-        "every candidate seen in the data",
+        "the right answer followed by every candidate seen in the data",
         _padded,
         "credit for the answer anywhere in a long list pays for listing every candidate; cap the list "
         "(`max_items` on list_rank) or penalise its length",
