@@ -31,8 +31,9 @@ MAX_FORMULA_CHARS = 10_000
 MAX_DEPTH = 100
 
 _FUNCTIONS: dict[str, tuple[Callable[..., float], int | None]] = {
-    "min": (min, None),
-    "max": (max, None),
+    # min/max take their arguments as a tuple: Python's min(x) of one float would iterate it.
+    "min": (lambda *args: min(args), None),
+    "max": (lambda *args: max(args), None),
     "abs": (abs, 1),
     "floor": (math.floor, 1),
     "ceil": (math.ceil, 1),

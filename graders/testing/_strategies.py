@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -115,11 +116,7 @@ def samples_for(grader: Grader, item: Mapping[str, Any]) -> st.SearchStrategy[Sa
     values of the wrong JSON type, outputs missing the field the grader reads, adversarial text
     and arbitrary JSON.
     """
-    options: list[st.SearchStrategy[SampleMapping]] = [
-        values.adversarial_text().map(lambda text: {"output_text": text}),
-        values.json_values().map(lambda value: {"output_json": value}),
-        st.sampled_from([{"output_json": {}}, {"output_json": []}, {"output_text": ""}, {"output_tools": []}]),
-    ]
+    options = [_any_output()]
     ref = reference_sample(grader, item)
     if ref is not None:
         options.append(st.just(ref))
@@ -137,6 +134,16 @@ def _placed(
 ) -> st.SearchStrategy[SampleMapping]:
     built = variants.map(lambda value: with_slot(grader, item, slot, value))
     return built.filter(lambda sample: sample is not None)  # type: ignore[return-value]
+
+
+@functools.cache
+def _any_output() -> st.SearchStrategy[SampleMapping]:
+    # built once: validating these recursive strategies costs more than drawing from them
+    return st.one_of(
+        values.adversarial_text().map(lambda text: {"output_text": text}),
+        values.json_values().map(lambda value: {"output_json": value}),
+        st.sampled_from([{"output_json": {}}, {"output_json": []}, {"output_text": ""}, {"output_tools": []}]),
+    )
 
 
 # --- random valid specs -----------------------------------------------------------------------
