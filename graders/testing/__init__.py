@@ -18,8 +18,8 @@ from graders.testing._strategies import items_for, reference_sample, samples_for
 from graders.testing._values import adversarial_text
 
 __all__ = [
-    "PROBES",
     "GraderPropertyError",
+    "PROBES",
     "Probe",
     "ProbeResult",
     "adversarial_text",

@@ -59,7 +59,7 @@ def slot_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
 
 def with_slot(grader: Grader, item: Mapping[str, Any], slot: Slot, value: Any) -> SampleMapping | None:
     """The reference output with one slot's value replaced by ``value``."""
-    others = [_answer_sample(s, item) for s in slots_of(grader) if s is not slot]
+    others = [_answer_sample(s, item) for s in slots_of(grader) if s != slot]
     return merge([slot.place(value), *[o for o in others if o is not None]])
 
 

@@ -1,0 +1,266 @@
+"""graders.testing finds real bugs: deliberately broken graders fail the laws with a small example."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pytest
+from hypothesis import given, settings
+
+import graders.testing
+from graders import Grader, Sample, Score, compile_spec, parse_spec
+from graders._kinds.list_rank import ListRankGrader, ListRankSpec
+from graders._kinds.multi import MultiGrader, MultiSpec
+from graders._spec import BaseSpec
+from graders._template import Template
+from graders.testing import (
+    GraderPropertyError,
+    assert_grader_properties,
+    items_for,
+    reference_sample,
+    run_probes,
+    samples_for,
+)
+
+
+class BuggySpec(BaseSpec):
+    type: Literal["buggy_check"] = "buggy_check"
+    input: str = "{{sample.output_json.answer}}"
+    reference: str = "{{item.answer}}"
+    bug: str = "none"
+
+
+class BuggyGrader(Grader):
+    """An exact-match grader with one bug switched on by ``spec.bug``."""
+
+    def __init__(self, bug: str) -> None:
+        spec = BuggySpec(bug=bug)
+        self.input = Template.parse(spec.input)
+        self.reference = Template.parse(spec.reference)
+        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
+        self.bug = bug
+        self.calls = itertools.count()
+
+    def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+        got = self.input.resolve(sample, item)
+        ref = self.reference.render(sample, item)
+        if self.bug == "crash_on_non_text":
+            got = got.strip()  # AttributeError for numbers, lists, objects
+        value = 1.0 if got == ref else 0.0
+        if self.bug == "unbounded" and isinstance(got, str):
+            value = max(value, len(got) / 10)
+        elif self.bug == "flaky":
+            value = float(next(self.calls) % 2)
+        elif self.bug == "reference_not_max" and value == 1.0:
+            value = 0.9
+        elif self.bug == "nan_on_lists" and isinstance(got, list):
+            value = float("nan")
+        elif self.bug == "details_not_json":
+            return Score(value, None, {"got": object()})
+        return Score(value, value == 1.0)
+
+
+def _failure(grader: Grader, **options: Any) -> GraderPropertyError:
+    with pytest.raises(GraderPropertyError) as info:
+        assert_grader_properties(grader, max_examples=200, derandomize=True, **options)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("bug", "law"),
+    [
+        ("crash_on_non_text", "no_unexpected_errors"),
+        ("unbounded", "in_range"),
+        ("flaky", "deterministic"),
+        ("reference_not_max", "reference_scores_max"),
+        ("nan_on_lists", "finite_value"),
+        ("details_not_json", "json_ready"),
+    ],
+)
+def test_a_broken_grader_fails_the_law_it_breaks(bug: str, law: str) -> None:
+    failure = _failure(BuggyGrader(bug))
+    assert failure.law == law
+    text = str(failure)
+    assert "spec:" in text and "sample:" in text and "item:" in text
+    assert json.loads(text.split("spec:", 1)[1].split("\n")[0])["bug"] == bug
+
+
+def test_a_correct_grader_passes() -> None:
+    assert_grader_properties(BuggyGrader("none"), max_examples=100, derandomize=True)
+
+
+def test_failures_are_shrunk_to_a_minimal_example() -> None:
+    failure = _failure(BuggyGrader("crash_on_non_text"))
+    # hypothesis shrinks the crashing output to the simplest non-text value in the slot
+    assert failure.sample == {"output_json": {"answer": None}}
+    assert len(json.dumps(failure.item)) < 30
+
+
+def test_real_items_are_used_when_given() -> None:
+    failure = _failure(BuggyGrader("reference_not_max"), items=[{"answer": "TSC2", "other": 1}])
+    assert failure.item == {"answer": "TSC2", "other": 1}
+    assert failure.sample == {"output_json": {"answer": "TSC2"}}
+
+
+class _ReversedRanks(ListRankGrader):
+    """Pays rank 3 more than rank 2: not non-increasing in rank."""
+
+    def _value(self, rank: int | None) -> float:
+        return {1: 1.0, 2: 0.2}.get(rank, 0.0 if rank is None else 0.5)  # type: ignore[arg-type]
+
+
+def test_list_rank_law_catches_a_score_that_rises_with_rank() -> None:
+    spec = ListRankSpec(input="{{sample.output_json.genes}}", reference="{{item.gene}}")
+    failure = _failure(_ReversedRanks(spec))
+    assert failure.law == "non_increasing_in_rank"
+    assert len(failure.sample["output_json"]["genes"]) == 3
+
+
+class _OffByAQuarter(MultiGrader):
+    def _combine(self, scores: list[Score]) -> Score:
+        score = super()._combine(scores)
+        return Score(min(1.0, score.value + 0.25), score.passed, score.details, score.error)
+
+
+def test_multi_law_catches_a_value_that_is_not_the_formula() -> None:
+    check = {"type": "string_check", "name": "c", "operation": "eq", "input": "{{sample.output_text}}",
+             "reference": "{{item.answer}}"}
+    spec = parse_spec({"type": "multi", "name": "m", "graders": {"a": check, "b": check}, "calculate_output": "a * b"})
+    assert isinstance(spec, MultiSpec)
+    failure = _failure(_OffByAQuarter(spec))
+    assert failure.law in {"multi_formula", "empty_scores_min"}
+
+
+# --- strategies ------------------------------------------------------------------------------------
+
+GENE_SPEC = {"type": "list_rank", "name": "rank", "input": "{{sample.output_json.genes}}",
+             "reference": "{{item.correct_answer}}", "max_items": 20}
+
+
+def test_items_fit_the_kind_and_the_reference_sample_hits_them() -> None:
+    grader = compile_spec(GENE_SPEC)
+
+    @settings(max_examples=30, deadline=None, database=None)
+    @given(items_for(grader))
+    def check(item: dict[str, Any]) -> None:
+        assert set(item) == {"correct_answer"}
+        assert re.fullmatch(r"[A-Z][A-Z0-9]{1,6}", item["correct_answer"])
+        sample = reference_sample(grader, item)
+        assert sample == {"output_json": {"genes": [item["correct_answer"]]}}
+        assert grader.grade(sample, item).value == 1.0
+
+    check()
+
+
+def test_samples_cover_hits_misses_wrong_types_and_adversarial_text() -> None:
+    spec = {"type": "string_check", "name": "s", "operation": "eq", "input": "{{sample.output_json.answer}}",
+            "reference": "{{item.answer}}"}
+    grader = compile_spec(spec)
+    item = {"answer": "Paris"}
+    seen: dict[str, int] = {"hit": 0, "miss": 0, "error": 0}
+
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True)
+    @given(samples_for(grader, item))
+    def check(sample: dict[str, Any]) -> None:
+        score = grader.grade(sample, item)
+        seen["error" if score.error else "hit" if score.value == 1.0 else "miss"] += 1
+
+    check()
+    assert all(n > 0 for n in seen.values()), seen
+
+
+@pytest.mark.parametrize(
+    ("input_template", "reference", "item", "expected"),
+    [
+        ("{{sample.output_text}}", "{{item.a}}", {"a": 3}, {"output_text": "3"}),
+        ("Answer: {{sample.output_text}}", "Answer: {{item.a}}", {"a": "x"}, {"output_text": "x"}),
+        ("Answer: {{sample.output_text}}", "{{item.a}}", {"a": "x"}, None),
+        ("{{sample.output_json.a[1].b}}", "{{item.a}}", {"a": 1}, {"output_json": {"a": [None, {"b": 1}]}}),
+        ("{{sample.output_tools[0].function.name}}", "lookup", {}, {"output_tools": [{"function": {"name": "lookup"}}]}),
+        ("{{item.a}} {{sample.output_text}}", "{{item.a}}", {"a": "x"}, None),
+    ],
+    ids=["text", "prefix", "prefix-mismatch", "nested-index", "tools", "item-in-input"],
+)
+def test_reference_sample_inverts_the_input_template(
+    input_template: str, reference: str, item: dict[str, Any], expected: dict[str, Any] | None
+) -> None:
+    spec = {"type": "string_check", "name": "s", "operation": "eq", "input": input_template, "reference": reference}
+    grader = compile_spec(spec)
+    sample = reference_sample(grader, item)
+    assert sample == expected
+    if sample is not None:
+        assert grader.grade(sample, item).value == 1.0
+
+
+def test_multi_reference_sample_merges_its_children_and_gives_up_on_conflicts() -> None:
+    name = {"type": "string_check", "name": "n", "operation": "eq",
+            "input": "{{sample.output_tools[0].function.name}}", "reference": "get_acceptors"}
+    args = {"type": "string_check", "name": "a", "operation": "eq",
+            "input": "{{sample.output_tools[0].function.arguments}}", "reference": '{"smiles": "{{item.smiles}}"}'}
+    tool = compile_spec({"type": "multi", "name": "m", "graders": {"name": name, "args": args},
+                         "calculate_output": "0.5 * name + 0.5 * args"})
+    sample = reference_sample(tool, {"smiles": "CCO"})
+    assert sample == {"output_tools": [{"function": {"name": "get_acceptors", "arguments": '{"smiles": "CCO"}'}}]}
+    assert tool.grade(sample, {"smiles": "CCO"}).value == 1.0
+    clash = {**name, "reference": "other_tool"}
+    both = compile_spec({"type": "multi", "name": "m", "graders": {"a": name, "b": clash}, "calculate_output": "a"})
+    assert reference_sample(both, {}) is None
+
+
+# --- probes ------------------------------------------------------------------------------------------
+
+ROWS = [{"answer": "Paris"}, {"answer": "Rome"}, {"answer": "Oslo"}]
+
+
+def _flags(spec: dict[str, Any], rows: list[dict[str, Any]] = ROWS) -> dict[str, float]:
+    with compile_spec(spec) as grader:
+        return {r.probe: r.ratio for r in run_probes(grader, rows) if r.flagged}
+
+
+def test_an_exact_grader_is_not_flagged() -> None:
+    assert _flags({"type": "string_check", "name": "s", "operation": "eq", "input": "{{sample.output_text}}",
+                   "reference": "{{item.answer}}"}) == {}
+
+
+def test_a_containment_grader_is_flagged_for_padding_and_hedging() -> None:
+    flags = _flags({"type": "string_check", "name": "s", "operation": "ilike", "input": "{{sample.output_text}}",
+                    "reference": "{{item.answer}}"})
+    assert flags == {"repeated": 1.0, "over_long": 1.0, "padded_list": 1.0, "multiple_answers": 1.0,
+                     "multiple_boxed": 1.0}
+
+
+def test_a_ne_grader_pays_for_an_empty_output() -> None:
+    flags = _flags({"type": "string_check", "name": "s", "operation": "ne", "input": "{{sample.output_text}}",
+                    "reference": "{{item.answer}}"})
+    assert flags["empty"] == float("inf") and flags["whitespace"] == float("inf")
+
+
+def test_list_rank_without_max_items_is_flagged_for_listing_every_candidate() -> None:
+    rows = [{"correct_answer": f"GENE{i}"} for i in range(30)]
+    naive = {k: v for k, v in GENE_SPEC.items() if k != "max_items"}
+    with compile_spec(naive) as grader:
+        results = {r.probe: r for r in run_probes(grader, rows)}
+    padded = results["padded_list"]
+    assert padded.flagged and padded.earned == 1.0 and padded.items == 30
+    assert "max_items" in padded.fix
+    assert len(padded.example["output_json"]["genes"]) == 30
+    assert _flags(GENE_SPEC, rows) == {}
+
+
+def test_probes_that_do_not_apply_are_reported_as_such() -> None:
+    with compile_spec(GENE_SPEC) as grader:
+        results = {r.probe: r for r in run_probes(grader, [{"correct_answer": "TSC2"}])}
+    assert results["multiple_answers"].items == 0 and not results["multiple_answers"].flagged
+    assert results["padded_list"].items == 0  # one row: no other candidates to pad with
+    assert "prompt_injection" not in results  # no model judge in this grader
+
+
+def test_public_surface_is_pinned() -> None:
+    names = sorted(n for n in dir(graders.testing) if not n.startswith("_") and n not in {"annotations"})
+    modules = {"cli"}
+    assert graders.testing.__all__ == sorted(graders.testing.__all__)
+    assert set(graders.testing.__all__) == set(names) - modules
