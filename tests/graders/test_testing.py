@@ -180,7 +180,7 @@ def test_samples_cover_hits_misses_wrong_types_and_adversarial_text() -> None:
         ("Answer: {{sample.output_text}}", "Answer: {{item.a}}", {"a": "x"}, {"output_text": "x"}),
         ("Answer: {{sample.output_text}}", "{{item.a}}", {"a": "x"}, None),
         ("{{sample.output_json.a[1].b}}", "{{item.a}}", {"a": 1}, {"output_json": {"a": [None, {"b": 1}]}}),
-        ("{{sample.output_tools[0].function.name}}", "lookup", {}, {"output_tools": [{"function": {"name": "lookup"}}]}),
+        ("{{sample.output_tools[0].function.name}}", "f", {}, {"output_tools": [{"function": {"name": "f"}}]}),
         ("{{item.a}} {{sample.output_text}}", "{{item.a}}", {"a": "x"}, None),
     ],
     ids=["text", "prefix", "prefix-mismatch", "nested-index", "tools", "item-in-input"],
