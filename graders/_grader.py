@@ -73,7 +73,7 @@ class Grader:
         of = Sample.of
         out: list[Score] = []
         append = out.append
-        for sample, item in zip(samples, items):
+        for sample, item in zip(samples, items, strict=True):
             try:
                 append(grade(of(sample), item))
             except Exception as exc:  # noqa: BLE001 - see grade()
@@ -97,7 +97,7 @@ class Grader:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"agrade_batch got {len(samples)} samples but {len(items)} items")
-        return list(await asyncio.gather(*(self.agrade(s, i) for s, i in zip(samples, items))))
+        return list(await asyncio.gather(*(self.agrade(s, i) for s, i in zip(samples, items, strict=True))))
 
     def close(self) -> None:
         """Releases what the grader holds (worker processes, HTTP clients); idempotent."""

@@ -49,12 +49,14 @@ Step = str | int
 class Variable:
     """One ``{{namespace.path}}`` accessor."""
 
-    __slots__ = ("namespace", "steps", "text")
+    __slots__ = ("namespace", "steps", "text", "field")
 
     def __init__(self, namespace: str, steps: tuple[Step, ...], text: str) -> None:
         self.namespace = namespace
         self.steps = steps
         self.text = text
+        # The Sample attribute a sample variable starts from (the parser checks it is a name).
+        self.field = steps[0] if namespace == "sample" and isinstance(steps[0], str) else ""
 
     def resolve(self, sample: Sample, item: Mapping[str, Any]) -> Any:
         steps = self.steps
@@ -62,7 +64,7 @@ class Variable:
             value: Any = item
             start = 0
         else:
-            value = getattr(sample, steps[0])  # may raise SampleParseError for output_json
+            value = getattr(sample, self.field)  # may raise SampleParseError for output_json
             start = 1
         for i in range(start, len(steps)):
             step = steps[i]

@@ -70,7 +70,7 @@ def _load(root: Any) -> Any:
     import nltk.data
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
-    class _Reader(WordNetCorpusReader):  # type: ignore[misc]
+    class _Reader(WordNetCorpusReader):
         def open(self, file: str) -> Any:
             if file == "lexnames" and isinstance(root, str) and not (Path(root) / "lexnames").is_file():
                 return io.StringIO(LEXNAMES_TEXT)

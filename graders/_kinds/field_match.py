@@ -104,7 +104,7 @@ class FieldMatchGrader(Grader):
             return Score.failure(SAMPLE_PARSE_ERROR, "the output is not a JSON object")
         rules = self.rules
         if rules is None:
-            expected = [(name, _exact, 1.0) for name in reference]
+            expected: list[tuple[str, Comparator, float]] = [(name, _exact, 1.0) for name in reference]
         else:
             expected = [(name, cmp, w) for name, (cmp, w) in rules.items() if name in reference]
         scores: dict[str, float] = {}
@@ -170,7 +170,7 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return isinstance(b, list) and len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     return (type(a) is type(b) or (_is_number(a) and _is_number(b))) and bool(a == b)
 
 

@@ -34,7 +34,7 @@ class MultiSpec(BaseSpec):
     """
 
     type: Literal["multi"] = "multi"
-    graders: dict[str, "GraderSpec"] = Field(min_length=1)
+    graders: dict[str, GraderSpec] = Field(min_length=1)
     calculate_output: str
 
 
@@ -59,7 +59,7 @@ class MultiGrader(Grader):
         values: dict[str, float] = {}
         error: ScoreError | None = None
         sub_errors: dict[str, Any] = {}
-        for key, score in zip(self.children, scores):
+        for key, score in zip(self.children, scores, strict=True):
             values[key] = score.value
             if score.error is not None:
                 sub_errors[key] = score.error.to_dict()
@@ -79,7 +79,7 @@ class MultiGrader(Grader):
     def _details(self, scores: list[Score], values: dict[str, float], sub_errors: dict[str, Any]) -> dict[str, Any]:
         details: dict[str, Any] = {
             "sub_scores": values,
-            "sub_details": {key: score.details for key, score in zip(self.children, scores)},
+            "sub_details": {key: score.details for key, score in zip(self.children, scores, strict=True)},
         }
         if sub_errors:
             details["sub_errors"] = sub_errors
