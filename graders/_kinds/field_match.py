@@ -47,6 +47,20 @@ class FieldRule(BaseModel):
     rel_tol: float | None = Field(default=None, ge=0, description="numeric only: relative tolerance.")
 
 
+# A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
+EXAMPLE: dict[str, Any] = {
+    "type": "field_match",
+    "name": "extraction",
+    "input": "{{sample.output_json}}",
+    "reference": "{{item.expected}}",
+    "fields": {
+        "name": {"compare": "fuzzy", "threshold": 0.8},
+        "age": {"compare": "numeric", "abs_tol": 0.5, "weight": 2},
+    },
+    "score": "f1",
+}
+
+
 class FieldMatchSpec(BaseSpec):
     """Compares the fields of a JSON object (``input``) with a reference object (``reference``).
 
@@ -69,6 +83,8 @@ class FieldMatchSpec(BaseSpec):
     no expected field gives recall 1 and precision 1 (0 if the output has extra keys). ``score``
     chooses the value (``f1`` by default); ``pass_threshold`` sets ``passed``.
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     type: Literal["field_match"] = "field_match"
     input: str = Field(default="{{sample.output_json}}", description="Template giving the output object.")

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from graders._errors import FORMULA_EVAL_ERROR
 from graders._formula import Formula
@@ -18,6 +18,30 @@ from graders._types import Sample, Score, ScoreError
 
 if TYPE_CHECKING:
     GraderSpec = BaseSpec
+
+
+# A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
+EXAMPLE: dict[str, Any] = {
+    "type": "multi",
+    "name": "tool_call",
+    "calculate_output": "0.5*function_name + 0.5*arguments",
+    "graders": {
+        "function_name": {
+            "type": "string_check",
+            "name": "function_name",
+            "operation": "eq",
+            "input": "{{sample.output_tools[0].function.name}}",
+            "reference": "get_acceptors",
+        },
+        "arguments": {
+            "type": "string_check",
+            "name": "arguments",
+            "operation": "eq",
+            "input": "{{sample.output_tools[0].function.arguments}}",
+            "reference": '{"smiles": "{{item.smiles}}"}',
+        },
+    },
+}
 
 
 class MultiSpec(BaseSpec):
@@ -32,6 +56,8 @@ class MultiSpec(BaseSpec):
     abstains (its reference is unusable), the multi grader abstains too. Nesting ``multi``
     inside ``multi`` is allowed (the hosted API forbids it; rftkit has no reason to).
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     type: Literal["multi"] = "multi"
     graders: dict[str, GraderSpec] = Field(min_length=1)

@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from pydantic import ConfigDict
+
 from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template
 from graders._types import Sample, Score, clip
+
+# A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
+EXAMPLE: dict[str, Any] = {
+    "type": "string_check",
+    "name": "answer",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+    "operation": "eq",
+}
 
 
 class StringCheckSpec(BaseSpec):
@@ -23,6 +34,8 @@ class StringCheckSpec(BaseSpec):
     * ``like``: input *contains* reference, case-sensitive;
     * ``ilike``: input contains reference, case-insensitive (``str.casefold``).
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     type: Literal["string_check"] = "string_check"
     input: str

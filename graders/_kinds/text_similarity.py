@@ -10,9 +10,9 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from graders._errors import SpecError
+from graders._errors import OTHER_ERROR, SpecError
 from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
@@ -26,6 +26,14 @@ Metric = Literal[
 FuzzyScorer = Literal["WRatio", "QRatio", "ratio", "partial_ratio", "token_sort_ratio", "token_set_ratio"]
 BleuSmoothing = Literal["none", "method1", "method2", "method3", "method4", "method5", "method6", "method7"]
 
+# Model output is adversarial: the metrics are pure Python (nltk, rouge-score), so bound their work.
+# Longer texts are not scored (a 10 MB output would take minutes of BLEU n-gram counting).
+MAX_METRIC_CHARS = 50_000
+# ROUGE-L and METEOR compare every output token with every reference token; past this many pairs
+# (a few seconds of pure Python) the sample is not scored.
+MAX_TOKEN_PAIRS = 4_000_000
+_PAIRWISE = ("rouge_l", "meteor")
+
 _ROUGE_KEYS = {f"rouge_{n}": f"rouge{n}" for n in range(1, 6)} | {"rouge_l": "rougeL"}
 # Which rftkit-only option applies to which metrics (an option set for another metric is a spec error).
 _OPTION_METRICS = {
@@ -33,6 +41,17 @@ _OPTION_METRICS = {
     "fuzzy_preprocess": ("fuzzy_match",),
     "rouge_measure": tuple(_ROUGE_KEYS),
     "bleu_smoothing": ("bleu",),
+}
+
+
+# A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
+EXAMPLE: dict[str, Any] = {
+    "type": "text_similarity",
+    "name": "summary",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.summary}}",
+    "evaluation_metric": "rouge_l",
+    "pass_threshold": 0.5,
 }
 
 
@@ -46,8 +65,8 @@ class TextSimilaritySpec(BaseSpec):
       the scorer of the hosted docs' own Python example (``fuzzy_scorer`` picks another rapidfuzz
       scorer, ``fuzzy_preprocess: false`` drops the lower-casing/punctuation stripping);
     * ``bleu``: ``nltk.translate.bleu_score.sentence_bleu`` on whitespace tokens, 4-grams,
-      unsmoothed (nltk's default: 0 when the texts share no 4-gram; ``bleu_smoothing`` picks one
-      of nltk's ``SmoothingFunction`` methods);
+      unsmoothed (nltk's default: practically 0, about 1e-155, when the texts share no 4-gram;
+      ``bleu_smoothing`` picks one of nltk's ``SmoothingFunction`` methods);
     * ``gleu``: ``nltk.translate.gleu_score.sentence_gleu`` (Google-BLEU) on whitespace tokens;
     * ``meteor``: ``nltk.translate.meteor_score.meteor_score`` on whitespace tokens (nltk lower-cases,
       stems and matches WordNet synonyms); needs WordNet 3.0 installed (see ``graders._wordnet``);
@@ -58,7 +77,11 @@ class TextSimilaritySpec(BaseSpec):
       model, which rftkit does not call offline.
 
     ``pass_threshold`` sets ``passed`` (value >= threshold); the value itself stays continuous.
+    Texts over ``MAX_METRIC_CHARS`` (50,000 characters), or over ``MAX_TOKEN_PAIRS`` output x
+    reference tokens for ``rouge_l`` and ``meteor``, are not scored (``other_error``).
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     type: Literal["text_similarity"] = "text_similarity"
     input: str
@@ -81,13 +104,28 @@ class TextSimilarityGrader(Grader):
         self.metric_name = spec.evaluation_metric
         self.metric = _metric(spec)
         self.threshold = spec.pass_threshold
+        self.pairwise = spec.evaluation_metric in _PAIRWISE
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         got = self.input.render(sample, item)
         ref = self.reference.render(sample, item)
+        too_long = _too_long(got, ref, self.pairwise)
+        if too_long:
+            return Score.failure(OTHER_ERROR, too_long, metric=self.metric_name)
         value = float(self.metric(got, ref))
         passed = None if self.threshold is None else value >= self.threshold
         return Score(value, passed, {"metric": self.metric_name, "input": clip(got), "reference": clip(ref)})
+
+
+def _too_long(got: str, ref: str, pairwise: bool) -> str:
+    for what, text in (("input", got), ("reference", ref)):
+        if len(text) > MAX_METRIC_CHARS:
+            return f"{what} is {len(text)} characters, over the {MAX_METRIC_CHARS}-character limit of text_similarity"
+    if pairwise and len(got) * len(ref) > MAX_TOKEN_PAIRS:  # cheap pre-check on characters before counting tokens
+        pairs = len(got.split()) * len(ref.split())
+        if pairs > MAX_TOKEN_PAIRS:
+            return f"input x reference is {pairs} token pairs, over the {MAX_TOKEN_PAIRS} limit of this metric"
+    return ""
 
 
 def _metric(spec: TextSimilaritySpec) -> Callable[[str, str], float]:
