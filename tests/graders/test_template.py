@@ -49,8 +49,12 @@ def test_bad_template_is_a_spec_error_at_its_field(source: str, message: str) ->
 
 
 def test_item_fields_lists_top_level_item_fields() -> None:
-    spec = {"type": "string_check", "input": "{{item.a.b}} {{sample.output_text}}", "reference": "{{item.c[0]}}",
-            "operation": "eq"}
+    spec = {
+        "type": "string_check",
+        "input": "{{item.a.b}} {{sample.output_text}}",
+        "reference": "{{item.c[0]}}",
+        "operation": "eq",
+    }
     assert compile_spec(spec).item_fields == {"a", "c"}
 
 

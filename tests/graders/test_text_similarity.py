@@ -32,7 +32,11 @@ def test_cosine_parses_but_does_not_compile() -> None:
 
 @pytest.mark.parametrize(
     ("metric", "option", "value"),
-    [("bleu", "rouge_measure", "recall"), ("rouge_1", "fuzzy_scorer", "ratio"), ("fuzzy_match", "bleu_smoothing", "method1")],
+    [
+        ("bleu", "rouge_measure", "recall"),
+        ("rouge_1", "fuzzy_scorer", "ratio"),
+        ("fuzzy_match", "bleu_smoothing", "method1"),
+    ],
 )
 def test_option_for_another_metric_is_a_spec_error(metric: str, option: str, value: str) -> None:
     with pytest.raises(SpecError) as info:
