@@ -191,7 +191,7 @@ def json_equal(a: Any, b: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return value.__class__ is int or value.__class__ is float
 
 
 def _exact(got: Any, ref: Any) -> float:
@@ -234,11 +234,14 @@ def _numeric(abs_tol: float, rel_tol: float) -> Comparator:
     return numeric
 
 
-def _canonical(value: Any) -> str:
-    # Sorted keys and floats for whole numbers: elements equal as JSON get one key (1 and 1.0 alike).
-    if _is_number(value) and float(value).is_integer():
-        value = int(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+def _canonical(value: Any) -> Any:
+    """A hashable key under which elements equal as JSON coincide (1 and 1.0; never true and 1)."""
+    cls = value.__class__
+    if cls is str or cls is int or cls is float:
+        return value  # 1 == 1.0 with equal hashes, so a set already treats them as one
+    if cls is bool or value is None:
+        return (cls.__name__, value)
+    return ("json", json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
 def _set_f1(got: Any, ref: Any) -> float:

@@ -135,12 +135,19 @@ class ListRankGrader(Grader):
         entries = self._entries(self.input.resolve(sample, item))
         if isinstance(entries, Score):
             return entries
-        normalise = self._normalise
+        # _normalise inlined: this loop runs for every entry of every sample.
+        fold = not self.case_sensitive
+        aliases = self.aliases
         seen: set[str] = set()
         rank = None
         matched = None
         for entry in entries:
-            name = normalise(entry)
+            text = entry if entry.__class__ is str else json.dumps(entry, ensure_ascii=False)
+            name = " ".join(text.split())
+            if fold:
+                name = name.casefold()
+            if aliases:
+                name = aliases.get(name, name)
             if not name or name in seen:
                 continue
             seen.add(name)
