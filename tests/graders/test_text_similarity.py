@@ -76,3 +76,11 @@ def test_lexnames_table_matches_wordnet_numbering() -> None:
     lines = wordnet_module.LEXNAMES_TEXT.splitlines()
     assert len(lines) == 45
     assert lines[0] == "00\tadj.all\t3" and lines[3] == "03\tnoun.Tops\t1" and lines[44] == "44\tadj.ppl\t3"
+
+
+def test_rouge_l_refuses_a_quadratic_blow_up() -> None:
+    grader = compile_spec({**SPEC, "evaluation_metric": "rouge_l"})
+    text = " ".join(["word"] * 1_500)
+    score = grader.grade(text, {"ref": text})
+    assert score.error is not None and "token pairs" in score.error.message and score.value == 0.0
+    assert grader.grade(text[:4_000], {"ref": text[:4_000]}).value == 1.0
