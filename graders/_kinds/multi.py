@@ -75,8 +75,8 @@ class MultiGrader(Grader):
         self.is_async = any(child.is_async for child in self.children.values())
         self._child_list = list(self.children.values())
         # Positions of the formula's variables among the children, for positional evaluation.
-        keys = list(self.children)
-        self._formula_args = [keys.index(name) for name in self.formula.variables]
+        self._keys = list(self.children)
+        self._formula_args = [self._keys.index(name) for name in self.formula.variables]
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         # The children's _grade directly (the sample is already a Sample): one call less per child.
@@ -94,17 +94,24 @@ class MultiGrader(Grader):
 
     def _combine(self, scores: list[Score]) -> Score:
         values: dict[str, float] = {}
-        error: ScoreError | None = None
+        sub_details: dict[str, Any] = {}
         sub_errors: dict[str, Any] = {}
-        for key, score in zip(self.children, scores, strict=True):
+        error: ScoreError | None = None
+        abstention: ScoreError | None = None
+        for key, score in zip(self._keys, scores, strict=True):
             values[key] = score.value
+            sub_details[key] = score.details
             if score.error is not None:
                 sub_errors[key] = score.error.to_dict()
                 if score.abstained:
-                    return Score(0.0, None, self._details(scores, values, sub_errors), score.error)
-                if error is None:
+                    abstention = abstention or score.error
+                elif error is None:
                     error = ScoreError(score.error.kind, f"{key}: {score.error.message}")
-        details = self._details(scores, values, sub_errors)
+        details: dict[str, Any] = {"sub_scores": values, "sub_details": sub_details}
+        if sub_errors:
+            details["sub_errors"] = sub_errors
+        if abstention is not None:
+            return Score(0.0, None, details, abstention)
         try:
             value = self.formula.evaluate_args(*[scores[i].value for i in self._formula_args])
         except (ArithmeticError, ValueError) as exc:
@@ -112,15 +119,6 @@ class MultiGrader(Grader):
         if not math.isfinite(value):
             return Score(0.0, None, details, ScoreError(FORMULA_EVAL_ERROR, f"{self.formula.source!r} gave {value}"))
         return Score(value, None, details, error)
-
-    def _details(self, scores: list[Score], values: dict[str, float], sub_errors: dict[str, Any]) -> dict[str, Any]:
-        details: dict[str, Any] = {
-            "sub_scores": values,
-            "sub_details": {key: score.details for key, score in zip(self.children, scores, strict=True)},
-        }
-        if sub_errors:
-            details["sub_errors"] = sub_errors
-        return details
 
     def close(self) -> None:
         for child in self.children.values():
