@@ -14,13 +14,15 @@ from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template, render_value
-from graders._types import MAX_JSON_CHARS, Score
+from graders._types import MAX_JSON_CHARS, Sample, Score, clip
 
 Compare = Literal["exact", "ilike", "fuzzy", "numeric", "set"]
 # Options that belong to one comparison; setting one for another comparison is a spec error.
 _OPTION_COMPARE = {"threshold": "fuzzy", "abs_tol": "numeric", "rel_tol": "numeric"}
 # math.isclose's default: "equal up to float rounding" when no tolerance is given.
 DEFAULT_REL_TOL = 1e-9
+# Extra output keys listed in details: evidence, not a copy of an output padded with 10,000 keys.
+MAX_LISTED_EXTRAS = 50
 
 
 class FieldRule(BaseModel):
@@ -81,7 +83,9 @@ class FieldMatchSpec(BaseSpec):
     An extra key is an output key that is not an expected field; it weighs its ``fields`` weight if
     listed there, else 1. ``extra_fields: "ignore"`` leaves extras out of precision. A reference with
     no expected field gives recall 1 and precision 1 (0 if the output has extra keys). ``score``
-    chooses the value (``f1`` by default); ``pass_threshold`` sets ``passed``.
+    chooses the value (``f1`` by default); ``pass_threshold`` sets ``passed``. ``details`` holds
+    ``precision``, ``recall``, ``f1``, ``fields`` (each expected field's score), ``missing`` and
+    ``extra`` (the first 50 extra keys, with ``extra_count`` when there are more).
     """
 
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
@@ -111,7 +115,7 @@ class FieldMatchGrader(Grader):
         self.penalize_extras = spec.extra_fields == "penalize"
         self.threshold = spec.pass_threshold
 
-    def _grade(self, sample: Any, item: Mapping[str, Any]) -> Score:
+    def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         reference = _as_object(self.reference.resolve(sample, item))
         if reference is None:
             return Score.failure(REFERENCE_PARSE_ERROR, "the reference is not a JSON object")
@@ -149,7 +153,9 @@ class FieldMatchGrader(Grader):
         if missing:
             details["missing"] = missing
         if extra:
-            details["extra"] = extra
+            details["extra"] = [clip(key) for key in extra[:MAX_LISTED_EXTRAS]]
+            if len(extra) > MAX_LISTED_EXTRAS:
+                details["extra_count"] = len(extra)
         return Score(value, passed, details)
 
 

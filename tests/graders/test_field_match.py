@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -41,3 +42,11 @@ def test_option_for_another_comparison_is_a_spec_error(rule: dict[str, Any], pat
 def test_bad_rule_names_its_path(rule: dict[str, Any], message: str) -> None:
     with pytest.raises(SpecError, match=message.replace(".", r"\.")):
         compile_spec({"type": "field_match", "reference": "{{item.e}}", "fields": {"a": rule}})
+
+
+def test_many_extra_keys_are_counted_but_listed_briefly() -> None:
+    grader = compile_spec({"type": "field_match", "reference": "{{item.e}}"})
+    output = {"a": 1, **{f"k{i}": i for i in range(500)}}
+    score = grader.grade(json.dumps(output), {"e": {"a": 1}})
+    assert score.details["precision"] == 1 / 501
+    assert len(score.details["extra"]) == 50 and score.details["extra_count"] == 500
