@@ -92,7 +92,7 @@ add_profile(
 
 # --- multi -------------------------------------------------------------------------------------
 
-_LEAF_KINDS_FOR_MULTI = ("string_check", "list_rank")
+_LEAF_KINDS_FOR_MULTI = ("string_check", "list_rank", "text_similarity", "field_match")
 
 
 def _multi_formula_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
@@ -338,3 +338,152 @@ def _python_specs(draw: st.DrawFn) -> dict[str, Any]:
 
 # A python grader returns any float; nothing but finiteness can be promised for it.
 add_profile("python", KindProfile(bounds=lambda g: None, expect=lambda g: (None, None), specs=_python_specs))
+
+
+# --- text_similarity ---------------------------------------------------------------------------
+
+# Metrics that score a text against itself below 1 by design: METEOR's fragmentation penalty.
+_SELF_BELOW_ONE = ("meteor",)
+_SIMILARITY_FIX = (
+    "a similarity metric pays for partial overlap; for short answers compare exactly (string_check `eq`), or "
+    "pick a stricter `fuzzy_scorer` (`ratio`) and guard the length in a `multi`"
+)
+
+
+def _min_words(grader: Grader) -> int:
+    """BLEU needs 4 tokens and ROUGE-n n tokens before a text can match itself at all."""
+    metric = grader.spec.evaluation_metric  # type: ignore[attr-defined]
+    if metric == "bleu":
+        return 4
+    if metric.startswith("rouge_") and metric[-1].isdigit():
+        return int(metric[-1])
+    return 1
+
+
+def _text_similarity_expect(grader: Grader) -> Expect:
+    metric = grader.spec.evaluation_metric  # type: ignore[attr-defined]
+    return (None if metric in _SELF_BELOW_ONE else 1.0, 0.0)
+
+
+@st.composite
+def _text_similarity_specs(draw: st.DrawFn) -> dict[str, Any]:
+    metrics = ["fuzzy_match", "bleu", "gleu", "meteor", "rouge_1", "rouge_2", "rouge_3", "rouge_l"]
+    metric = draw(st.sampled_from(metrics))  # cosine parses but needs an embeddings model
+    spec: dict[str, Any] = {
+        "type": "text_similarity", "name": "similar", "input": "{{sample.output_text}}",
+        "reference": "{{item.answer}}", "evaluation_metric": metric,
+    }
+    if draw(st.booleans()):
+        spec["pass_threshold"] = draw(st.sampled_from([0.5, 0.8, 0.9]))
+    if metric == "fuzzy_match" and draw(st.booleans()):
+        spec["fuzzy_scorer"] = draw(st.sampled_from(["WRatio", "QRatio", "ratio", "token_set_ratio"]))
+    if metric.startswith("rouge") and draw(st.booleans()):
+        spec["rouge_measure"] = draw(st.sampled_from(["fmeasure", "precision", "recall"]))
+    if metric == "bleu" and draw(st.booleans()):
+        spec["bleu_smoothing"] = draw(st.sampled_from(["none", "method1", "method4"]))
+    return spec
+
+
+add_profile(
+    "text_similarity",
+    KindProfile(
+        expect=_text_similarity_expect,
+        reference_values=lambda grader: values.words(_min_words(grader), _min_words(grader) + 5),
+        specs=_text_similarity_specs,
+        fixes={name: _SIMILARITY_FIX for name in (
+            "repeated", "over_long", "padded_list", "multiple_answers", "multiple_boxed", "format_only")},
+    ),
+)
+
+
+# --- field_match ---------------------------------------------------------------------------------
+
+_FIELD_VALUES: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
+    "exact": lambda: st.one_of(values.words(1, 2), st.integers(-100, 100), st.booleans()),
+    "ilike": lambda: values.words(1, 3),
+    "fuzzy": lambda: values.words(1, 4),
+    "numeric": lambda: values.numbers(),
+    "set": lambda: st.lists(values.symbols(), min_size=1, max_size=4, unique=True),
+}
+
+
+def _field_match_answer(slot: Slot, reference: Any) -> Any:
+    if isinstance(reference, str):
+        try:
+            return json.loads(reference)
+        except ValueError:
+            return reference
+    return reference
+
+
+def _field_match_references(grader: Grader) -> st.SearchStrategy[Any]:
+    rules = grader.spec.fields  # type: ignore[attr-defined]
+    if not rules:
+        return values.flat_objects()
+    fixed = {name: _FIELD_VALUES[rule.compare]() for name, rule in rules.items()}
+    return st.fixed_dictionaries(fixed)
+
+
+def _key_order_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
+    """The order of the keys in the output object does not change the score."""
+    for slot in default_slots(grader):
+        try:
+            answer = _field_match_answer(slot, slot.reference_value(item))
+        except LookupError:
+            continue
+        if not isinstance(answer, dict) or len(answer) < 2:
+            continue
+        changed = draw(values.near_misses(answer), label="output object")
+        for obj in (answer, changed):
+            if not isinstance(obj, dict):
+                continue
+            keys = draw(st.permutations(list(obj)), label="key order")
+            first, second = slot.place(obj), slot.place({k: obj[k] for k in keys})
+            if first is None or second is None:
+                continue
+            a, b = grader.grade(first, item), grader.grade(second, item)
+            if a.value != b.value or a.details.get("fields") != b.details.get("fields"):
+                raise LawFailure("invariant_under_key_order", f"{a.value} in one key order, {b.value} in another",
+                                 second)
+
+
+@st.composite
+def _field_match_specs(draw: st.DrawFn) -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": "field_match", "name": "fields", "reference": "{{item.expected}}"}
+    if draw(st.booleans()):
+        spec["input"] = "{{sample.output_json}}"
+    if draw(st.booleans()):
+        names = draw(st.lists(st.sampled_from(["name", "email", "age", "skills", "city"]), min_size=1, unique=True))
+        fields: dict[str, Any] = {}
+        for name in names:
+            rule: dict[str, Any] = {"compare": draw(st.sampled_from(sorted(_FIELD_VALUES)))}
+            if rule["compare"] == "fuzzy" and draw(st.booleans()):
+                rule["threshold"] = draw(st.sampled_from([0.5, 0.8]))
+            if rule["compare"] == "numeric" and draw(st.booleans()):
+                rule["abs_tol"] = draw(st.sampled_from([0.0, 0.5]))
+            if draw(st.booleans()):
+                rule["weight"] = draw(st.sampled_from([0.5, 2.0]))
+            fields[name] = rule
+        spec["fields"] = fields
+    for name, options in (("score", ["f1", "precision", "recall"]), ("extra_fields", ["penalize", "ignore"])):
+        if draw(st.booleans()):
+            spec[name] = draw(st.sampled_from(options))
+    if draw(st.booleans()):
+        spec["pass_threshold"] = 0.8
+    return spec
+
+
+add_profile(
+    "field_match",
+    KindProfile(
+        answer=_field_match_answer,
+        reference_values=_field_match_references,
+        laws=(_key_order_law,),
+        specs=_field_match_specs,
+        fixes={
+            "json_missing_fields": "`score: precision` does not count missing fields; use `f1` (the default) or "
+            "`recall`",
+            "json_moved_fields": "`extra_fields: ignore` lets extra keys cost nothing; use `penalize`",
+        },
+    ),
+)
