@@ -92,7 +92,7 @@ add_profile(
 
 # --- multi -------------------------------------------------------------------------------------
 
-_LEAF_KINDS_FOR_MULTI = ("string_check", "list_rank", "text_similarity", "field_match")
+_LEAF_KINDS_FOR_MULTI = ("string_check", "list_rank", "text_similarity", "field_match", "numeric")
 
 
 def _multi_formula_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
@@ -155,7 +155,8 @@ add_profile(
 # --- list_rank ---------------------------------------------------------------------------------
 
 
-def _list_rank_answer(slot: Slot, reference: Any) -> Any:
+def _list_rank_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
+    reference = slot.reference_value(item)
     if isinstance(reference, str) and reference.lstrip().startswith("["):
         try:
             reference = json.loads(reference)
@@ -187,7 +188,7 @@ def _non_increasing_in_rank(grader: Grader, item: Mapping[str, Any], draw: Calla
     """Moving the right answer down the list never raises the score."""
     for slot in default_slots(grader):
         try:
-            answer = _list_rank_answer(slot, slot.reference_value(item))
+            answer = _list_rank_answer(slot, item)
         except LookupError:
             continue
         if not answer:
@@ -407,7 +408,8 @@ _FIELD_VALUES: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
 }
 
 
-def _field_match_answer(slot: Slot, reference: Any) -> Any:
+def _field_match_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
+    reference = slot.reference_value(item)
     if isinstance(reference, str):
         try:
             return json.loads(reference)
@@ -428,7 +430,7 @@ def _key_order_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., 
     """The order of the keys in the output object does not change the score."""
     for slot in default_slots(grader):
         try:
-            answer = _field_match_answer(slot, slot.reference_value(item))
+            answer = _field_match_answer(slot, item)
         except LookupError:
             continue
         if not isinstance(answer, dict) or len(answer) < 2:
@@ -485,5 +487,175 @@ add_profile(
             "`recall`",
             "json_moved_fields": "`extra_fields: ignore` lets extra keys cost nothing; use `penalize`",
         },
+    ),
+)
+
+
+# --- numeric -------------------------------------------------------------------------------------
+
+# The pattern the generated ``regex``-mode specs use, so their answers can be written for them.
+_NUMERIC_PATTERN = r"Answer: (?P<answer>\S+)"
+_NUMERIC_FORMATS = {
+    "auto": "{}",
+    "last_number": "{}",
+    "first_number": "{}",
+    "gsm8k": "#### {}",
+    "boxed": "\\boxed{{{}}}",
+    "regex": "Answer: {}",
+}
+_ONE_PLACE_FIX = (
+    "`auto`, `last_number` and `first_number` read a number from anywhere in the output; give the answer one "
+    "fixed place (`extract: gsm8k` or `boxed`) and keep `partial_credit` low"
+)
+
+
+def _numeric_format(grader: Grader, mode: str) -> str:
+    if mode == "regex" and grader.spec.pattern != _NUMERIC_PATTERN:  # type: ignore[attr-defined]
+        raise LookupError("cannot write an answer for a user's regex")
+    return _NUMERIC_FORMATS[mode]
+
+
+def _numeric_reference(slot: Slot, item: Mapping[str, Any]) -> tuple[str, str]:
+    """The number the reference holds, as written and as the kind's exact value."""
+    details = slot.grader.grade("", item)
+    if details.error is not None:
+        raise LookupError("the reference holds no number")
+    return str(details.details["reference"]), str(details.details["reference_value"])
+
+
+def _numeric_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
+    text, _ = _numeric_reference(slot, item)
+    return _numeric_format(slot.grader, slot.grader.spec.extract).format(text)  # type: ignore[attr-defined]
+
+
+def _number_variants(value: str) -> list[str]:
+    """The same number written other ways: trailing zeros, thousands commas, Unicode minus,
+    full-width digits."""
+    out = [value + (".0" if "." not in value else "0")]
+    digits = value.lstrip("-")
+    if digits.isdigit() and len(digits) > 3:
+        out.append(f"{int(value):,}")
+    if value.startswith("-"):
+        out.append("\u2212" + digits)
+    out.append(value.translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"}))
+    return out
+
+
+def _numeric_format_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
+    """The same number written another way scores the same."""
+    for slot in default_slots(grader):
+        try:
+            _, value = _numeric_reference(slot, item)
+            template = _numeric_format(grader, grader.spec.extract)  # type: ignore[attr-defined]
+        except LookupError:
+            continue
+        if "e" in value or "E" in value:
+            continue
+        base = grader.grade(slot.place(template.format(value)), item).value
+        variant = draw(st.sampled_from(_number_variants(value)), label="number written as")
+        sample = slot.place(template.format(variant))
+        got = grader.grade(sample, item).value
+        if got != base:
+            raise LawFailure("invariant_under_number_format", f"{value!r} scored {base} but {variant!r} {got}", sample)
+
+
+def _numeric_references(grader: Grader) -> st.SearchStrategy[str]:
+    mode = grader.spec.reference_extract  # type: ignore[attr-defined]
+    written = st.one_of(
+        st.integers(-10**6, 10**6).map(str),
+        st.integers(1000, 10**7).map(lambda n: f"{n:,}"),
+        st.decimals(-1000, 1000, places=2, allow_nan=False).map(str),
+    )
+    if mode == "regex":
+        return written.map("Answer: {}".format)
+    fmt = {"gsm8k": "We add them up.\n#### {}", "boxed": "so it is \\boxed{{{}}}"}.get(mode, "{}")
+    return written.map(fmt.format)
+
+
+@st.composite
+def _numeric_specs(draw: st.DrawFn) -> dict[str, Any]:
+    modes = ["auto", "gsm8k", "boxed", "last_number", "first_number", "regex"]
+    spec: dict[str, Any] = {"type": "numeric", "name": "number", "reference": "{{item.answer}}"}
+    if draw(st.booleans()):
+        spec["input"] = "{{sample.output_text}}"
+    spec["extract"] = draw(st.sampled_from(modes))
+    spec["reference_extract"] = draw(st.sampled_from(modes))
+    if "regex" in (spec["extract"], spec["reference_extract"]):
+        spec["pattern"] = _NUMERIC_PATTERN
+    for name, options in (
+        ("abs_tol", [0.0, 0.01, 1.0]),
+        ("rel_tol", [0.0, 1e-6]),
+        ("percent", ["as_written", "fraction", "either"]),
+        ("partial_credit", [0.0, 0.25]),
+    ):
+        if draw(st.booleans()):
+            spec[name] = draw(st.sampled_from(options))
+    return spec
+
+
+add_profile(
+    "numeric",
+    KindProfile(
+        answer=_numeric_answer,
+        reference_values=_numeric_references,
+        laws=(_numeric_format_law,),
+        specs=_numeric_specs,
+        fixes={"multiple_answers": _ONE_PLACE_FIX, "multiple_boxed": _ONE_PLACE_FIX, "padded_list": _ONE_PLACE_FIX,
+               "repeated": _ONE_PLACE_FIX, "over_long": _ONE_PLACE_FIX},
+    ),
+)
+
+
+# --- math ----------------------------------------------------------------------------------------
+
+
+def _math_references(grader: Grader) -> st.SearchStrategy[str]:
+    small = st.integers(1, 50)
+    return st.one_of(
+        st.integers(-1000, 1000).map(str),
+        st.tuples(small, small).map(lambda ab: f"\\frac{{{ab[0]}}}{{{ab[1] + 1}}}"),
+        st.tuples(small, st.sampled_from([2, 3, 5, 7])).map(lambda ab: f"{ab[0]}\\sqrt{{{ab[1]}}}"),
+        st.tuples(small, small).map(lambda ab: f"({ab[0]}, {ab[1]})"),
+        small.map(lambda a: f"{a}\\pi"),
+    )
+
+
+def _math_boxed_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
+    """The reference inside ``\\boxed{}`` at the end of a worked answer scores as the bare reference."""
+    if grader.spec.extract != "auto":  # type: ignore[attr-defined]
+        return
+    for slot in default_slots(grader):
+        try:
+            answer = slot.reference_value(item)
+        except LookupError:
+            continue
+        if not isinstance(answer, str) or "\\boxed" in answer:
+            continue
+        bare, boxed = slot.place(answer), slot.place(f"We simplify step by step. The answer is \\boxed{{{answer}}}.")
+        if bare is None or boxed is None:
+            continue
+        a, b = grader.grade(bare, item), grader.grade(boxed, item)
+        if a.error is None and b.error is None and a.value != b.value:
+            raise LawFailure("boxed_answer_counts", f"bare {a.value}, boxed {b.value}", boxed)
+
+
+@st.composite
+def _math_specs(draw: st.DrawFn) -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": "math", "name": "math", "reference": "{{item.answer}}"}
+    if draw(st.booleans()):
+        spec["input"] = "{{sample.output_text}}"
+    if draw(st.booleans()):
+        spec["extract"] = draw(st.sampled_from(["auto", "none"]))
+    return spec
+
+
+add_profile(
+    "math",
+    KindProfile(
+        reference_values=_math_references,
+        laws=(_math_boxed_law,),
+        specs=_math_specs,
+        fixes={"multiple_boxed": "several \\boxed{} answers earn credit; the last box must be the only one read"},
+        tolerated_errors=frozenset({"math_timeout"}),
     ),
 )

@@ -51,8 +51,8 @@ def default_slots(grader: Grader) -> list[Slot]:
     return []
 
 
-def identity_answer(slot: Slot, reference: Any) -> Any:
-    return reference
+def identity_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
+    return slot.reference_value(item)
 
 
 def unit_bounds(grader: Grader) -> Bounds | None:
@@ -65,7 +65,8 @@ class KindProfile:
 
     Attributes:
         slots: Where the grader reads the output and what it compares it with.
-        answer: Turns a slot's reference value into the output value that earns full marks.
+        answer: The output value that earns full marks in a slot for an item (raises
+            LookupError when there is none).
         bounds: The range every score must lie in (None: only finiteness is checked).
         expect: What the reference answer and an empty output must score (None: no law).
         reference_values: Values generated for the item field a reference template reads.
@@ -73,10 +74,12 @@ class KindProfile:
         specs: Random valid specs of this kind (None: built from the spec model's fields).
         fixes: Per probe name, how to fix a grader that the probe earns too much from.
         judge: The kind is a model judge (the prompt-injection probe applies).
+        tolerated_errors: Error kinds that do not break the reference law (a time limit hit
+            on a loaded machine is not a wrong grade).
     """
 
     slots: Callable[[Grader], list[Slot]] = default_slots
-    answer: Callable[[Slot, Any], Any] = identity_answer
+    answer: Callable[[Slot, Mapping[str, Any]], Any] = identity_answer
     bounds: Callable[[Grader], Bounds | None] = unit_bounds
     expect: Callable[[Grader], Expect] | None = None
     reference_values: Callable[[Grader], st.SearchStrategy[Any]] = lambda grader: values.words()
@@ -84,6 +87,7 @@ class KindProfile:
     specs: Callable[[], st.SearchStrategy[dict[str, Any]]] | None = None
     fixes: Mapping[str, str] = field(default_factory=dict)
     judge: bool = False
+    tolerated_errors: frozenset[str] = frozenset()
 
 
 _PROFILES: dict[str, KindProfile] = {}

@@ -51,10 +51,9 @@ _NONE: Any = object()
 def slot_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
     """The output value that earns full marks in ``slot`` (``_NONE`` when there is none)."""
     try:
-        reference = slot.reference_value(item)
+        return profile(slot.kind).answer(slot, item)
     except LookupError:
         return _NONE
-    return profile(slot.kind).answer(slot, reference)
 
 
 def with_slot(grader: Grader, item: Mapping[str, Any], slot: Slot, value: Any) -> SampleMapping | None:
