@@ -551,10 +551,11 @@ def _numeric_format_law(grader: Grader, item: Mapping[str, Any], draw: Callable[
             continue
         if "e" in value or "E" in value:
             continue
-        base = grader.grade(slot.place(template.format(value)), item).value
         variant = draw(st.sampled_from(_number_variants(value)), label="number written as")
-        sample = slot.place(template.format(variant))
-        got = grader.grade(sample, item).value
+        canonical, sample = slot.place(template.format(value)), slot.place(template.format(variant))
+        if canonical is None or sample is None:
+            continue
+        base, got = grader.grade(canonical, item).value, grader.grade(sample, item).value
         if got != base:
             raise LawFailure("invariant_under_number_format", f"{value!r} scored {base} but {variant!r} {got}", sample)
 
