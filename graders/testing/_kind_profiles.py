@@ -79,8 +79,6 @@ add_profile(
         laws=(_ilike_case_law,),
         specs=_string_check_specs,
         fixes={
-            "repeated": _CONTAINS_FIX,
-            "over_long": _CONTAINS_FIX,
             "padded_list": _CONTAINS_FIX,
             "multiple_answers": _CONTAINS_FIX,
             "multiple_boxed": _CONTAINS_FIX,
@@ -391,8 +389,7 @@ add_profile(
         expect=_text_similarity_expect,
         reference_values=lambda grader: values.words(_min_words(grader), _min_words(grader) + 5),
         specs=_text_similarity_specs,
-        fixes={name: _SIMILARITY_FIX for name in (
-            "repeated", "over_long", "padded_list", "multiple_answers", "multiple_boxed", "format_only")},
+        fixes={name: _SIMILARITY_FIX for name in ("padded_list", "multiple_answers", "multiple_boxed", "format_only")},
     ),
 )
 
@@ -601,8 +598,7 @@ add_profile(
         reference_values=_numeric_references,
         laws=(_numeric_format_law,),
         specs=_numeric_specs,
-        fixes={"multiple_answers": _ONE_PLACE_FIX, "multiple_boxed": _ONE_PLACE_FIX, "padded_list": _ONE_PLACE_FIX,
-               "repeated": _ONE_PLACE_FIX, "over_long": _ONE_PLACE_FIX},
+        fixes={"multiple_answers": _ONE_PLACE_FIX, "multiple_boxed": _ONE_PLACE_FIX, "padded_list": _ONE_PLACE_FIX},
     ),
 )
 

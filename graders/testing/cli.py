@@ -155,16 +155,16 @@ def format_report(report: dict[str, Any]) -> str:
     else:
         lines.append(f"properties: FAILED\n{props['failure']}")
     lines.append("")
-    header = f"{'probe':<20} {'earns':>6} {'reference':>9} {'ratio':>6} {'rows':>5}  verdict"
+    header = f"{'probe':<20} {'earns':>6} {'reference':>9} {'ratio':>6} {'limit':>6} {'rows':>5}  verdict"
     lines += [header, "-" * len(header)]
     for row in report["probes"]:
         if not row["items"]:
-            lines.append(f"{row['probe']:<20} {'':>6} {'':>9} {'':>6} {0:>5}  n/a ({row['description']})")
+            lines.append(f"{row['probe']:<20} {'':>6} {'':>9} {'':>6} {'':>6} {0:>5}  n/a ({row['description']})")
             continue
         verdict = "FLAGGED" if row["flagged"] else "ok"
         lines.append(
             f"{row['probe']:<20} {row['earned']:>6.3f} {row['reference']:>9.3f} {row['ratio']:>6.2f} "
-            f"{row['items']:>5}  {verdict}"
+            f"{row['limit']:>6.2f} {row['items']:>5}  {verdict}"
         )
     flagged = [row for row in report["probes"] if row["flagged"]]
     for row in flagged:

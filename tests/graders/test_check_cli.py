@@ -36,7 +36,7 @@ def test_a_naive_gene_grader_is_flagged_and_exits_1(tmp_path: Path, capsys: pyte
     out = capsys.readouterr().out
     assert "properties: ok (30 hypothesis examples" in out
     padded = next(line for line in out.splitlines() if line.startswith("padded_list "))
-    assert padded.split()[1:5] == ["1.000", "1.000", "1.00", "30"] and padded.endswith("FLAGGED")
+    assert padded.split()[1:6] == ["1.000", "1.000", "1.00", "0.50", "30"] and padded.endswith("FLAGGED")
     assert "fix: set `max_items` on list_rank" in out
     assert out.rstrip().endswith("1 finding (threshold 0.5 of the reference's score)")
 

@@ -52,9 +52,12 @@ def test_check_runs_on_every_example_spec(spec: Path, tmp_path: Path, capsys: py
 def test_the_readme_finding_and_its_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(NAIVE), "--data", str(GENES), "--max-examples", "20"]) == 1
     out = capsys.readouterr().out
-    assert "padded_list           1.000     1.000   1.00   200  FLAGGED" in out
+    assert "padded_list           1.000     1.000   1.00   0.50   200  FLAGGED" in out
     assert "fix: set `max_items` on list_rank" in out
     fixed = tmp_path / "fixed.json"
     fixed.write_text(json.dumps({**json.loads(NAIVE.read_text()), "max_items": 20}))
     assert main(["check", str(fixed), "--data", str(GENES), "--max-examples", "20"]) == 0
     assert "no findings" in capsys.readouterr().out
+    shipped = ROOT / "specs/gene_rank.json"
+    assert json.loads(shipped.read_text())["max_items"] == 20
+    assert main(["check", str(shipped), "--data", str(GENES), "--max-examples", "20"]) == 0

@@ -229,8 +229,7 @@ def test_an_exact_grader_is_not_flagged() -> None:
 def test_a_containment_grader_is_flagged_for_padding_and_hedging() -> None:
     flags = _flags({"type": "string_check", "name": "s", "operation": "ilike", "input": "{{sample.output_text}}",
                     "reference": "{{item.answer}}"})
-    assert flags == {"repeated": 1.0, "over_long": 1.0, "padded_list": 1.0, "multiple_answers": 1.0,
-                     "multiple_boxed": 1.0}
+    assert flags == {"padded_list": 1.0, "multiple_answers": 1.0, "multiple_boxed": 1.0}
 
 
 def test_a_ne_grader_pays_for_an_empty_output() -> None:
@@ -249,6 +248,23 @@ def test_list_rank_without_max_items_is_flagged_for_listing_every_candidate() ->
     assert "max_items" in padded.fix
     assert len(padded.example["output_json"]["genes"]) == 30
     assert _flags(GENE_SPEC, rows) == {}
+
+
+def test_length_probes_flag_only_a_grader_that_pays_more_for_length() -> None:
+    class _LengthLover(BuggyGrader):
+        def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+            text = sample.output_text
+            return Score(min(1.0, 0.5 + len(text) / 100) if item["answer"] in text else 0.0)
+
+    lover = _LengthLover("none")
+    lover.input = Template.parse("{{sample.output_text}}")
+    results = {r.probe: r for r in run_probes(lover, ROWS)}
+    assert results["repeated"].flagged and results["over_long"].flagged
+    assert results["repeated"].limit == 1.0 and results["empty"].limit == 0.5
+    plain = compile_spec({"type": "string_check", "name": "s", "operation": "ilike",
+                          "input": "{{sample.output_text}}", "reference": "{{item.answer}}"})
+    results = {r.probe: r for r in run_probes(plain, ROWS)}
+    assert results["repeated"].ratio == 1.0 and not results["repeated"].flagged
 
 
 def test_probes_that_do_not_apply_are_reported_as_such() -> None:
