@@ -21,7 +21,7 @@ from graders._template import render_value
 from graders._types import Score
 from graders.testing._profiles import bounds_of, profile, slots_of
 from graders.testing._slots import Slot, graders_in, merge
-from graders.testing._strategies import _NONE, SampleMapping, reference_sample, slot_answer
+from graders.testing._strategies import NO_ANSWER, SampleMapping, reference_sample, slot_answer
 
 # A probe that earns more than this fraction of the reference's score is flagged.
 DEFAULT_THRESHOLD = 0.5
@@ -177,9 +177,7 @@ def hollow(value: Any) -> Any:
         return [hollow(v) for v in value]
     if isinstance(value, dict):
         return {k: hollow(v) for k, v in value.items()}
-    if isinstance(value, bool) or value is None:
-        return None
-    return None
+    return None  # a number, a boolean or null has no format to keep
 
 
 def _format_only(ctx: ProbeContext) -> list[SampleMapping]:
@@ -425,7 +423,7 @@ def _ceiling(grader: Grader) -> float:
 def _contexts(grader: Grader, items: list[Mapping[str, Any]]) -> list[ProbeContext]:
     slots = slots_of(grader)
     answers = [[(slot, slot_answer(slot, item)) for slot in slots] for item in items]
-    answers = [[(s, a) for s, a in row if a is not _NONE] for row in answers]
+    answers = [[(s, a) for s, a in row if a is not NO_ANSWER] for row in answers]
     candidates = _candidates([a for row in answers for _, a in row])
     by_slot: dict[int, list[Any]] = {}
     for row in answers:

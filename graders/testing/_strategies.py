@@ -12,7 +12,7 @@ from pydantic.fields import FieldInfo
 
 from graders._errors import GraderError
 from graders._grader import Grader
-from graders._registry import compile_spec, kinds
+from graders._registry import compile_spec, kinds, parse_spec
 from graders._spec import BaseSpec
 from graders.testing import _values as values
 from graders.testing._profiles import profile, slots_of
@@ -42,18 +42,19 @@ def reference_sample(grader: Grader, item: Mapping[str, Any]) -> SampleMapping |
 
 def _answer_sample(slot: Slot, item: Mapping[str, Any]) -> SampleMapping | None:
     answer = slot_answer(slot, item)
-    return None if answer is _NONE else slot.place(answer)
+    return None if answer is NO_ANSWER else slot.place(answer)
 
 
-_NONE: Any = object()
+NO_ANSWER: Any = object()
+"""What ``slot_answer`` returns for a slot with no answer to aim at."""
 
 
 def slot_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
-    """The output value that earns full marks in ``slot`` (``_NONE`` when there is none)."""
+    """The output value that earns full marks in ``slot`` (``NO_ANSWER`` when there is none)."""
     try:
         return profile(slot.kind).answer(slot, item)
     except LookupError:
-        return _NONE
+        return NO_ANSWER
 
 
 def with_slot(grader: Grader, item: Mapping[str, Any], slot: Slot, value: Any) -> SampleMapping | None:
@@ -121,7 +122,7 @@ def samples_for(grader: Grader, item: Mapping[str, Any]) -> st.SearchStrategy[Sa
         options.append(st.just(ref))
     for slot in slots_of(grader):
         answer = slot_answer(slot, item)
-        if answer is _NONE:
+        if answer is NO_ANSWER:
             continue
         for variants in (values.near_misses(answer), values.wrong_types(answer)):
             options.append(_placed(variants, grader, item, slot))
@@ -199,8 +200,6 @@ def _field_values(name: str, info: FieldInfo) -> st.SearchStrategy[Any]:
 
 
 def _parses(data: dict[str, Any]) -> bool:
-    from graders._registry import parse_spec
-
     try:
         parse_spec(data)
     except GraderError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -118,11 +119,25 @@ def check(grader: Grader, items: list[dict[str, Any]], *, threshold: float, max_
             f"{len(missing)} of {len(items)} rows lack fields the spec reads (row {missing[0] + 1} lacks "
             f"{', '.join(fields)}); they grade as invalid_variable_error"
         )
-    if all(reference_sample(grader, item) is None for item in items):
+    references = [(reference_sample(grader, item), item) for item in items]
+    built = [(sample, item) for sample, item in references if sample is not None]
+    unusable = False
+    if not built:
         report["notes"].append(
             "no reference output can be built for this spec (no input/reference templates to invert); "
             "probes are compared with the grader's maximum"
         )
+    else:
+        errors = Counter(
+            score.error.kind
+            for score in grader.grade_batch([s for s, _ in built], [i for _, i in built])
+            if score.error is not None
+        )
+        if errors:
+            kinds = ", ".join(f"{kind} x{n}" for kind, n in errors.most_common())
+            report["notes"].append(f"{sum(errors.values())} of {len(built)} reference answers could not be graded "
+                                   f"({kinds})")
+        unusable = sum(errors.values()) == len(built)
     report["properties"] = {"ok": True, "examples": max_examples}
     if max_examples:
         try:
@@ -133,6 +148,8 @@ def check(grader: Grader, items: list[dict[str, Any]], *, threshold: float, max_
     report["threshold"] = threshold
     report["probes"] = [dict(r.to_dict(), example=_clip(r.example)) for r in probes]
     report["flagged"] = [r.probe for r in probes if r.flagged] + ([] if report["properties"]["ok"] else ["properties"])
+    if unusable:  # nothing was measured: a judge without a server, a reference field of the wrong kind
+        report["flagged"].append("reference_errors")
     return report
 
 

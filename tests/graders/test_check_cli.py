@@ -146,3 +146,12 @@ def test_the_grader_properties_fixture(pytester: pytest.Pytester, monkeypatch: p
     )
     result = pytester.runpytest("-p", "rftkit.pytest_plugin", "-q")
     result.assert_outcomes(passed=3)
+
+
+def test_references_that_cannot_be_graded_fail_the_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the reference field holds objects, so no answer can be ranked: nothing would be measured
+    rows = [{"correct_answer": {"gene": gene}} for gene in GENES]
+    spec, data = _write(tmp_path, {**NAIVE, "max_items": 20}, rows)
+    assert main(["check", spec, "--data", data, "--max-examples", "5"]) == 1
+    out = capsys.readouterr().out
+    assert "note: 30 of 30 reference answers could not be graded (reference_parse_error x30)" in out
