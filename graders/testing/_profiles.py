@@ -8,9 +8,11 @@ becomes an output, its score bounds, its own laws, and how to fix what a probe f
 
 from __future__ import annotations
 
-import itertools
+import functools
+import importlib
 import math
-from collections.abc import Callable, Mapping
+import pkgutil
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +30,8 @@ Expect = tuple[float | None, float | None]
 Law = Callable[[Grader, Mapping[str, Any], Callable[..., Any]], None]
 
 UNIT: Bounds = (0.0, 1.0)
-# A multi formula is probed at this many points per variable to find its bounds.
-_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
-_MAX_GRID_VARIABLES = 4
+# Scores are floats from sums and products: equal within this is equal.
+SCORE_TOLERANCE = 1e-9
 
 
 class LawFailure(Exception):
@@ -96,9 +97,16 @@ _DEFAULT = KindProfile()
 
 def profile(kind: str) -> KindProfile:
     """The profile of ``kind`` (a default one for kinds without their own)."""
-    from graders.testing import _kind_profiles  # noqa: F401 - registers the profiles
-
+    _load_profiles()
     return _PROFILES.get(kind, _DEFAULT)
+
+
+@functools.cache
+def _load_profiles() -> None:
+    from graders.testing import _kinds
+
+    for module in pkgutil.iter_modules(_kinds.__path__):
+        importlib.import_module(f"graders.testing._kinds.{module.name}")
 
 
 def add_profile(kind: str, kind_profile: KindProfile) -> None:
@@ -126,44 +134,17 @@ def expectations(grader: Grader) -> Expect:
     return (None, None) if b is None else (b[1], b[0])
 
 
-# --- multi: children's knowledge combined through the formula -------------------------------
+def close(a: float, b: float) -> bool:
+    """Float equality for scores."""
+    return math.isclose(a, b, rel_tol=SCORE_TOLERANCE, abs_tol=SCORE_TOLERANCE)
 
 
-def multi_slots(grader: Grader) -> list[Slot]:
-    return [slot for child in _children(grader).values() for slot in slots_of(child)]
-
-
-def multi_bounds(grader: Grader) -> Bounds | None:
-    children = _children(grader)
-    child_bounds = [bounds_of(child) for child in children.values()]
-    if any(b is None for b in child_bounds) or len(children) > _MAX_GRID_VARIABLES:
-        return None
-    axes = [[lo + t * (hi - lo) for t in _GRID] for lo, hi in child_bounds]  # type: ignore[misc]
-    # errors enter the formula as 0, so 0 is a value each child can take too
-    axes = [sorted({*axis, 0.0}) for axis in axes]
-    results = [_formula(grader, dict(zip(children, point, strict=True))) for point in itertools.product(*axes)]
-    finite = [r for r in results if r is not None]
-    return (min(finite), max(finite)) if finite else None
-
-
-def multi_expect(grader: Grader) -> Expect:
-    children = _children(grader)
-    expected = [expectations(child) for child in children.values()]
-    out: list[float | None] = []
-    for which in (0, 1):
-        got = [e[which] for e in expected]
-        out.append(None if any(g is None for g in got) else _formula(grader, dict(zip(children, got, strict=True))))
-    return (out[0], out[1])
-
-
-def _children(grader: Grader) -> dict[str, Grader]:
-    children = getattr(grader, "children", None)
-    return dict(children) if isinstance(children, Mapping) else {}
-
-
-def _formula(grader: Grader, variables: Mapping[str, Any]) -> float | None:
-    try:
-        value = float(grader.formula.evaluate(dict(variables)))  # type: ignore[attr-defined]
-    except (ArithmeticError, ValueError, TypeError):
-        return None
-    return value if math.isfinite(value) else None
+def answers_of(
+    grader: Grader, item: Mapping[str, Any], answer: Callable[[Slot, Mapping[str, Any]], Any]
+) -> Iterator[tuple[Slot, Any]]:
+    """Each slot of a (leaf) grader with its answer for ``item``; slots without one are left out."""
+    for slot in default_slots(grader):
+        try:
+            yield slot, answer(slot, item)
+        except LookupError:
+            continue

@@ -15,8 +15,7 @@ from graders._grader import Grader
 from graders._registry import compile_spec
 from graders._spec import BaseSpec
 from graders._types import Score
-from graders.testing._kind_profiles import close
-from graders.testing._profiles import LawFailure, bounds_of, expectations, profile, slots_of
+from graders.testing._profiles import SCORE_TOLERANCE, LawFailure, bounds_of, close, expectations, profile, slots_of
 from graders.testing._slots import graders_in
 from graders.testing._strategies import items_for, reference_sample, samples_for, slot_answer
 
@@ -87,7 +86,7 @@ def check_sample(grader: Grader, sample: Any, item: Mapping[str, Any]) -> Score:
     if not isinstance(value, float | int) or isinstance(value, bool) or not math.isfinite(value):
         raise LawFailure("finite_value", f"value is {value!r}", sample)
     bounds = bounds_of(grader)
-    if bounds is not None and not bounds[0] - 1e-9 <= value <= bounds[1] + 1e-9:
+    if bounds is not None and not bounds[0] - SCORE_TOLERANCE <= value <= bounds[1] + SCORE_TOLERANCE:
         raise LawFailure("in_range", f"value {value} outside {list(bounds)}", sample)
     if score.passed not in (True, False, None):
         raise LawFailure("passed_is_bool", f"passed is {score.passed!r}", sample)
