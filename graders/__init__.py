@@ -9,6 +9,7 @@ Example:
 """
 
 from graders._errors import GraderError, MissingDependencyError, SpecError
+from graders._function import from_function
 from graders._grader import Grader
 from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec, parse_spec, register
 from graders._spec import BaseSpec
@@ -28,6 +29,7 @@ __all__ = [
     "SpecError",
     "Template",
     "compile_spec",
+    "from_function",
     "json_schema",
     "kinds",
     "load_spec",
