@@ -10,12 +10,12 @@ from typing import Any
 from graders._errors import SpecError
 from graders._kinds.python import PythonGrader, PythonSpec, check_source
 
-_NO_SOURCE = '''\
+_NO_SOURCE = """\
 # An in-process function ({qualname}) given to graders.from_function; its source was not
 # available, so this spec cannot run on its own.
 def grade(sample, item):
     raise RuntimeError("{qualname} is an in-process grader with no JSON form")
-'''
+"""
 
 
 def from_function(fn: Callable[[dict[str, Any], Any], Any], *, name: str | None = None) -> PythonGrader:
@@ -43,8 +43,9 @@ def from_function(fn: Callable[[dict[str, Any], Any], Any], *, name: str | None 
     """
     if not callable(fn):
         raise TypeError(f"from_function needs a callable, not {type(fn).__name__}")
-    qualname = getattr(fn, "__qualname__", repr(fn))
-    spec = PythonSpec(name=name or getattr(fn, "__name__", "function"), source=_source_of(fn, qualname))
+    qualname = str(getattr(fn, "__qualname__", repr(fn)))
+    name = name or str(getattr(fn, "__name__", "function"))
+    spec = PythonSpec(type="python", name=name, source=_source_of(fn, qualname))
     return PythonGrader(spec, fn=fn)
 
 

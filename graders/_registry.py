@@ -56,12 +56,12 @@ class CompileOptions:
     """Already compiled graders given as child values, by ``id`` of their spec."""
 
 
-_OPTIONS: ContextVar[CompileOptions] = ContextVar("rftkit_compile_options", default=CompileOptions())
+_OPTIONS: ContextVar[CompileOptions | None] = ContextVar("rftkit_compile_options", default=None)
 
 
 def compile_options() -> CompileOptions:
     """The options of the ``compile_spec`` call in progress (defaults outside one)."""
-    return _OPTIONS.get()
+    return _OPTIONS.get() or CompileOptions()
 
 
 def register(spec_model: type[S], *, hosted: bool = False) -> Callable[[Callable[[S], Grader]], Callable[[S], Grader]]:
@@ -186,7 +186,7 @@ def _bind_instances(data: Any, instances: dict[int, Grader], grader_type: type[G
 
 def compile_child(spec: BaseSpec, *path: str | int) -> Grader:
     """Compiles a nested spec, putting ``path`` in front of the path of any SpecError."""
-    bound = _OPTIONS.get().instances.get(id(spec))
+    bound = compile_options().instances.get(id(spec))
     if bound is not None:
         return bound
     try:

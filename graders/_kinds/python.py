@@ -57,9 +57,7 @@ def check_source(source: str) -> None:
     except ValueError as exc:  # e.g. a NUL byte
         raise SpecError(f"source is not valid Python: {exc}", ("source",)) from None
     functions = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "grade"
+        node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "grade"
     ]
     if not functions:
         raise SpecError(
@@ -127,16 +125,17 @@ class PythonGrader(Grader):
         try:
             return self._grade_all([Sample.of(s) for s in samples], items)
         except Exception:  # noqa: BLE001 - one bad sample (not a Sample) must not fail the others
-            return [self.grade(s, i) for s, i in zip(samples, items)]
+            return [self.grade(s, i) for s, i in zip(samples, items, strict=True)]
 
     def _grade_all(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         if self.pool is None:
             assert self.fn is not None
-            fn = self.fn
-            return [to_score(call_grade(fn, s.to_dict(), _plain(i)), self._extra) for s, i in zip(samples, items)]
+            fn, extra = self.fn, self._extra
+            pairs = zip(samples, items, strict=True)
+            return [to_score(call_grade(fn, s.to_dict(), _plain(i)), extra) for s, i in pairs]
         scores: list[Score | None] = []
         payloads: list[bytes] = []
-        for sample, item in zip(samples, items):
+        for sample, item in zip(samples, items, strict=True):
             try:
                 payloads.append(json.dumps([sample.to_dict(), item], default=_jsonable).encode())
                 scores.append(None)

@@ -172,9 +172,9 @@ def drop_privileges() -> dict[str, bool]:
         return done
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
-    done["no_capabilities"] = libc.capget(ctypes.byref(header), data) == 0 and libc.capset(
-        ctypes.byref(header), (_CapData * 2)()
-    ) == 0
+    done["no_capabilities"] = (
+        libc.capget(ctypes.byref(header), data) == 0 and libc.capset(ctypes.byref(header), (_CapData * 2)()) == 0
+    )
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         return done
     program = _seccomp_program()
@@ -224,8 +224,8 @@ def guard_sockets() -> None:
             raise PermissionError("network access is disabled in the python grader sandbox")
 
     socket.socket = _NoSocket  # type: ignore[misc]
-    socket.create_connection = _refuse  # type: ignore[assignment]
-    socket.socketpair = _refuse  # type: ignore[assignment]
+    socket.create_connection = _refuse
+    socket.socketpair = _refuse
 
 
 def _refuse(*args: Any, **kwargs: Any) -> Any:

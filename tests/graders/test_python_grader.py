@@ -1,0 +1,309 @@
+"""The ``python`` kind: the hosted contract, the sandbox's limits, the pool, trusted mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import graders
+from graders import SpecError, compile_spec, from_function
+from graders._kinds.python import PythonGrader, PythonSpec
+from graders._sandbox import SandboxLimits
+
+CASES = (Path(__file__).parent / "python_cases.py").read_text()
+TIMEOUT_S = 2.0
+# Generous bound for "ended within the time limit": the limit, the pool's grace, a restart.
+WITHIN_S = TIMEOUT_S + 2.0 + 10.0
+SECRET = "RFTKIT_TEST_SECRET_TOKEN"
+RUNTIME, TIMEOUT, SERVER = "python_grader_runtime_error", "python_grader_timeout", "python_grader_server_error"
+
+
+@pytest.fixture(scope="module")
+def sandboxed() -> Iterator[PythonGrader]:
+    os.environ[SECRET] = "sk-not-a-real-key"  # set before the workers start: they must not see it
+    spec = PythonSpec(name="cases", source=CASES, image_tag="2025-05-08")
+    grader = PythonGrader(spec, limits=SandboxLimits(timeout_s=TIMEOUT_S), workers=1)
+    try:
+        yield grader
+    finally:
+        grader.close()
+        os.environ.pop(SECRET, None)
+
+
+def grade_case(grader: PythonGrader, case: str, **item: object) -> graders.Score:
+    """Grades one misbehaving case, then checks the pool still serves a good call."""
+    start = time.monotonic()
+    score = grader.grade('{"x": 1}', {"case": case, **item})
+    assert time.monotonic() - start < WITHIN_S, f"{case} took too long"
+    follow_up = grader.grade("next", {"case": "ok"})
+    assert (follow_up.value, follow_up.error) == (1.0, None), f"pool broken after {case}: {follow_up}"
+    return score
+
+
+# --- the contract --------------------------------------------------------------------------
+
+
+def test_sample_is_the_hosted_dict_and_item_the_row(sandboxed: PythonGrader) -> None:
+    assert sandboxed.grade('{"x": 2}', {"case": "echo", "tags": ["a", "b"]}).value == 4.0
+    assert sandboxed.grade("not json", {"case": "keys"}).value == 1.0
+
+
+def test_image_tag_is_recorded_and_workers_start_lazily() -> None:
+    with PythonGrader(PythonSpec(source=CASES, image_tag="alpha"), workers=1) as grader:
+        assert grader.isolation == {}  # compiled, nothing started
+        score = grader.grade("x", {"case": "ok"})
+        assert score.details["image_tag"] == "alpha"
+        assert grader.isolation
+
+
+@pytest.mark.parametrize(
+    ("case", "fragment"),
+    [
+        ("nan", "nan"),
+        ("huge_int", "too large"),
+        ("huge_float", "beyond"),
+        ("text", "not str"),
+        ("sys_exit", "SystemExit"),
+        ("missing_package", "No module named 'rftkit_no_such_package'"),
+        ("no_such_case", "ValueError: unknown case"),
+    ],
+)
+def test_bad_returns_and_exceptions_score_0_with_runtime_error(
+    sandboxed: PythonGrader, case: str, fragment: str
+) -> None:
+    score = grade_case(sandboxed, case)
+    assert score.value == 0.0 and score.error is not None
+    assert score.error.kind == RUNTIME
+    assert fragment in score.error.message
+
+
+def test_runtime_error_carries_the_traceback_of_user_code(sandboxed: PythonGrader) -> None:
+    score = grade_case(sandboxed, "no_such_case")
+    assert 'File "<grader>"' in score.details["traceback"]
+    assert "raise ValueError" in score.details["traceback"]
+
+
+def test_packages_of_the_hosted_image_import(sandboxed: PythonGrader) -> None:
+    assert grade_case(sandboxed, "numpy").value == 0.5
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("x = 1\n", "no top-level function 'grade'"),
+        ("def grade(sample):\n    return 1.0\n", "two positional arguments"),
+        ("def grade(sample, item, extra):\n    return 1.0\n", "two positional arguments"),
+        ("async def grade(sample, item):\n    return 1.0\n", "not async"),
+        ("class A:\n    def grade(self, sample, item):\n        return 1.0\n", "no top-level function"),
+        ("def grade(sample, item)\n    return 1.0\n", "not valid Python"),
+        ("# pad\n" * 50_000 + "def grade(s, i):\n    return 1.0\n", "over the 262144-byte limit"),
+    ],
+    ids=["no_grade", "one_arg", "three_args", "async", "method", "syntax_error", "too_large"],
+)
+def test_bad_source_is_a_spec_error_at_compile_time(source: str, reason: str) -> None:
+    with pytest.raises(SpecError, match=reason) as info:
+        compile_spec({"type": "python", "name": "p", "source": source})
+    assert info.value.path == ("source",)
+
+
+def test_compiling_never_runs_the_source(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    source = f"open({str(marker)!r}, 'w').close()\ndef grade(sample, item, *rest):\n    return 1.0\n"
+    grader = compile_spec({"type": "python", "source": source})
+    grader.close()
+    assert not marker.exists()
+
+
+# --- bad input: each ends in a defined error score, the pool keeps serving ------------------
+
+
+def test_infinite_loop_times_out(sandboxed: PythonGrader) -> None:
+    score = grade_case(sandboxed, "loop")
+    assert score.error is not None and score.error.kind == TIMEOUT and score.value == 0.0
+
+
+def test_loop_that_swallows_the_interrupt_is_killed(sandboxed: PythonGrader) -> None:
+    score = grade_case(sandboxed, "stubborn_loop")
+    assert score.error is not None and score.error.kind == TIMEOUT
+    assert "killed" in score.error.message
+
+
+def test_fork_bomb_is_refused(sandboxed: PythonGrader) -> None:
+    score = grade_case(sandboxed, "fork_bomb")
+    assert score.error is not None and score.error.kind == RUNTIME
+    assert "PermissionError" in score.error.message or "BlockingIOError" in score.error.message
+
+
+def test_allocating_10_gb_is_a_memory_error(sandboxed: PythonGrader) -> None:
+    score = grade_case(sandboxed, "memory")
+    assert score.error is not None and score.error.kind == RUNTIME
+    assert "MemoryError" in score.error.message
+
+
+def test_the_callers_environment_is_invisible(sandboxed: PythonGrader) -> None:
+    assert SECRET in os.environ
+    score = grade_case(sandboxed, "environ")
+    assert (score.value, score.error) == (0.0, None)
+
+
+def test_writing_outside_the_temp_dir(sandboxed: PythonGrader, tmp_path: Path) -> None:
+    target = tmp_path / "escaped.txt"
+    score = grade_case(sandboxed, "write", path=str(target))
+    if sandboxed.isolation.get("read_only_fs"):
+        assert score.error is not None and score.error.kind == RUNTIME
+        assert "Read-only file system" in score.error.message
+        assert not target.exists()
+    else:  # the documented limit of the fallback: the user's own files are writable
+        assert target.read_text() == "escaped"
+
+
+def test_opening_a_socket_reaches_nothing(sandboxed: PythonGrader) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0.2)
+        score = grade_case(sandboxed, "socket", port=server.getsockname()[1])
+        with pytest.raises(TimeoutError):
+            server.accept()
+    assert score.error is not None and score.error.kind == RUNTIME
+    assert "Network is unreachable" in score.error.message or "disabled" in score.error.message
+
+
+def test_os_exit_is_a_server_error(sandboxed: PythonGrader) -> None:
+    score = grade_case(sandboxed, "os_exit")
+    assert score.error is not None and score.error.kind == SERVER
+    assert "status 3" in score.error.message
+
+
+def test_megabytes_of_output_are_captured_and_bounded(sandboxed: PythonGrader) -> None:
+    score = grade_case(sandboxed, "stdout")
+    assert score.value == 0.5 and score.error is None
+    assert score.details["stdout"].startswith("xxxx")
+    assert len(score.details["stdout"]) < 1_200
+    assert score.details["stderr"] == "warning\n"
+
+
+def test_the_host_process_is_untouched(sandboxed: PythonGrader, tmp_path: Path) -> None:
+    cwd, env, pid = os.getcwd(), dict(os.environ), os.getpid()
+    for case in ("sys_exit", "os_exit", "write", "loop"):
+        grade_case(sandboxed, case, path=str(tmp_path / "x"))
+    assert (os.getcwd(), dict(os.environ), os.getpid()) == (cwd, env, pid)
+
+
+def test_a_batch_with_a_crash_in_the_middle_grades_the_rest() -> None:
+    spec = PythonSpec(source=CASES)
+    with PythonGrader(spec, limits=SandboxLimits(timeout_s=TIMEOUT_S), workers=1) as grader:
+        cases = ["ok", "os_exit", "ok", "loop", "nan", "ok"]
+        scores = grader.grade_batch(["x"] * len(cases), [{"case": c} for c in cases])
+    kinds = [None if s.error is None else s.error.kind for s in scores]
+    assert kinds == [None, SERVER, None, TIMEOUT, RUNTIME, None]
+
+
+# --- the pool ------------------------------------------------------------------------------
+
+
+def test_batches_fan_out_and_each_worker_loads_the_source_once() -> None:
+    with PythonGrader(PythonSpec(source=CASES), workers=2) as grader:
+        scores = grader.grade_batch(["x"] * 200, [{"case": "worker"}] * 200)
+    assert all(s.error is None for s in scores)
+    by_worker: dict[int, list[float]] = {}
+    for s in scores:
+        by_worker.setdefault(int(s.value), []).append(round((s.value % 1) * 1e6))
+    assert len(by_worker) == 2  # both workers graded
+    for calls in by_worker.values():
+        assert sorted(calls) == list(range(1, len(calls) + 1))  # one module, counting up
+
+
+def test_callers_on_several_threads_share_the_pool() -> None:
+    results: dict[int, list[float]] = {}
+    with PythonGrader(PythonSpec(source=CASES), workers=2) as grader:
+
+        def work(n: int) -> None:
+            scores = grader.grade_batch([json.dumps({"x": n})] * 20, [{"case": "echo", "tags": []}] * 20)
+            results[n] = [s.value for s in scores]
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert results == {n: [float(n)] * 20 for n in range(4)}
+
+
+def test_close_stops_the_workers_and_later_calls_get_an_error() -> None:
+    grader = PythonGrader(PythonSpec(source=CASES), workers=2)
+    grader.grade_batch(["x"] * 8, [{"case": "ok"}] * 8)
+    assert grader.pool is not None
+    procs = [w.proc for w in grader.pool._all]
+    assert len(procs) == 2
+    grader.close()
+    assert all(p.poll() is not None for p in procs)
+    score = grader.grade("x", {"case": "ok"})
+    assert score.error is not None and score.error.kind == SERVER
+    grader.close()  # idempotent
+
+
+# --- trusted mode --------------------------------------------------------------------------
+
+
+def test_trusted_mode_runs_in_process_with_the_same_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = "import os\ndef grade(sample, item):\n    return float(item['key'] in os.environ)\n"
+    monkeypatch.setenv("RFTKIT_TRUSTED_VISIBLE", "1")
+    trusted = compile_spec({"type": "python", "source": source}, trusted=True)
+    assert trusted.grade("x", {"key": "RFTKIT_TRUSTED_VISIBLE"}).value == 1.0  # in this process: it sees the env
+    bad = compile_spec({"type": "python", "source": "def grade(s, i):\n    return float('nan')\n"}, trusted=True)
+    score = bad.grade("x")
+    assert score.error is not None and score.error.kind == RUNTIME
+
+
+def exact(sample: dict, item: dict) -> float:
+    return float(sample["output_text"] == item["answer"])
+
+
+def test_from_function_grades_in_process_and_composes_in_multi() -> None:
+    fn_grader = from_function(exact, name="exact_fn")
+    assert fn_grader.name == "exact_fn"
+    assert fn_grader.grade("Paris", {"answer": "Paris"}).value == 1.0
+    assert "def exact(" in fn_grader.spec.source  # the spec carries the function's own source
+    broken = from_function(lambda sample, item: 1 / 0).grade("x")
+    assert broken.error is not None and broken.error.kind == RUNTIME
+    assert "ZeroDivisionError" in broken.error.message
+    multi = compile_spec(
+        {
+            "type": "multi",
+            "graders": {
+                "fn": fn_grader,
+                "contains": {
+                    "type": "string_check",
+                    "input": "{{sample.output_text}}",
+                    "reference": "ar",
+                    "operation": "like",
+                },
+            },
+            "calculate_output": "0.5 * fn + 0.5 * contains",
+        }
+    )
+    assert multi.grade("Paris", {"answer": "Paris"}).value == 1.0
+    assert multi.grade("Parma", {"answer": "Paris"}).value == 0.5
+
+
+def test_the_function_source_round_trips_as_a_sandboxed_spec() -> None:
+    spec = from_function(exact).spec.to_json()
+    with compile_spec(spec) as grader:
+        assert grader.grade("Rome", {"answer": "Rome"}).value == 1.0
+
+
+def test_f1_example_spec() -> None:
+    path = Path(__file__).parents[2] / "specs" / "python_f1.json"
+    with graders.load_spec(path) as grader:
+        scores = grader.grade_batch(
+            ['{"pairs": [["a", 1], ["b", 2], ["b", 2]]}', '{"pairs": []}', "not json"],
+            [{"pairs": [["a", 1], ["b", 2]]}] * 3,
+        )
+    assert [round(s.value, 4) for s in scores] == [0.8, 0.0, 0.0]
+    assert scores[2].error is None
