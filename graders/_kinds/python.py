@@ -9,13 +9,14 @@ when the caller compiles with ``compile_spec(spec, trusted=True)``.
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from graders._errors import SpecError
 from graders._grader import Grader, SampleLike, error_score
-from graders._registry import compile_options, register
+from graders._registry import compile_options, parse_spec, register
 from graders._sandbox import MAX_SOURCE_BYTES, SandboxLimits, SandboxPool, call_grade, load_source, to_score
 from graders._spec import BaseSpec
 from graders._types import Sample, Score
@@ -82,26 +83,42 @@ def _takes_two_positional(args: ast.arguments) -> bool:
 
 
 class PythonGrader(Grader):
-    """Runs a python grader: in the sandbox pool, or in this process when trusted.
+    """A ``python`` grader with its sandbox settings: the way to choose limits and pool size.
+
+    ``compile_spec`` builds one with the defaults; build one yourself to change them, and use
+    it like any grader (also as a child of a ``multi`` spec given to ``compile_spec``).
+    Workers start on the first grade; ``close()`` (or the ``with`` block) stops them.
 
     Args:
-        spec: The validated spec.
+        spec: A ``python`` spec, as JSON or a validated model.
         sandbox: Run ``spec.source`` in sandboxed worker processes (the default). False runs it
             in this process: only for code you wrote or reviewed.
         fn: Grade with this in-process function instead of ``spec.source`` (``from_function``).
         limits: Sandbox limits (default ``SandboxLimits()``).
         workers: Sandbox pool size (default: one per core, at most 8).
+
+    Raises:
+        SpecError: the spec is invalid (not a ``python`` spec, or bad ``source``).
+
+    Example:
+        >>> spec = {"type": "python", "source": "def grade(sample, item):\n    return 1.0\n"}
+        >>> with PythonGrader(spec, limits=SandboxLimits(timeout_s=30), workers=2) as g:
+        ...     g.grade("anything").value
+        1.0
     """
 
     def __init__(
         self,
-        spec: PythonSpec,
+        spec: PythonSpec | Mapping[str, Any],
         *,
         sandbox: bool = True,
         fn: Callable[[Any, Any], Any] | None = None,
         limits: SandboxLimits | None = None,
         workers: int | None = None,
     ) -> None:
+        spec = _python_spec(spec)
+        if fn is None:
+            check_source(spec.source)
         super().__init__(spec)
         self._extra = {"image_tag": spec.image_tag} if spec.image_tag is not None else {}
         self.pool: SandboxPool | None = None
@@ -144,6 +161,15 @@ class PythonGrader(Grader):
         results = iter(self.pool.run(payloads))
         return [to_score(next(results), self._extra) if s is None else s for s in scores]
 
+    async def _agrade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+        return await asyncio.to_thread(self._grade, sample, item)
+
+    async def agrade_batch(
+        self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
+    ) -> list[Score]:
+        """Async ``grade_batch``: waits for the pool on a thread, so the event loop keeps running."""
+        return await asyncio.to_thread(self.grade_batch, samples, items)
+
     @property
     def isolation(self) -> dict[str, bool]:
         """What confined the last started worker (empty before the first grade, or trusted)."""
@@ -152,6 +178,13 @@ class PythonGrader(Grader):
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
+
+
+def _python_spec(spec: PythonSpec | Mapping[str, Any]) -> PythonSpec:
+    parsed = parse_spec(spec)
+    if not isinstance(parsed, PythonSpec):
+        raise SpecError(f"PythonGrader needs a 'python' spec, not {parsed.type!r}", ("type",))
+    return parsed
 
 
 def _jsonable(value: Any) -> Any:
@@ -168,5 +201,4 @@ def _plain(item: Mapping[str, Any]) -> Any:
 
 @register(PythonSpec, hosted=True)
 def compile_python(spec: PythonSpec) -> Grader:
-    check_source(spec.source)
     return PythonGrader(spec, sandbox=not compile_options().trusted)

@@ -58,6 +58,9 @@ class SandboxLimits:
         file_mb: Largest file user code may write (RLIMIT_FSIZE).
         worker_cpu_s: CPU seconds a worker may use over its life; it retires before running out.
         max_processes: RLIMIT_NPROC, applied only where the seccomp filter is unavailable.
+        confine: Use Linux namespaces and seccomp where available. False leaves only the
+            portable fallback (rlimits, minimal environment, socket guard): for platforms
+            where they misbehave, and to test that fallback.
     """
 
     timeout_s: float = 10.0
@@ -66,6 +69,7 @@ class SandboxLimits:
     file_mb: int = 64
     worker_cpu_s: int = 3600
     max_processes: int = 64
+    confine: bool = True
 
 
 RETIRED = "retired"
@@ -85,20 +89,19 @@ class _Worker:
         self.limits = limits
         self.workdir = tempfile.mkdtemp(prefix="rftkit-python-")
         env = dict(_ENV, PATH=os.defpath, HOME=self.workdir, TMPDIR=self.workdir)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER_SCRIPT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=self.workdir,
-            env=env,
-            close_fds=True,
-            start_new_session=True,  # its own process group, killed as one
-        )
+        try:
+            self.proc = self._spawn(env)
+        except OSError as exc:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise _WorkerDied(SERVER_ERROR, f"cannot start a worker process: {exc}") from None
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.wfd = self.proc.stdin.fileno()
         self.rfd = self.proc.stdout.fileno()
         os.set_blocking(self.wfd, False)
+        # poll, not select: select fails on descriptors past 1024, common in a big trainer process.
+        self.readable, self.writable = select.poll(), select.poll()
+        self.readable.register(self.rfd, select.POLLIN)
+        self.writable.register(self.wfd, select.POLLOUT)
         self.buffer = b""
         self.isolation: dict[str, bool] = {}
         config = json.dumps({"source": source, "limits": asdict(limits)}).encode()
@@ -108,7 +111,21 @@ class _Worker:
         except BaseException:
             self.stop(kill=True)
             raise
-        self.isolation = dict(hello.get("hello") or {})
+        report = hello.get("hello")
+        self.isolation = {str(k): bool(v) for k, v in report.items()} if isinstance(report, dict) else {}
+
+    def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        # No preexec_fn: it is unsafe when the caller has threads (TRL, asyncio executors).
+        return subprocess.Popen(
+            [sys.executable, "-I", str(WORKER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=self.workdir,
+            env=env,
+            close_fds=True,
+            start_new_session=True,  # its own process group, killed as one
+        )
 
     def send_batch(self, pairs: Sequence[bytes]) -> None:
         body = b'{"batch": [' + b",".join(pairs) + b"]}"
@@ -120,8 +137,7 @@ class _Worker:
             wait = deadline - time.monotonic()
             if wait <= 0:
                 raise _WorkerDied(TIMEOUT_ERROR, "the sandbox worker stopped reading its requests")
-            _, writable, _ = select.select([], [self.wfd], [], wait)
-            if writable:
+            if self.writable.poll(math.ceil(wait * 1000)):
                 try:
                     data = data[os.write(self.wfd, data) :]
                 except BlockingIOError:
@@ -148,8 +164,7 @@ class _Worker:
             if wait <= 0:
                 limit = self.limits.timeout_s
                 raise _WorkerDied(TIMEOUT_ERROR, f"grade() ran past the {limit:g} s limit; its worker was killed")
-            readable, _, _ = select.select([self.rfd], [], [], wait)
-            if readable:
+            if self.readable.poll(math.ceil(wait * 1000)):
                 chunk = os.read(self.rfd, 1 << 20)
                 if not chunk:
                     raise self._died()
@@ -224,6 +239,19 @@ class SandboxPool:
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
         self.isolation: dict[str, bool] = {}
+        self._pid = os.getpid()
+        self._finalizer = weakref.finalize(self, _shutdown, self._all, self._lock)
+
+    def _after_fork(self) -> None:
+        # A forked child (a DataLoader worker, say) must not share its parent's workers: the
+        # replies would interleave. Forget them (they belong to the parent) and start afresh.
+        self._finalizer.detach()
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._idle = queue.SimpleQueue()
+        self._all = set()
+        self._started = 0
+        self._executor = None
         self._finalizer = weakref.finalize(self, _shutdown, self._all, self._lock)
 
     def run(self, payloads: Sequence[bytes]) -> list[dict[str, Any]]:
@@ -231,6 +259,8 @@ class SandboxPool:
         n = len(payloads)
         if n == 0:
             return []
+        if self._pid != os.getpid():
+            self._after_fork()
         if self.size == 1 or n == 1:
             return self._run_chunk(payloads)
         chunk = max(1, min(MAX_CHUNK, math.ceil(n / self.size)))

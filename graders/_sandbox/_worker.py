@@ -258,7 +258,11 @@ def main() -> int:
     sys.path.remove(here)
     report: dict[str, bool] = {}
     report.update(_isolate.set_limits(limits))
-    report.update(_isolate.enter_namespaces(workdir, limits["disk_mb"]))
+    confine = bool(limits.get("confine", True))
+    if confine:
+        report.update(_isolate.enter_namespaces(workdir, limits["disk_mb"]))
+    else:
+        report.update(network_namespace=False, pid_namespace=False)
     if report["pid_namespace"]:
         child = os.fork()
         if child:
@@ -270,7 +274,8 @@ def main() -> int:
             return code if code >= 0 else 128 - code
         report.update(_isolate.inside_pid_namespace())
     os.chdir(workdir)
-    report.update(_isolate.drop_privileges())
+    if confine:
+        report.update(_isolate.drop_privileges())
     if not report.get("no_new_processes"):
         report["rlimit_nproc"] = _isolate.limit_processes(limits["max_processes"])
     if not report["network_namespace"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -13,14 +14,13 @@ from pathlib import Path
 import pytest
 
 import graders
-from graders import SpecError, compile_spec, from_function
-from graders._kinds.python import PythonGrader, PythonSpec
-from graders._sandbox import SandboxLimits
+from graders import PythonGrader, SandboxLimits, SpecError, compile_spec, from_function
 
 CASES = (Path(__file__).parent / "python_cases.py").read_text()
 TIMEOUT_S = 2.0
 # Generous bound for "ended within the time limit": the limit, the pool's grace, a restart.
 WITHIN_S = TIMEOUT_S + 2.0 + 10.0
+CASES_SPEC = {"type": "python", "name": "cases", "source": CASES}
 SECRET = "RFTKIT_TEST_SECRET_TOKEN"
 RUNTIME, TIMEOUT, SERVER = "python_grader_runtime_error", "python_grader_timeout", "python_grader_server_error"
 
@@ -28,7 +28,7 @@ RUNTIME, TIMEOUT, SERVER = "python_grader_runtime_error", "python_grader_timeout
 @pytest.fixture(scope="module")
 def sandboxed() -> Iterator[PythonGrader]:
     os.environ[SECRET] = "sk-not-a-real-key"  # set before the workers start: they must not see it
-    spec = PythonSpec(name="cases", source=CASES, image_tag="2025-05-08")
+    spec = {"type": "python", "name": "cases", "source": CASES, "image_tag": "2025-05-08"}
     grader = PythonGrader(spec, limits=SandboxLimits(timeout_s=TIMEOUT_S), workers=1)
     try:
         yield grader
@@ -56,7 +56,7 @@ def test_sample_is_the_hosted_dict_and_item_the_row(sandboxed: PythonGrader) -> 
 
 
 def test_image_tag_is_recorded_and_workers_start_lazily() -> None:
-    with PythonGrader(PythonSpec(source=CASES, image_tag="alpha"), workers=1) as grader:
+    with PythonGrader({"type": "python", "source": CASES, "image_tag": "alpha"}, workers=1) as grader:
         assert grader.isolation == {}  # compiled, nothing started
         score = grader.grade("x", {"case": "ok"})
         assert score.details["image_tag"] == "alpha"
@@ -196,19 +196,41 @@ def test_the_host_process_is_untouched(sandboxed: PythonGrader, tmp_path: Path) 
 
 
 def test_a_batch_with_a_crash_in_the_middle_grades_the_rest() -> None:
-    spec = PythonSpec(source=CASES)
-    with PythonGrader(spec, limits=SandboxLimits(timeout_s=TIMEOUT_S), workers=1) as grader:
+    with PythonGrader(CASES_SPEC, limits=SandboxLimits(timeout_s=TIMEOUT_S), workers=1) as grader:
         cases = ["ok", "os_exit", "ok", "loop", "nan", "ok"]
         scores = grader.grade_batch(["x"] * len(cases), [{"case": c} for c in cases])
     kinds = [None if s.error is None else s.error.kind for s in scores]
     assert kinds == [None, SERVER, None, TIMEOUT, RUNTIME, None]
 
 
+def test_the_portable_fallback_still_guards_network_and_environment(tmp_path: Path) -> None:
+    os.environ[SECRET] = "sk-not-a-real-key"
+    try:
+        limits = SandboxLimits(timeout_s=TIMEOUT_S, confine=False)
+        with PythonGrader(CASES_SPEC, limits=limits, workers=1) as grader:
+            environ = grader.grade("x", {"case": "environ"})
+            sock = grader.grade("x", {"case": "socket", "port": 9})
+            loop = grader.grade("x", {"case": "loop"})
+            assert grader.isolation["socket_guard"] and not grader.isolation["network_namespace"]
+    finally:
+        os.environ.pop(SECRET, None)
+    assert (environ.value, environ.error) == (0.0, None)
+    assert sock.error is not None and "network access is disabled" in sock.error.message
+    assert loop.error is not None and loop.error.kind == TIMEOUT
+
+
+def test_python_grader_wants_a_python_spec() -> None:
+    with pytest.raises(SpecError, match="needs a 'python' spec"):
+        PythonGrader({"type": "string_check", "input": "a", "reference": "b", "operation": "eq"})
+    with pytest.raises(SpecError, match="two positional"):
+        PythonGrader({"type": "python", "source": "def grade(x):\n    return 1.0\n"})
+
+
 # --- the pool ------------------------------------------------------------------------------
 
 
 def test_batches_fan_out_and_each_worker_loads_the_source_once() -> None:
-    with PythonGrader(PythonSpec(source=CASES), workers=2) as grader:
+    with PythonGrader(CASES_SPEC, workers=2) as grader:
         scores = grader.grade_batch(["x"] * 200, [{"case": "worker"}] * 200)
     assert all(s.error is None for s in scores)
     by_worker: dict[int, list[float]] = {}
@@ -221,7 +243,7 @@ def test_batches_fan_out_and_each_worker_loads_the_source_once() -> None:
 
 def test_callers_on_several_threads_share_the_pool() -> None:
     results: dict[int, list[float]] = {}
-    with PythonGrader(PythonSpec(source=CASES), workers=2) as grader:
+    with PythonGrader(CASES_SPEC, workers=2) as grader:
 
         def work(n: int) -> None:
             scores = grader.grade_batch([json.dumps({"x": n})] * 20, [{"case": "echo", "tags": []}] * 20)
@@ -235,8 +257,29 @@ def test_callers_on_several_threads_share_the_pool() -> None:
     assert results == {n: [float(n)] * 20 for n in range(4)}
 
 
+def test_agrade_batch_keeps_the_event_loop_running() -> None:
+    async def main(grader: PythonGrader) -> tuple[list[float], int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        scores = await grader.agrade_batch(["x"] * 3, [{"case": "ok"}, {"case": "loop"}, {"case": "ok"}])
+        task.cancel()
+        return [s.value for s in scores], ticks
+
+    with PythonGrader(CASES_SPEC, limits=SandboxLimits(timeout_s=1.0), workers=1) as grader:
+        values, ticks = asyncio.run(main(grader))
+    assert values == [1.0, 0.0, 1.0]
+    assert ticks > 10  # the loop ran while the pool waited out the timeout
+
+
 def test_close_stops_the_workers_and_later_calls_get_an_error() -> None:
-    grader = PythonGrader(PythonSpec(source=CASES), workers=2)
+    grader = PythonGrader(CASES_SPEC, workers=2)
     grader.grade_batch(["x"] * 8, [{"case": "ok"}] * 8)
     assert grader.pool is not None
     procs = [w.proc for w in grader.pool._all]
