@@ -17,7 +17,15 @@ from typing import Any, Literal
 from graders._errors import SpecError
 from graders._grader import Grader, SampleLike, error_score
 from graders._registry import compile_options, parse_spec, register
-from graders._sandbox import MAX_SOURCE_BYTES, SandboxLimits, SandboxPool, call_grade, load_source, to_score
+from graders._sandbox import (
+    MAX_SOURCE_BYTES,
+    SandboxLimits,
+    SandboxPool,
+    call_grade,
+    load_source,
+    runtime_error,
+    to_score,
+)
 from graders._spec import BaseSpec
 from graders._types import Sample, Score
 
@@ -123,10 +131,14 @@ class PythonGrader(Grader):
         self._extra = {"image_tag": spec.image_tag} if spec.image_tag is not None else {}
         self.pool: SandboxPool | None = None
         self.fn = fn
+        self._load_error: dict[str, Any] | None = None
         if fn is None and sandbox:
             self.pool = SandboxPool(spec.source, limits, workers)  # workers start on first grade
         elif fn is None:
-            self.fn = load_source(spec.source)
+            try:
+                self.fn = load_source(spec.source)
+            except Exception as exc:  # noqa: BLE001 - graded like the sandbox does: every call fails
+                self._load_error = runtime_error(exc, exc.__traceback__)
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         return self._grade_all([sample], [item])[0]
@@ -145,6 +157,8 @@ class PythonGrader(Grader):
             return [self.grade(s, i) for s, i in zip(samples, items, strict=True)]
 
     def _grade_all(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+        if self._load_error is not None:
+            return [to_score(self._load_error, self._extra) for _ in samples]
         if self.pool is None:
             assert self.fn is not None
             fn, extra = self.fn, self._extra

@@ -50,6 +50,7 @@ from graders._sandbox._worker import (
     call_grade,
     check_value,
     load_source,
+    runtime_error,
 )
 
 __all__ = [
@@ -64,5 +65,6 @@ __all__ = [
     "check_value",
     "default_workers",
     "load_source",
+    "runtime_error",
     "to_score",
 ]

@@ -102,7 +102,8 @@ class _Worker:
         self.readable, self.writable = select.poll(), select.poll()
         self.readable.register(self.rfd, select.POLLIN)
         self.writable.register(self.wfd, select.POLLOUT)
-        self.buffer = b""
+        self.buffer = bytearray()
+        self.pos = 0  # start of the unread part of buffer
         self.isolation: dict[str, bool] = {}
         config = json.dumps({"source": source, "limits": asdict(limits)}).encode()
         try:
@@ -147,19 +148,9 @@ class _Worker:
 
     def recv(self, deadline: float) -> dict[str, Any]:
         while True:
-            if len(self.buffer) >= 4:
-                size = struct.unpack(">I", self.buffer[:4])[0]
-                if size > MAX_REPLY_BYTES:
-                    raise _WorkerDied(SERVER_ERROR, f"the sandbox worker sent a {size}-byte reply")
-                if len(self.buffer) >= 4 + size:
-                    body, self.buffer = self.buffer[4 : 4 + size], self.buffer[4 + size :]
-                    try:
-                        reply = json.loads(body)
-                    except ValueError:
-                        raise _WorkerDied(SERVER_ERROR, "the sandbox worker sent a malformed reply") from None
-                    if not isinstance(reply, dict):
-                        raise _WorkerDied(SERVER_ERROR, "the sandbox worker sent a malformed reply")
-                    return reply
+            reply = self._take()
+            if reply is not None:
+                return reply
             wait = deadline - time.monotonic()
             if wait <= 0:
                 limit = self.limits.timeout_s
@@ -168,7 +159,29 @@ class _Worker:
                 chunk = os.read(self.rfd, 1 << 20)
                 if not chunk:
                     raise self._died()
+                if self.pos:
+                    del self.buffer[: self.pos]
+                    self.pos = 0
                 self.buffer += chunk
+
+    def _take(self) -> dict[str, Any] | None:
+        """The next complete reply in the buffer, if there is one."""
+        start = self.pos
+        if len(self.buffer) - start < 4:
+            return None
+        size = struct.unpack_from(">I", self.buffer, start)[0]
+        if size > MAX_REPLY_BYTES:
+            raise _WorkerDied(SERVER_ERROR, f"the sandbox worker sent a {size}-byte reply")
+        if len(self.buffer) - start - 4 < size:
+            return None
+        self.pos = start + 4 + size
+        try:
+            reply = json.loads(self.buffer[start + 4 : self.pos])
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            raise _WorkerDied(SERVER_ERROR, "the sandbox worker sent a malformed reply")
+        return reply
 
     def next_reply(self) -> dict[str, Any]:
         return self.recv(time.monotonic() + self.limits.timeout_s + GRACE_S)
@@ -180,13 +193,9 @@ class _Worker:
             return _WorkerDied(SERVER_ERROR, "the sandbox worker closed its pipe")
         if code == RETIRE_EXIT:
             return _WorkerDied(RETIRED, "the worker used up its CPU budget")
-        if code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-            why = f"was killed by {name}"
-        elif code > 128 and code - 128 in signal.Signals._value2member_map_:
-            why = f"was killed by {signal.Signals(code - 128).name}"
-        else:
-            why = f"exited with status {code}"
+        # The worker's reaper reports PID 1's death by signal N as status 128 + N.
+        signum = -code if code < 0 else code - 128 if code > 128 else 0
+        why = f"was killed by {_signal_name(signum)}" if signum else f"exited with status {code}"
         return _WorkerDied(
             SERVER_ERROR, f"the sandbox worker {why} (os._exit, a crash or a resource limit in user code)"
         )
@@ -212,6 +221,13 @@ class _Worker:
             except OSError:
                 pass
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 class SandboxPool:

@@ -93,14 +93,15 @@ def call_grade(fn: Callable[[Any, Any], Any], sample: Any, item: Any) -> dict[st
     except GradeTimeout:
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are user errors too
-        return _runtime_error(exc, exc.__traceback__.tb_next if exc.__traceback__ else None)
+        return runtime_error(exc, exc.__traceback__.tb_next if exc.__traceback__ else None)
     try:
         return {"value": check_value(value)}
     except (TypeError, ValueError) as exc:
         return {"error": RUNTIME_ERROR, "message": str(exc), "traceback": ""}
 
 
-def _runtime_error(exc: BaseException, tb: Any) -> dict[str, Any]:
+def runtime_error(exc: BaseException, tb: Any) -> dict[str, Any]:
+    """The result for ``exc`` raised by user code: kind, message and the traceback's tail."""
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     if len(text) > MAX_TRACEBACK_CHARS:
         text = "..." + text[-MAX_TRACEBACK_CHARS:]
@@ -208,7 +209,7 @@ class _Worker:
         except GradeTimeout:
             self.load_error = {"error": TIMEOUT_ERROR, "message": f"loading the source ran past {self.timeout:g} s"}
         except BaseException as exc:  # noqa: BLE001 - a broken module is graded, not fatal
-            self.load_error = _runtime_error(exc, exc.__traceback__)
+            self.load_error = runtime_error(exc, exc.__traceback__)
         finally:
             self._disarm()
 

@@ -129,6 +129,7 @@ def test_infinite_loop_times_out(sandboxed: PythonGrader) -> None:
     assert score.error is not None and score.error.kind == TIMEOUT and score.value == 0.0
 
 
+@pytest.mark.slow
 def test_loop_that_swallows_the_interrupt_is_killed(sandboxed: PythonGrader) -> None:
     score = grade_case(sandboxed, "stubborn_loop")
     assert score.error is not None and score.error.kind == TIMEOUT
@@ -224,6 +225,26 @@ def test_python_grader_wants_a_python_spec() -> None:
         PythonGrader({"type": "string_check", "input": "a", "reference": "b", "operation": "eq"})
     with pytest.raises(SpecError, match="two positional"):
         PythonGrader({"type": "python", "source": "def grade(x):\n    return 1.0\n"})
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["sandboxed", "trusted"])
+def test_a_source_that_fails_to_load_fails_every_call(trusted: bool) -> None:
+    source = "import rftkit_no_such_package\ndef grade(sample, item):\n    return 1.0\n"
+    with compile_spec({"type": "python", "source": source}, trusted=trusted) as grader:
+        scores = grader.grade_batch(["a", "b"])
+    for score in scores:
+        assert score.error is not None and score.error.kind == RUNTIME
+        assert "rftkit_no_such_package" in score.error.message
+
+
+@pytest.mark.slow
+def test_a_worker_retires_before_its_cpu_budget_runs_out_and_nothing_is_lost() -> None:
+    # A worker retires once less than timeout + 1 s of its CPU budget is left: here after 0.5 s.
+    limits = SandboxLimits(timeout_s=1.5, worker_cpu_s=3)
+    with PythonGrader(CASES_SPEC, limits=limits, workers=1) as grader:
+        scores = grader.grade_batch(["x"] * 10, [{"case": "spin"}] * 10)
+    assert [s.error for s in scores] == [None] * 10
+    assert len({s.value for s in scores}) >= 2  # graded by more than one worker, in turn
 
 
 # --- the pool ------------------------------------------------------------------------------
