@@ -27,15 +27,17 @@ worker got:
   fresh size-capped tmpfs: user code cannot write outside it;
 * a PID namespace with a fresh ``/proc``: the caller's processes (and their environment
   variables in ``/proc/PID/environ``) are out of sight;
-* seccomp refusing new processes: no fork bombs, no subprocesses (threads are allowed);
+* seccomp refusing new processes (no fork bombs, no subprocesses; threads are allowed) and
+  ``ptrace`` / ``process_vm_readv`` / ``process_vm_writev``;
 * every capability dropped, ``no_new_privs`` set.
 
 What is *not* isolated: user code can read every file the caller's user can read (datasets,
 ``~/.ssh``, credentials files), use CPU and memory up to the limits, and see the machine's
 hardware. Where namespaces are unavailable, the network is only guarded by ``socket.socket``
 refusing to be created (code that imports ``_socket`` passes), files outside the working
-directory can be written wherever the user may write, ``/proc`` shows the caller, and
-without seccomp, fork bombs are bounded by ``RLIMIT_NPROC`` only (never for root). Run
+directory can be written wherever the user may write, ``/proc`` shows the caller's processes
+(and, without seccomp, a debugger-style attach to them is up to the kernel's ptrace policy),
+and without seccomp, fork bombs are bounded by ``RLIMIT_NPROC`` only (never for root). Run
 graders you do not trust on a machine or container that holds nothing you need to protect.
 """
 

@@ -10,7 +10,8 @@ took effect, so the threat model in ``graders._sandbox`` can say what a given ma
    whose fresh ``/proc`` shows only the sandbox's own process;
 3. a seccomp filter that refuses to create processes (``fork``, ``vfork``, ``clone`` without
    ``CLONE_THREAD``, ``clone3``), which bounds fork bombs even where ``RLIMIT_NPROC`` does not
-   apply (it never applies to root);
+   apply (it never applies to root), and to touch other processes' memory (``ptrace``,
+   ``process_vm_readv``, ``process_vm_writev``);
 4. every capability dropped and ``no_new_privs`` set;
 5. where namespaces are unavailable, a socket-level guard (``socket.socket`` refuses to be
    created). That guard is a speed bump, not a wall: code that imports ``_socket`` passes it.
@@ -43,6 +44,9 @@ _SYSCALLS = {
     "x86_64": (0xC000003E, 56, 435, 57, 58),
     "aarch64": (0xC00000B7, 220, 435, None, None),
 }
+# ptrace, process_vm_readv, process_vm_writev: reading or writing another process's memory
+# (the caller's, where no PID namespace hides it).
+_MEMORY_ACCESS = {"x86_64": (101, 310, 311), "aarch64": (117, 270, 271)}
 
 
 class _SockFilter(ctypes.Structure):
@@ -187,7 +191,8 @@ def drop_privileges() -> dict[str, bool]:
 
 
 def _seccomp_program() -> list[tuple[int, int, int, int]] | None:
-    table = _SYSCALLS.get(platform.machine())
+    machine = platform.machine()
+    table = _SYSCALLS.get(machine)
     if table is None:
         return None
     arch, clone, clone3, fork, vfork = table
@@ -201,7 +206,7 @@ def _seccomp_program() -> list[tuple[int, int, int, int]] | None:
         (jge_k, 0, 1, 0x40000000),  # x32 syscall numbers
         (ret_k, 0, 0, _RET_KILL),
     ]
-    for nr in (fork, vfork):
+    for nr in (fork, vfork, *_MEMORY_ACCESS[machine]):
         if nr is not None:
             prog += [(jeq_k, 0, 1, nr), (ret_k, 0, 0, deny)]
     # clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.

@@ -47,6 +47,13 @@ def grade(sample, item):
         return 1.0
     if case == "memory":
         return float(len(bytearray(10 * 1024**3)))
+    if case == "ptrace":  # attach to the parent process, as a debugger would
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.ptrace(16, os.getppid() or 1, None, None) != 0:  # PTRACE_ATTACH
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        return 1.0
     if case == "environ":
         found = any(key.startswith("RFTKIT_TEST_SECRET") for key in os.environ)
         for pid in os.listdir("/proc"):

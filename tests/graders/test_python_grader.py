@@ -154,6 +154,12 @@ def test_the_callers_environment_is_invisible(sandboxed: PythonGrader) -> None:
     assert (score.value, score.error) == (0.0, None)
 
 
+def test_attaching_to_another_process_is_refused(sandboxed: PythonGrader) -> None:
+    score = grade_case(sandboxed, "ptrace")
+    assert score.error is not None and score.error.kind == RUNTIME
+    assert "Operation not permitted" in score.error.message or "No such process" in score.error.message
+
+
 def test_writing_outside_the_temp_dir(sandboxed: PythonGrader, tmp_path: Path) -> None:
     target = tmp_path / "escaped.txt"
     score = grade_case(sandboxed, "write", path=str(target))
@@ -371,3 +377,8 @@ def test_f1_example_spec() -> None:
         )
     assert [round(s.value, 4) for s in scores] == [0.8, 0.0, 0.0]
     assert scores[2].error is None
+
+
+def test_the_public_names_are_exported_in_sorted_order() -> None:
+    assert {"PythonGrader", "SandboxLimits", "from_function"} <= set(graders.__all__)
+    assert graders.__all__ == sorted(graders.__all__)
