@@ -131,6 +131,7 @@ class PythonGrader(Grader):
         self._extra = {"image_tag": spec.image_tag} if spec.image_tag is not None else {}
         self.pool: SandboxPool | None = None
         self.fn = fn
+        self._args = (spec, sandbox, fn, limits, workers)
         self._load_error: dict[str, Any] | None = None
         if fn is None and sandbox:
             self.pool = SandboxPool(spec.source, limits, workers)  # workers start on first grade
@@ -184,6 +185,12 @@ class PythonGrader(Grader):
         """Async ``grade_batch``: waits for the pool on a thread, so the event loop keeps running."""
         return await asyncio.to_thread(self.grade_batch, samples, items)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles as its settings (a trainer may ship it to other processes); each copy starts
+        # its own workers. ``from_function`` graders pickle when their function does.
+        spec, sandbox, fn, limits, workers = self._args
+        return (_rebuild, (spec, sandbox, fn, limits, workers))
+
     @property
     def isolation(self) -> dict[str, bool]:
         """What confined the last started worker (empty before the first grade, or trusted)."""
@@ -192,6 +199,16 @@ class PythonGrader(Grader):
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
+
+
+def _rebuild(
+    spec: PythonSpec,
+    sandbox: bool,
+    fn: Callable[[Any, Any], Any] | None,
+    limits: SandboxLimits | None,
+    workers: int | None,
+) -> PythonGrader:
+    return PythonGrader(spec, sandbox=sandbox, fn=fn, limits=limits, workers=workers)
 
 
 def _python_spec(spec: PythonSpec | Mapping[str, Any]) -> PythonSpec:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pickle
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -303,6 +305,35 @@ def test_agrade_batch_keeps_the_event_loop_running() -> None:
         values, ticks = asyncio.run(main(grader))
     assert values == [1.0, 0.0, 1.0]
     assert ticks > 10  # the loop ran while the pool waited out the timeout
+
+
+def test_a_grader_pickles_as_its_settings() -> None:
+    limits = SandboxLimits(timeout_s=TIMEOUT_S)
+    with PythonGrader(CASES_SPEC, limits=limits, workers=1) as grader:
+        grader.grade("x", {"case": "ok"})  # running workers do not travel
+        copy = pickle.loads(pickle.dumps(grader))
+    with copy:
+        assert copy.pool is not None and copy.pool.limits == limits and copy.pool.size == 1
+        assert copy.grade('{"x": 1}', {"case": "echo", "tags": []}).value == 1.0
+    fn_copy = pickle.loads(pickle.dumps(from_function(exact)))
+    assert fn_copy.grade("a", {"answer": "a"}).value == 1.0 and fn_copy.pool is None
+
+
+def test_a_forked_child_starts_its_own_workers() -> None:
+    with PythonGrader(CASES_SPEC, limits=SandboxLimits(timeout_s=TIMEOUT_S), workers=1) as grader:
+        parent_worker = int(grader.grade("x", {"case": "worker"}).value)
+        with warnings.catch_warnings():  # 3.12+ warns when forking a process that has threads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child must not talk to its parent's worker
+            code = 1
+            try:
+                code = 0 if int(grader.grade("x", {"case": "worker"}).value) != parent_worker else 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert int(grader.grade("x", {"case": "worker"}).value) == parent_worker
 
 
 def test_close_stops_the_workers_and_later_calls_get_an_error() -> None:
