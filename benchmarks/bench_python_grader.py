@@ -19,18 +19,22 @@ BUSY_SOURCE = (
     "    return float(sample['output_text'].strip() == item['answer']) + 0 * work\n"
 )
 BATCH = 256
-ROUNDS = 20
+ROUNDS = 10
+# Best of several repetitions: on a shared machine the noise is all on the slow side.
+REPEATS = 5
 
 
 def _rate(grader: object, samples: list[str], items: list[dict], rounds: int = ROUNDS) -> float:
     grade_batch = grader.grade_batch  # type: ignore[attr-defined]
     grade_batch(samples, items)  # warm: workers started, source loaded
-    start = time.perf_counter()
-    for _ in range(rounds):
-        scores = grade_batch(samples, items)
-    elapsed = time.perf_counter() - start
-    assert sum(s.value for s in scores) == BATCH / 2
-    return rounds * BATCH / elapsed
+    best = float("inf")
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(rounds):
+            scores = grade_batch(samples, items)
+        best = min(best, time.perf_counter() - start)
+        assert sum(s.value for s in scores) == BATCH / 2
+    return rounds * BATCH / best
 
 
 def run() -> list[dict]:
@@ -43,7 +47,7 @@ def run() -> list[dict]:
         with PythonGrader(PythonSpec(type="python", name="exact", source=SOURCE), workers=workers) as grader:
             rates[workers] = _rate(grader, samples, items)
         with PythonGrader(PythonSpec(type="python", name="busy", source=BUSY_SOURCE), workers=workers) as grader:
-            busy[workers] = _rate(grader, samples, items, rounds=2)
+            busy[workers] = _rate(grader, samples, items, rounds=1)
     return [
         {
             "name": "python grader: sandbox pool (2 workers) vs in-process, batches of 256",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import queue
 import select
 import shutil
 import signal
@@ -17,7 +16,6 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +102,7 @@ class _Worker:
         self.writable.register(self.wfd, select.POLLOUT)
         self.buffer = bytearray()
         self.pos = 0  # start of the unread part of buffer
+        self.outbox = bytearray()
         self.isolation: dict[str, bool] = {}
         config = json.dumps({"source": source, "limits": asdict(limits)}).encode()
         try:
@@ -128,9 +127,21 @@ class _Worker:
             start_new_session=True,  # its own process group, killed as one
         )
 
-    def send_batch(self, pairs: Sequence[bytes]) -> None:
+    def queue_batch(self, pairs: Sequence[bytes]) -> None:
+        """Queues a request; ``flush`` sends it as the worker reads (never blocking)."""
         body = b'{"batch": [' + b",".join(pairs) + b"]}"
-        self._write(body, time.monotonic() + self.limits.timeout_s + GRACE_S)
+        self.outbox += struct.pack(">I", len(body)) + body
+
+    def flush(self) -> bool:
+        """Writes what the pipe takes of the queued requests; True once all are sent."""
+        try:
+            while self.outbox:
+                del self.outbox[: os.write(self.wfd, self.outbox)]
+        except BlockingIOError:
+            return False
+        except BrokenPipeError:
+            raise self._died() from None
+        return True
 
     def _write(self, body: bytes, deadline: float) -> None:
         data = memoryview(struct.pack(">I", len(body)) + body)
@@ -147,22 +158,36 @@ class _Worker:
                     raise self._died() from None
 
     def recv(self, deadline: float) -> dict[str, Any]:
+        """The next reply, waiting until ``deadline`` at most."""
         while True:
             reply = self._take()
             if reply is not None:
                 return reply
             wait = deadline - time.monotonic()
             if wait <= 0:
-                limit = self.limits.timeout_s
-                raise _WorkerDied(TIMEOUT_ERROR, f"grade() ran past the {limit:g} s limit; its worker was killed")
+                raise _WorkerDied(TIMEOUT_ERROR, "the sandbox worker did not answer in time")
             if self.readable.poll(math.ceil(wait * 1000)):
-                chunk = os.read(self.rfd, 1 << 20)
-                if not chunk:
-                    raise self._died()
-                if self.pos:
-                    del self.buffer[: self.pos]
-                    self.pos = 0
-                self.buffer += chunk
+                self._fill()
+
+    def read_replies(self) -> list[dict[str, Any]]:
+        """Reads what the pipe holds (call when poll says it is readable); the complete replies."""
+        self._fill()
+        replies = []
+        while (reply := self._take()) is not None:
+            replies.append(reply)
+        return replies
+
+    def _fill(self) -> None:
+        try:
+            chunk = os.read(self.rfd, 1 << 20)
+        except OSError as exc:  # closed under us by close() on another thread
+            raise _WorkerDied(SERVER_ERROR, f"the sandbox worker's pipe failed: {exc}") from None
+        if not chunk:
+            raise self._died()
+        if self.pos:
+            del self.buffer[: self.pos]
+            self.pos = 0
+        self.buffer += chunk
 
     def _take(self) -> dict[str, Any] | None:
         """The next complete reply in the buffer, if there is one."""
@@ -182,9 +207,6 @@ class _Worker:
         if not isinstance(reply, dict):
             raise _WorkerDied(SERVER_ERROR, "the sandbox worker sent a malformed reply")
         return reply
-
-    def next_reply(self) -> dict[str, Any]:
-        return self.recv(time.monotonic() + self.limits.timeout_s + GRACE_S)
 
     def _died(self) -> _WorkerDied:
         try:
@@ -233,10 +255,12 @@ def _signal_name(signum: int) -> str:
 class SandboxPool:
     """Warm workers that run one user source, started on first use.
 
-    Each worker loads the source once and grades many (sample, item) pairs; a batch is cut
-    into chunks that go to the workers in parallel. A worker that times out, crashes or
-    breaks the protocol is killed, the pair it was on gets an error result, and the rest of
-    its chunk goes to a fresh worker. Thread-safe: callers on several threads share the pool.
+    Each worker loads the source once and grades many (sample, item) pairs. A batch is cut
+    into chunks, one round-trip each; the calling thread sends chunks to as many workers as
+    it can get and reads their replies as they come (one thread, so no GIL hand-offs). Each
+    pair is held to its own deadline: a worker that times out, crashes or breaks the protocol
+    is killed, the pair it was on gets an error result, and the rest of its chunk goes back
+    in the queue for a fresh worker. Thread-safe: callers on several threads share the pool.
 
     Args:
         source: Python source defining ``grade(sample, item)``.
@@ -248,26 +272,16 @@ class SandboxPool:
         self.source = source
         self.limits = limits or SandboxLimits()
         self.size = max(1, workers or default_workers())
-        self._lock = threading.Lock()
-        self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
+        self.isolation: dict[str, bool] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Condition()
+        self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._started = 0
-        self._executor: ThreadPoolExecutor | None = None
         self._closed = False
-        self.isolation: dict[str, bool] = {}
         self._pid = os.getpid()
-        self._finalizer = weakref.finalize(self, _shutdown, self._all, self._lock)
-
-    def _after_fork(self) -> None:
-        # A forked child (a DataLoader worker, say) must not share its parent's workers: the
-        # replies would interleave. Forget them (they belong to the parent) and start afresh.
-        self._finalizer.detach()
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._idle = queue.SimpleQueue()
-        self._all = set()
-        self._started = 0
-        self._executor = None
         self._finalizer = weakref.finalize(self, _shutdown, self._all, self._lock)
 
     def run(self, payloads: Sequence[bytes]) -> list[dict[str, Any]]:
@@ -276,97 +290,213 @@ class SandboxPool:
         if n == 0:
             return []
         if self._pid != os.getpid():
-            self._after_fork()
-        if self.size == 1 or n == 1:
-            return self._run_chunk(payloads)
-        chunk = max(1, min(MAX_CHUNK, math.ceil(n / self.size)))
-        chunks = [payloads[i : i + chunk] for i in range(0, n, chunk)]
+            # A forked child (a DataLoader worker, say) must not talk to its parent's workers:
+            # the replies would interleave. Forget them (they are the parent's) and start afresh.
+            self._finalizer.detach()
+            self._reset()
+        size = max(1, min(MAX_CHUNK, math.ceil(n / self.size)))
+        results: list[dict[str, Any] | None] = [None] * n
+        pending = [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+        _Batch(self, payloads, results, pending, size).run()
+        return [r if r is not None else _closed_result() for r in results]
+
+    def acquire(self, block: bool) -> _Worker | None:
+        """An idle worker, a newly started one while the pool has room, or None.
+
+        Blocks for a worker when ``block`` is true; returns None at once otherwise, and always
+        once the pool is closed.
+
+        Raises:
+            _WorkerDied: a new worker failed to start.
+        """
         with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.size - 1, thread_name_prefix="rftkit-python")
-            executor = self._executor
-        # The calling thread grades the first chunk itself: one thread hand-off fewer.
-        futures = [executor.submit(self._run_chunk, part) for part in chunks[1:]]
-        out = self._run_chunk(chunks[0])
-        for future in futures:
-            out.extend(future.result())
-        return out
-
-    def _run_chunk(self, payloads: Sequence[bytes]) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        while len(results) < len(payloads):
-            try:
-                worker = self._acquire()
-            except _WorkerDied as exc:
-                # A worker that cannot start will not start for the next pair either.
-                failed = {"error": exc.kind, "message": f"starting the sandbox failed: {exc.message}"}
-                results.extend(dict(failed) for _ in payloads[len(results) :])
-                break
-            if worker is None:
-                closed = {"error": SERVER_ERROR, "message": "the python grader was closed"}
-                results.extend(dict(closed) for _ in payloads[len(results) :])
-                break
-            healthy = True
-            try:
-                worker.send_batch(payloads[len(results) :])
-                while len(results) < len(payloads):
-                    results.append(worker.next_reply())
-            except _WorkerDied as exc:
-                healthy = False
-                if exc.kind != RETIRED:
-                    results.append({"error": exc.kind, "message": exc.message})
-            finally:
-                self._release(worker, healthy)
-        return results
-
-    def _acquire(self) -> _Worker | None:
-        while True:
-            with self._lock:
+            while True:
                 if self._closed:
                     return None
-                start = self._started < self.size
-                if start:
+                if self._idle:
+                    return self._idle.pop()
+                if self._started < self.size:
                     self._started += 1
-            if start:
-                try:
-                    worker = _Worker(self.source, self.limits)
-                except BaseException:
-                    with self._lock:
-                        self._started -= 1
-                    self._idle.put(None)
-                    raise
-                with self._lock:
-                    self._all.add(worker)
-                    self.isolation = worker.isolation
-                return worker
-            idle = self._idle.get()
-            if idle is not None:
-                return idle
-            # None: a slot was freed (or the pool closed); loop to start a replacement.
+                    break
+                if not block:
+                    return None
+                self._lock.wait()
+        try:
+            worker = _Worker(self.source, self.limits)
+        except BaseException:
+            with self._lock:
+                self._started -= 1
+                self._lock.notify()
+            raise
+        with self._lock:
+            self._all.add(worker)
+            self.isolation = worker.isolation
+        return worker
 
-    def _release(self, worker: _Worker, healthy: bool) -> None:
-        if healthy and not self._closed:
-            self._idle.put(worker)
-            return
+    def release(self, worker: _Worker, healthy: bool) -> None:
+        """Returns a worker to the pool, or stops it (unhealthy, or the pool closed)."""
+        with self._lock:
+            if healthy and not self._closed:
+                self._idle.append(worker)
+                self._lock.notify()
+                return
         worker.stop(kill=not healthy)
         with self._lock:
             self._all.discard(worker)
             self._started -= 1
-        self._idle.put(None)
+            self._lock.notify()
 
     def close(self) -> None:
         """Stops every worker; idempotent. Calls in flight get a server error."""
         with self._lock:
             self._closed = True
-            executor, self._executor = self._executor, None
-        for _ in range(self.size):
-            self._idle.put(None)
-        if executor is not None:
-            executor.shutdown(wait=False)
+            self._idle.clear()
+            self._lock.notify_all()
         self._finalizer()
 
 
-def _shutdown(workers: set[_Worker], lock: threading.Lock) -> None:
+class _Batch:
+    """One ``run`` call: an event loop over the workers the calling thread holds.
+
+    Each worker keeps up to two chunks in flight, so it grades the next chunk while this
+    thread encodes and decodes; requests are written only as fast as the worker reads them,
+    so neither side ever blocks on a full pipe.
+    """
+
+    def __init__(
+        self,
+        pool: SandboxPool,
+        payloads: Sequence[bytes],
+        results: list[dict[str, Any] | None],
+        pending: list[list[int]],
+        chunk: int,
+    ) -> None:
+        self.pool, self.payloads, self.results, self.pending = pool, payloads, results, pending
+        self.chunk = chunk
+        self.held: dict[int, _Worker] = {}  # by read descriptor
+        self.writing: dict[int, int] = {}  # write descriptor -> read descriptor, while requests wait
+        self.todo: dict[int, list[int]] = {}  # indices each held worker still owes, in order
+        self.deadline: dict[int, float] = {}  # when the oldest owed reply is overdue
+        self.poller = select.poll()
+        self.patience = pool.limits.timeout_s + GRACE_S
+
+    def run(self) -> None:
+        try:
+            while self.pending or any(self.todo.values()):
+                self._dispatch()
+                if not any(self.todo.values()):
+                    return  # the pool closed, or no worker could start: the rest has results or none
+                self._wait()
+        finally:
+            for fd in list(self.held):
+                self._drop(fd, healthy=not self.todo.get(fd))
+
+    def _dispatch(self) -> None:
+        """Tops up the workers held, then gets more workers while chunks wait."""
+        for fd in list(self.held):
+            while self.pending and fd in self.held and len(self.todo[fd]) < self.chunk:
+                self._send(fd, self.pending.pop(0))
+        while self.pending:
+            try:
+                worker = self.pool.acquire(block=not self.held)
+            except _WorkerDied as exc:
+                if self.held:
+                    return  # the workers held will take the rest
+                # A worker that cannot start will not start for the next pair either.
+                failed = {"error": exc.kind, "message": f"starting the sandbox failed: {exc.message}"}
+                for chunk in self.pending:
+                    for i in chunk:
+                        self.results[i] = dict(failed)
+                self.pending.clear()
+                return
+            if worker is None:
+                return
+            self.held[worker.rfd] = worker
+            self.todo[worker.rfd] = []
+            self.poller.register(worker.rfd, select.POLLIN)
+            self._send(worker.rfd, self.pending.pop(0))
+
+    def _send(self, fd: int, chunk: list[int]) -> None:
+        worker = self.held[fd]
+        if not self.todo[fd]:
+            self.deadline[fd] = time.monotonic() + self.patience
+        self.todo[fd].extend(chunk)
+        worker.queue_batch([self.payloads[i] for i in chunk])
+        self._flush(fd)
+
+    def _flush(self, fd: int) -> None:
+        worker = self.held[fd]
+        try:
+            done = worker.flush()
+        except _WorkerDied as exc:
+            self._failed(fd, exc)
+            return
+        if done and worker.wfd in self.writing:
+            del self.writing[worker.wfd]
+            self.poller.unregister(worker.wfd)
+        elif not done and worker.wfd not in self.writing:
+            self.writing[worker.wfd] = fd
+            self.poller.register(worker.wfd, select.POLLOUT)
+
+    def _wait(self) -> None:
+        now = time.monotonic()
+        limit = self.pool.limits.timeout_s
+        for fd in [fd for fd, due in self.deadline.items() if due <= now]:
+            self._failed(
+                fd, _WorkerDied(TIMEOUT_ERROR, f"grade() ran past the {limit:g} s limit; its worker was killed")
+            )
+        if not self.deadline:
+            return
+        wait = max(0.0, min(self.deadline.values()) - time.monotonic())
+        for fd, _ in self.poller.poll(math.ceil(wait * 1000)):
+            if fd in self.writing:
+                self._flush(self.writing[fd])
+            elif fd in self.held:
+                self._read(fd)
+
+    def _read(self, fd: int) -> None:
+        try:
+            replies = self.held[fd].read_replies()
+        except _WorkerDied as exc:
+            self._failed(fd, exc)
+            return
+        owed = self.todo[fd]
+        if len(replies) > len(owed):
+            self._failed(fd, _WorkerDied(SERVER_ERROR, "the sandbox worker sent more replies than asked"))
+            return
+        for i, reply in zip(owed, replies, strict=False):
+            self.results[i] = reply
+        del owed[: len(replies)]
+        if not owed:
+            del self.deadline[fd]
+        elif replies:
+            self.deadline[fd] = time.monotonic() + self.patience
+
+    def _failed(self, fd: int, exc: _WorkerDied) -> None:
+        """The worker on ``fd`` is done for: blame its current pair, requeue the rest."""
+        owed = self.todo.pop(fd, [])
+        self.deadline.pop(fd, None)
+        if owed and exc.kind != RETIRED:
+            self.results[owed.pop(0)] = {"error": exc.kind, "message": exc.message}
+        if owed:
+            self.pending.insert(0, owed)
+        self._drop(fd, healthy=False)
+
+    def _drop(self, fd: int, healthy: bool) -> None:
+        worker = self.held.pop(fd)
+        self.todo.pop(fd, None)
+        self.poller.unregister(fd)
+        if worker.wfd in self.writing:
+            del self.writing[worker.wfd]
+            self.poller.unregister(worker.wfd)
+        self.pool.release(worker, healthy)
+
+
+def _closed_result() -> dict[str, Any]:
+    return {"error": SERVER_ERROR, "message": "the python grader was closed"}
+
+
+def _shutdown(workers: set[_Worker], lock: threading.Condition) -> None:
     # Runs on close() and, through weakref.finalize, at interpreter exit.
     with lock:
         todo = list(workers)
