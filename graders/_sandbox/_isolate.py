@@ -99,13 +99,29 @@ def set_limits(limits: dict[str, Any]) -> dict[str, bool]:
 
 
 def limit_processes(count: int) -> bool:
-    """RLIMIT_NPROC: the fallback where seccomp is unavailable (it counts all of the user's
-    processes and threads, and never applies to root)."""
+    """RLIMIT_NPROC: the fallback where seccomp is unavailable; never applies to root.
+
+    The limit counts every process and thread of the user, so it is set to what the user
+    runs now plus ``count``: a bare ``count`` could stop the worker from starting a thread.
+    """
     try:
-        resource.setrlimit(resource.RLIMIT_NPROC, (count, count))
+        limit = _user_tasks() + count
+        resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
     except (OSError, ValueError):
         return False
     return os.getuid() != 0
+
+
+def _user_tasks() -> int:
+    uid, tasks = os.getuid(), 0
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    tasks += len(os.listdir(f"/proc/{pid}/task"))
+            except OSError:
+                pass  # gone meanwhile
+    return tasks
 
 
 def enter_namespaces(workdir: str, disk_mb: int) -> dict[str, bool]:

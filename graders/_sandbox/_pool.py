@@ -55,7 +55,8 @@ class SandboxLimits:
         disk_mb: Size of the worker's private tmpfs working directory, where available.
         file_mb: Largest file user code may write (RLIMIT_FSIZE).
         worker_cpu_s: CPU seconds a worker may use over its life; it retires before running out.
-        max_processes: RLIMIT_NPROC, applied only where the seccomp filter is unavailable.
+        max_processes: New processes allowed (RLIMIT_NPROC, over what the user runs already),
+            applied only where the seccomp filter is unavailable.
         confine: Use Linux namespaces and seccomp where available. False leaves only the
             portable fallback (rlimits, minimal environment, socket guard): for platforms
             where they misbehave, and to test that fallback.

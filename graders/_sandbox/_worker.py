@@ -177,8 +177,15 @@ def _cpu_used() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+_armed = [False]  # whether a limit signal may interrupt: only while user code runs
+
+
 def _on_limit(signum: int, frame: Any) -> None:
-    raise GradeTimeout
+    # A late SIGALRM, or SIGXCPU (repeated every second past the soft limit), must not
+    # interrupt the worker's own code between calls.
+    if _armed[0]:
+        _armed[0] = False
+        raise GradeTimeout
 
 
 class _Worker:
@@ -191,14 +198,16 @@ class _Worker:
         self.load_error: dict[str, Any] | None = None
 
     def _arm(self) -> None:
-        signal.setitimer(signal.ITIMER_REAL, self.timeout)
         soft = math.ceil(_cpu_used() + self.timeout) + 1
         try:
             resource.setrlimit(resource.RLIMIT_CPU, (soft, int(self.cpu_budget)))
         except (OSError, ValueError):
             pass
+        _armed[0] = True
+        signal.setitimer(signal.ITIMER_REAL, self.timeout)
 
     def _disarm(self) -> None:
+        _armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
 
     def load(self, source: str) -> None:

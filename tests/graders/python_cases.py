@@ -63,6 +63,11 @@ def grade(sample, item):
             except OSError:
                 pass
         return float(found)
+    if case == "scratch":  # the working directory is the code's own
+        with open("scratch.txt", "w") as f:
+            f.write("ok")
+        with open(os.path.join(os.environ["TMPDIR"], "scratch.txt")) as f:
+            return float(f.read() == "ok")
     if case == "write":
         with open(item["path"], "w") as f:
             f.write("escaped")

@@ -162,6 +162,10 @@ def test_attaching_to_another_process_is_refused(sandboxed: PythonGrader) -> Non
     assert "Operation not permitted" in score.error.message or "No such process" in score.error.message
 
 
+def test_the_working_directory_is_writable(sandboxed: PythonGrader) -> None:
+    assert grade_case(sandboxed, "scratch").value == 1.0
+
+
 def test_writing_outside_the_temp_dir(sandboxed: PythonGrader, tmp_path: Path) -> None:
     target = tmp_path / "escaped.txt"
     score = grade_case(sandboxed, "write", path=str(target))
