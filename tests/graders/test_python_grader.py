@@ -345,9 +345,11 @@ def test_close_stops_the_workers_and_later_calls_get_an_error() -> None:
     grader.grade_batch(["x"] * 8, [{"case": "ok"}] * 8)
     assert grader.pool is not None
     procs = [w.proc for w in grader.pool._all]
-    assert len(procs) == 2
+    workdirs = [Path(w.workdir) for w in grader.pool._all]
+    assert len(procs) == 2 and all(d.is_dir() for d in workdirs)
     grader.close()
     assert all(p.poll() is not None for p in procs)
+    assert not any(d.exists() for d in workdirs)  # temporary working directories removed
     score = grader.grade("x", {"case": "ok"})
     assert score.error is not None and score.error.kind == SERVER
     grader.close()  # idempotent
