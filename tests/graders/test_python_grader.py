@@ -7,6 +7,8 @@ import json
 import os
 import pickle
 import socket
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -353,6 +355,26 @@ def test_close_stops_the_workers_and_later_calls_get_an_error() -> None:
     score = grader.grade("x", {"case": "ok"})
     assert score.error is not None and score.error.kind == SERVER
     grader.close()  # idempotent
+
+
+def test_workers_are_stopped_at_interpreter_exit(tmp_path: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from graders import PythonGrader\n"
+        "g = PythonGrader({'type': 'python', 'source': 'def grade(s, i):\\n    return 1.0\\n'}, workers=2)\n"
+        "assert [s.value for s in g.grade_batch(['x'] * 4)] == [1.0] * 4\n"
+        "print(json.dumps([[w.proc.pid, w.workdir] for w in g.pool._all]))\n"
+    )  # no close(): the interpreter's exit must stop the workers
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    workers = json.loads(out.stdout)
+    assert len(workers) == 2
+    for pid, workdir in workers:
+        assert not Path(workdir).exists()
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 # --- trusted mode --------------------------------------------------------------------------
