@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
+from pydantic import ConfigDict
+
 from graders._errors import SpecError
 from graders._grader import Grader, SampleLike, error_score
 from graders._registry import compile_options, parse_spec, register
@@ -31,6 +33,14 @@ from graders._types import Sample, Score
 
 _EMPTY: Mapping[str, Any] = {}
 
+EXAMPLE: dict[str, Any] = {
+    "type": "python",
+    "name": "exact_answer",
+    "image_tag": "2025-05-08",
+    "source": "def grade(sample, item) -> float:\n"
+    "    return 1.0 if sample['output_text'].strip() == item['answer'] else 0.0\n",
+}
+
 
 class PythonSpec(BaseSpec):
     """User code: ``source`` defines ``grade(sample, item) -> float``.
@@ -42,6 +52,8 @@ class PythonSpec(BaseSpec):
     ``details``. ``image_tag`` is accepted for compatibility and recorded in ``details``: the
     code runs against the packages installed here, whatever the tag says.
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     type: Literal["python"] = "python"
     source: str
