@@ -77,6 +77,8 @@ class KindProfile:
         judge: The kind is a model judge (the prompt-injection probe applies).
         tolerated_errors: Error kinds that do not break the reference law (a time limit hit
             on a loaded machine is not a wrong grade).
+        item_fields: Item fields to generate beyond those the spec's templates name (a python
+            grader reads the item in code, where no template shows it).
     """
 
     slots: Callable[[Grader], list[Slot]] = default_slots
@@ -89,6 +91,7 @@ class KindProfile:
     fixes: Mapping[str, str] = field(default_factory=dict)
     judge: bool = False
     tolerated_errors: frozenset[str] = frozenset()
+    item_fields: Callable[[Grader], Mapping[str, st.SearchStrategy[Any]]] = lambda grader: {}
 
 
 _PROFILES: dict[str, KindProfile] = {}

@@ -16,7 +16,7 @@ from graders._registry import compile_spec, kinds, parse_spec
 from graders._spec import BaseSpec
 from graders.testing import _values as values
 from graders.testing._profiles import profile, slots_of
-from graders.testing._slots import Slot, merge
+from graders.testing._slots import Slot, graders_in, merge
 
 SampleMapping = dict[str, Any]
 
@@ -85,6 +85,10 @@ def items_for(draw: st.DrawFn, grader: Grader) -> dict[str, Any]:
         _set_path(item, path, value)
     for name in sorted(grader.item_fields - item.keys()):
         item[name] = draw(values.words(), label=f"item.{name}")
+    for sub in graders_in(grader):
+        for name, strategy in profile(sub.spec.type).item_fields(sub).items():
+            if name not in item:
+                item[name] = draw(strategy, label=f"item.{name}")
     return item
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from graders.testing import _values as values
 from graders.testing._profiles import (
     KindProfile,
     add_profile,
@@ -31,4 +32,13 @@ def _python_specs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 # A python grader returns any float; nothing but finiteness can be promised for it.
-add_profile("python", KindProfile(bounds=lambda g: None, expect=lambda g: (None, None), specs=_python_specs))
+# The generated sources read ``item["answer"]``; a user's grader may read anything.
+add_profile(
+    "python",
+    KindProfile(
+        bounds=lambda g: None,
+        expect=lambda g: (None, None),
+        specs=_python_specs,
+        item_fields=lambda g: {"answer": values.words(1, 2)},
+    ),
+)
