@@ -21,7 +21,14 @@ from graders._template import render_value
 from graders._types import Score
 from graders.testing._profiles import bounds_of, profile, slots_of
 from graders.testing._slots import Slot, graders_in, merge
-from graders.testing._strategies import NO_ANSWER, SampleMapping, reference_sample, slot_answer
+from graders.testing._strategies import (
+    NO_ANSWER,
+    GraderLike,
+    SampleMapping,
+    as_grader,
+    reference_sample,
+    slot_answer,
+)
 
 # A probe that earns more than this fraction of the reference's score is flagged.
 DEFAULT_THRESHOLD = 0.5
@@ -313,7 +320,7 @@ def _listed(sample: SampleMapping | None) -> list[SampleMapping]:
 
 
 def run_probes(
-    grader: Grader,
+    grader: GraderLike,
     items: Sequence[Mapping[str, Any]],
     *,
     threshold: float = DEFAULT_THRESHOLD,
@@ -322,7 +329,7 @@ def run_probes(
     """Grades every probe on every item and compares it with the reference answers.
 
     Args:
-        grader: The compiled grader.
+        grader: The compiled grader (or its spec JSON).
         items: Real dataset rows (their reference fields are what the probes aim at).
         threshold: A probe earning more than ``threshold`` times the reference's mean score is
             flagged (the length probes, ``repeated`` and ``over_long``, only when they earn more
@@ -341,6 +348,7 @@ def run_probes(
         >>> [r.probe for r in run_probes(g, rows) if r.flagged]
         ['padded_list', 'multiple_answers', 'multiple_boxed']
     """
+    grader = as_grader(grader)
     items = list(items)
     has_judge = any(profile(g.spec.type).judge for g in graders_in(grader))
     contexts = _contexts(grader, items)

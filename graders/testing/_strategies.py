@@ -19,9 +19,15 @@ from graders.testing._profiles import profile, slots_of
 from graders.testing._slots import Slot, graders_in, merge
 
 SampleMapping = dict[str, Any]
+GraderLike = Grader | Mapping[str, Any]
 
 
-def reference_sample(grader: Grader, item: Mapping[str, Any]) -> SampleMapping | None:
+def as_grader(grader: GraderLike) -> Grader:
+    """A compiled grader from a Grader or spec JSON."""
+    return grader if isinstance(grader, Grader) else compile_spec(grader)
+
+
+def reference_sample(grader: GraderLike, item: Mapping[str, Any]) -> SampleMapping | None:
     """The output that gives every slot of ``grader`` its reference answer for ``item``.
 
     Returns None when the grader has no reference to aim at (a model judge, a python grader)
@@ -34,7 +40,7 @@ def reference_sample(grader: Grader, item: Mapping[str, Any]) -> SampleMapping |
         >>> reference_sample(g, {"answer": "Paris"})
         {'output_json': {'answer': 'Paris'}}
     """
-    slots = slots_of(grader)
+    slots = slots_of(as_grader(grader))
     if not slots:
         return None
     return merge([_answer_sample(slot, item) for slot in slots])
@@ -63,9 +69,8 @@ def with_slot(grader: Grader, item: Mapping[str, Any], slot: Slot, value: Any) -
     return merge([slot.place(value), *[o for o in others if o is not None]])
 
 
-@st.composite
-def items_for(draw: st.DrawFn, grader: Grader) -> dict[str, Any]:
-    """Items for ``grader``: each field a reference template reads gets a value of the kind's
+def items_for(grader: GraderLike) -> st.SearchStrategy[dict[str, Any]]:
+    """Items for ``grader`` (a Grader or spec JSON): each field a reference template reads gets a value of the kind's
     reference type (a number for ``numeric``, an object for ``field_match``, ...), every other
     field the spec reads gets plain text.
 
@@ -76,6 +81,11 @@ def items_for(draw: st.DrawFn, grader: Grader) -> dict[str, Any]:
         >>> sorted(items_for(g).example())
         ['answer']
     """
+    return _items(as_grader(grader))
+
+
+@st.composite
+def _items(draw: st.DrawFn, grader: Grader) -> dict[str, Any]:
     item: dict[str, Any] = {}
     for slot in slots_of(grader):
         path = slot.reference_path()
@@ -113,13 +123,15 @@ def _set_path(item: dict[str, Any], path: tuple[str | int, ...], value: Any) -> 
         node[last] = value
 
 
-def samples_for(grader: Grader, item: Mapping[str, Any]) -> st.SearchStrategy[SampleMapping]:
-    """Outputs for ``grader`` on ``item``, as sample mappings (``{"output_text": ...}``, ...).
+def samples_for(grader: GraderLike, item: Mapping[str, Any]) -> st.SearchStrategy[SampleMapping]:
+    """Outputs for ``grader`` (a Grader or spec JSON) on ``item``, as sample mappings
+    (``{"output_text": ...}``, ``{"output_json": ...}``, ...).
 
     A mix of the reference answer itself, near misses of it (an edit, a sign, a dropped field),
     values of the wrong JSON type, outputs missing the field the grader reads, adversarial text
     and arbitrary JSON.
     """
+    grader = as_grader(grader)
     options = [_any_output()]
     ref = reference_sample(grader, item)
     if ref is not None:

@@ -145,7 +145,7 @@ def test_items_fit_the_kind_and_the_reference_sample_hits_them() -> None:
     grader = compile_spec(GENE_SPEC)
 
     @settings(max_examples=30, deadline=None, database=None)
-    @given(items_for(grader))
+    @given(items_for(GENE_SPEC))  # a spec works as well as a compiled grader
     def check(item: dict[str, Any]) -> None:
         assert set(item) == {"correct_answer"}
         assert re.fullmatch(r"[A-Z][A-Z0-9]{1,6}", item["correct_answer"])
@@ -217,8 +217,7 @@ ROWS = [{"answer": "Paris"}, {"answer": "Rome"}, {"answer": "Oslo"}]
 
 
 def _flags(spec: dict[str, Any], rows: list[dict[str, Any]] = ROWS) -> dict[str, float]:
-    with compile_spec(spec) as grader:
-        return {r.probe: r.ratio for r in run_probes(grader, rows) if r.flagged}
+    return {r.probe: r.ratio for r in run_probes(spec, rows) if r.flagged}
 
 
 def test_an_exact_grader_is_not_flagged() -> None:
