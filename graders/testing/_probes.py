@@ -9,7 +9,6 @@ the fix for that kind of grader.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -329,7 +328,7 @@ def run_probes(
     """Grades every probe on every item and compares it with the reference answers.
 
     Args:
-        grader: The compiled grader (or its spec JSON).
+        grader: The compiled grader, or spec JSON (compiled, then closed).
         items: Real dataset rows (their reference fields are what the probes aim at).
         threshold: A probe earning more than ``threshold`` times the reference's mean score is
             flagged (the length probes, ``repeated`` and ``over_long``, only when they earn more
@@ -348,7 +347,9 @@ def run_probes(
         >>> [r.probe for r in run_probes(g, rows) if r.flagged]
         ['padded_list', 'multiple_answers', 'multiple_boxed']
     """
-    grader = as_grader(grader)
+    if not isinstance(grader, Grader):
+        with as_grader(grader) as compiled:
+            return run_probes(compiled, items, threshold=threshold, probes=probes)
     items = list(items)
     has_judge = any(profile(g.spec.type).judge for g in graders_in(grader))
     contexts = _contexts(grader, items)
@@ -478,8 +479,5 @@ def _mutate(answer: Any) -> Any:
 
 
 def _grade_all(grader: Grader, samples: list[SampleMapping], items: list[Mapping[str, Any]]) -> list[Score]:
-    if not samples:
-        return []
-    if grader.is_async:
-        return list(asyncio.run(grader.agrade_batch(samples, items)))
-    return grader.grade_batch(samples, items)
+    # grade_batch grades a model judge's batch concurrently on rftkit's I/O loop
+    return grader.grade_batch(samples, items) if samples else []
