@@ -179,13 +179,18 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"{row['probe']:<20} {'':>6} {'':>9} {'':>6} {'':>6} {0:>5}  n/a ({row['description']})")
             continue
         verdict = "FLAGGED" if row["flagged"] else "ok"
+        ratio = "inf" if row["ratio"] is None else f"{row['ratio']:.2f}"
         lines.append(
-            f"{row['probe']:<20} {row['earned']:>6.3f} {row['reference']:>9.3f} {row['ratio']:>6.2f} "
+            f"{row['probe']:<20} {row['earned']:>6.3f} {row['reference']:>9.3f} {ratio:>6} "
             f"{row['limit']:>6.2f} {row['items']:>5}  {verdict}"
         )
     flagged = [row for row in report["probes"] if row["flagged"]]
     for row in flagged:
-        lines.append(f"\n{row['probe']} ({row['description']}) earns {row['ratio']:.0%} of the reference's score")
+        if row["ratio"] is None:
+            earns = f"earns {row['earned']:.3f} where the reference answer earns {row['reference']:.3f}"
+        else:
+            earns = f"earns {row['ratio']:.0%} of the reference's score"
+        lines.append(f"\n{row['probe']} ({row['description']}) {earns}")
         lines.append(f"  e.g. {row['example']}")
         lines.append(f"  fix: {row['fix']}")
     n = len(report["flagged"])

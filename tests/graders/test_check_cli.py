@@ -155,3 +155,19 @@ def test_references_that_cannot_be_graded_fail_the_check(tmp_path: Path, capsys:
     assert main(["check", spec, "--data", data, "--max-examples", "5"]) == 1
     out = capsys.readouterr().out
     assert "note: 30 of 30 reference answers could not be graded (reference_parse_error x30)" in out
+
+
+def test_a_grader_paying_for_nothing_reports_an_infinite_ratio(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ne = {"type": "string_check", "name": "differs", "operation": "ne", "input": "{{sample.output_text}}",
+          "reference": "{{item.correct_answer}}"}
+    spec, data = _write(tmp_path, ne, _rows())
+    assert main(["check", spec, "--data", data, "--max-examples", "0"]) == 1
+    out = capsys.readouterr().out
+    empty = next(line for line in out.splitlines() if line.startswith("empty "))
+    assert empty.split()[1:4] == ["1.000", "0.000", "inf"]
+    assert "empty (an empty output) earns 1.000 where the reference answer earns 0.000" in out
+    assert main(["check", spec, "--data", data, "--max-examples", "0", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["probes"][0]["ratio"] is None and report["probes"][0]["flagged"]
