@@ -14,6 +14,7 @@ from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec,
 from graders._spec import BaseSpec
 from graders._template import Template
 from graders._types import Item, Sample, Score, ScoreError
+from graders._usage import ScoreBatch
 
 __all__ = [
     "BaseSpec",
@@ -24,6 +25,7 @@ __all__ = [
     "MissingDependencyError",
     "Sample",
     "Score",
+    "ScoreBatch",
     "ScoreError",
     "SpecError",
     "Template",

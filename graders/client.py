@@ -246,7 +246,7 @@ class ModelCallError(GraderError):
 
     def details(self) -> dict[str, Any]:
         """JSON-ready fields for a Score's ``details``."""
-        return {"reason": self.kind, "status": self.status, "attempts": self.attempts, "message": self.message}
+        return {"reason": self.kind, "status": self.status, "attempts": self.attempts}
 
 
 # --- settings --------------------------------------------------------------------------
@@ -274,6 +274,7 @@ class ClientSettings:
         timeout: Seconds per attempt.
         max_retries: Retries after the first attempt.
         retry_budget: Seconds one call may spend over all attempts.
+        backoff_base: Seconds before the first retry when the server sends no Retry-After.
         cache: A cache file path, None for no cache, or DEFAULT for ``default_cache_path()``.
     """
 
@@ -283,6 +284,7 @@ class ClientSettings:
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_budget: float = DEFAULT_RETRY_BUDGET
+    backoff_base: float = DEFAULT_BACKOFF_BASE
     cache: str | os.PathLike[str] | None = DEFAULT
 
     def cache_path(self) -> Path | None:
@@ -398,6 +400,7 @@ class ChatClient:
             timeout=s.timeout,
             max_retries=s.max_retries,
             retry_budget=s.retry_budget,
+            backoff_base=s.backoff_base,
             cache=None if path is None else shared_cache(path),
         )
 
