@@ -12,7 +12,7 @@ from typing import Any
 import judge_support
 import pytest
 
-from graders import Grader, ScoreBatch, SpecError, compile_spec
+from graders import Grader, ScoreBatch, SpecError, compile_spec, load_spec
 from graders.client import ChatClient, configure
 from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest, Reply
 
@@ -586,3 +586,30 @@ g.close()
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == ["False", "True"]
+
+
+# --- the example specs -------------------------------------------------------------------------
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+@pytest.mark.parametrize(("name", "expected"), [("judge_qa.json", [1.0, 0.25]), ("judge_multi.json", [1.0, 0.2])])
+def test_example_specs_grade_against_any_server(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, name: str, expected: list[float]
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)  # the specs name no server: the environment does
+
+    def judge(request: RecordedRequest) -> dict[str, Any]:
+        student = request.messages[-1]["content"].split("Student answer: ", 1)[1]
+        return {
+            "steps": [{"description": "compare", "conclusion": student}],
+            "result": 1.0 if "Au" in student else 0.25,
+        }
+
+    server.reply_fn = judge
+    item = {"question": "What is the chemical symbol for gold?", "reference_answer": "Au"}
+    with load_spec(SPECS / name) as grader:
+        scores = grader.grade_batch(["Au, from Latin aurum.", "Ag"], [item, item])
+    assert [round(s.value, 6) for s in scores] == expected
+    assert all(s.error is None for s in scores)
+    assert grader.item_fields == frozenset({"question", "reference_answer"})
