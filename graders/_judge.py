@@ -17,15 +17,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from graders._errors import MODEL_GRADER_PARSE_ERROR, MODEL_GRADER_REFUSAL_ERROR, MODEL_GRADER_SERVER_ERROR
-from graders._grader import Grader
+from graders._grader import Grader, SampleLike, error_score
 from graders._judge_parse import Parsed, ReplyParseError, parse_reply
 from graders._spec import InputAudio, InputImage, InputText, Message
 from graders._template import Template
 from graders._types import Sample, Score, clip
+from graders._usage import ScoreBatch, track_usage
 
 if TYPE_CHECKING:
     from graders._kinds.model_graders import JudgeSpec
-    from graders.client import ChatClient, ChatRequest
+    from graders.client import ChatClient, ChatRequest, Completion
 
 log = logging.getLogger("graders.judge")
 
@@ -132,19 +133,51 @@ class JudgeGrader(Grader):
     async def _agrade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         messages = self.render(sample, item)
         client = self.client
-        outcomes = await asyncio.gather(*(self._sample(client, messages, i) for i in range(self.samples)))
+        if self.samples == 1:
+            return self._combine([await self._sample(client, messages, 0)])
+        return self._combine(await asyncio.gather(*(self._sample(client, messages, i) for i in range(self.samples))))
+
+    async def agrade_batch(
+        self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
+    ) -> ScoreBatch:
+        """Grades a batch concurrently; answers already in the cache are graded at once, without
+        waiting on the event loop, and only the misses are sent (under the concurrency limit)."""
+        if items is None:
+            items = [{}] * len(samples)
+        elif len(items) != len(samples):
+            raise ValueError(f"agrade_batch got {len(samples)} samples but {len(items)} items")
+        scores: list[Score | None] = [None] * len(samples)
+        with track_usage() as meter:
+            if self.samples == 1 and self.client.cache is not None:
+                for k, (sample, item) in enumerate(zip(samples, items, strict=True)):
+                    scores[k] = self._from_cache(sample, item)
+            misses = [k for k, score in enumerate(scores) if score is None]
+            graded = await asyncio.gather(*(self.agrade(samples[k], items[k]) for k in misses))
+            for k, score in zip(misses, graded, strict=True):
+                scores[k] = score
+        return ScoreBatch([s for s in scores if s is not None], meter.snapshot())
+
+    def _from_cache(self, sample: SampleLike, item: Mapping[str, Any]) -> Score | None:
+        try:
+            structured = self.structured is not False
+            request = self.request(self.render(Sample.of(sample), item), 0, structured=structured)
+            completion = self.client.cached(request)
+            return None if completion is None else self._combine([self._read(completion, structured)])
+        except Exception as exc:  # noqa: BLE001 - as Grader.grade: a bad sample is a graded outcome
+            return error_score(exc)
+
+    def _combine(self, outcomes: Sequence[Outcome]) -> Score:
         ok = [o for o in outcomes if o.parsed is not None]
+        errors = [o.error.error.to_dict() for o in outcomes if o.error is not None and o.error.error is not None]
         if not ok:
             first = outcomes[0].error
             assert first is not None
-            if self.samples > 1:
-                first.details["sample_errors"] = [
-                    o.error.error.to_dict() for o in outcomes if o.error and o.error.error
-                ]
+            if len(outcomes) > 1:
+                first.details["sample_errors"] = errors
             return first
         score = self._score(ok)
-        if len(ok) < len(outcomes):
-            score.details["sample_errors"] = [o.error.error.to_dict() for o in outcomes if o.error and o.error.error]
+        if errors:
+            score.details["sample_errors"] = errors
         return score
 
     def render(self, sample: Sample, item: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -192,6 +225,9 @@ class JudgeGrader(Grader):
         except ModelCallError as exc:
             error = Score.failure(MODEL_GRADER_SERVER_ERROR, str(exc), model=self.model, **exc.details())
             return Outcome(None, error, {})
+        return self._read(completion, structured)
+
+    def _read(self, completion: Completion, structured: bool) -> Outcome:
         details: dict[str, Any] = {"model": self.model, "cached": completion.cached, "structured_output": structured}
         choice = completion.choices[0] if completion.choices else None
         if choice is not None and (choice.refusal or choice.finish_reason == "content_filter"):

@@ -84,6 +84,8 @@ CACHE_KEY_VERSION = "rftkit-chat/1"
 POOL_SIZE = 8
 _NO_KEY = "no-key-set"  # the openai client refuses to start without a key; local servers need none
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+_CACHE_HIT = Usage(calls=1, cache_hits=1)
+_JSON: Any = {"headers": {"Content-Type": "application/json"}}
 _MAX_ERROR_CHARS = 500
 
 
@@ -418,18 +420,28 @@ class ChatClient:
         Raises:
             ModelCallError: the call failed for good (retries and budget spent, or a 4xx).
         """
-        key: str | None = None
-        if self.cache is not None:
-            key = request.cache_key(self.base_url)
-            hit = self.cache.get(key)
-            if hit is not None:
-                self._record(request.model, Usage(calls=1, cache_hits=1))
-                return Completion.from_dict(hit, cached=True)
+        hit = self.cached(request)
+        if hit is not None:
+            return hit
         completion = await run_on_io_loop(self._call(request))
-        if key is not None and self.cache is not None:
-            self.cache.put(key, request.model, completion.to_dict())
+        if self.cache is not None:
+            self.cache.put(request.cache_key(self.base_url), request.model, completion.to_dict())
         self._record(request.model, dataclasses.replace(completion.usage, calls=1))
         return completion
+
+    def cached(self, request: ChatRequest) -> Completion | None:
+        """The cached answer to ``request`` (counted as a call and a cache hit), or None.
+
+        Never touches the network; ``complete`` starts with it. Batch code can serve every hit
+        synchronously this way and await only the misses.
+        """
+        if self.cache is None:
+            return None
+        hit = self.cache.get(request.cache_key(self.base_url))
+        if hit is None:
+            return None
+        self._record(request.model, _CACHE_HIT)
+        return Completion.from_dict(hit, cached=True)
 
     def complete_sync(self, request: ChatRequest) -> Completion:
         """``complete`` for sync code; works inside a thread whose event loop is running."""
@@ -469,7 +481,8 @@ class ChatClient:
             for slot in reversed(range(self.max_concurrency)):
                 self._slots.put_nowait(slot)
         slots = self._slots
-        body = request.body()
+        # Serialised once for every attempt; bytes also spare the openai client a deep copy.
+        body = json.dumps(request.body(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         attempt = 0
         while True:
             attempt += 1
@@ -480,7 +493,7 @@ class ChatClient:
                     # The raw response, parsed here: the typed ``chat.completions.create``
                     # spends ~1 ms of CPU per call re-validating params and building
                     # pydantic objects, which caps a 64-way judge batch well below 640/s.
-                    response = await http.post("/chat/completions", cast_to=self._raw_type, body=body)
+                    response = await http.post("/chat/completions", cast_to=self._raw_type, content=body, options=_JSON)
                     data = await response.aread()
                 return _completion(_json_body(data), attempt)
             except Exception as exc:  # noqa: BLE001 - every failure is classified below

@@ -461,3 +461,31 @@ def _completion(request: RecordedRequest, reply: Reply) -> dict[str, Any]:
         "choices": choices,
         "usage": usage,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m graders.testing.openai_server``: serve until interrupted, printing the URL.
+
+    Every chat request gets ``--reply`` (default: a score_model result of 1.0) after
+    ``--latency`` seconds. For trying a spec end to end, and for benchmarks that want the
+    server in its own process.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m graders.testing.openai_server", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--reply", default='{"steps": [], "result": 1.0}', help="the message text of every answer")
+    args = parser.parse_args(argv)
+    reply = args.reply
+    with FakeOpenAIServer(lambda request: reply, latency=args.latency, port=args.port) as server:
+        print(server.url, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

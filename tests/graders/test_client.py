@@ -44,6 +44,7 @@ def test_request_body_choices_and_usage(server: FakeOpenAIServer) -> None:
         reply = client.complete_sync(request)
     assert reply.texts == ["echo: Hi"] * 3 and reply.text == "echo: Hi"
     assert not reply.cached and reply.attempts == 1 and reply.refusal is None
+    assert server.chat_requests[0].headers["content-type"] == "application/json"
     body = server.chat_requests[0].body
     assert body == {
         "model": "judge-1",
