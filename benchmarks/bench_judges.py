@@ -10,7 +10,6 @@ file: it must make no network call and take a small fraction of the first run.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 LATENCY = 0.1
 ROUNDS = 10  # N = ROUNDS x C: every run is ROUNDS latencies long at best
 CONCURRENCY = (1, 16, 64)
+CACHED_RERUN = (16, 64)  # batches run a second time, from the cache
 
 SPEC: dict[str, Any] = {
     "type": "score_model",
@@ -76,12 +76,11 @@ def run() -> list[dict[str, Any]]:
     entries = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            first = cached = 0.0
             for c in CONCURRENCY:
                 n = ROUNDS * c
                 samples, items = _batch(f"c{c}", n)
                 cache = Path(tmp) / f"c{c}.sqlite"
-                seconds = _run(url, cache, c, samples, items)
+                first = _run(url, cache, c, samples, items)
                 ideal = n * LATENCY / c
                 entries.append(
                     {
@@ -89,28 +88,26 @@ def run() -> list[dict[str, Any]]:
                         "figures": {
                             "items": n,
                             "concurrency": c,
-                            "seconds": round(seconds, 3),
+                            "seconds": round(first, 3),
                             "ideal_seconds": round(ideal, 3),
-                            "items_per_s": round(n / seconds, 1),
+                            "items_per_s": round(n / first, 1),
                         },
                         "baseline": f"ideal: items x {LATENCY} s server latency / concurrency",
-                        "ratio": round(seconds / ideal, 3),
+                        "ratio": round(first / ideal, 3),
                         "goal": "<= 1.2",
                     }
                 )
-                if c == max(CONCURRENCY):
-                    first = seconds
+                if c in CACHED_RERUN:
                     cached = _run(url, cache, c, samples, items)
-            n = ROUNDS * max(CONCURRENCY)
-            entries.append(
-                {
-                    "name": f"score_model batch, cached re-run of {n} items",
-                    "figures": {"items": n, "first_s": round(first, 3), "cached_s": round(cached, 4)},
-                    "baseline": f"the first (uncached) run of the same {n} items at concurrency {max(CONCURRENCY)}",
-                    "ratio": round(cached / first, 4),
-                    "goal": "<= 0.02",
-                }
-            )
+                    entries.append(
+                        {
+                            "name": f"score_model batch, cached re-run of {n} items",
+                            "figures": {"items": n, "first_s": round(first, 3), "cached_s": round(cached, 4)},
+                            "baseline": f"the first (uncached) run of the same {n} items at concurrency {c}",
+                            "ratio": round(cached / first, 4),
+                            "goal": "<= 0.02",
+                        }
+                    )
     finally:
         proc.kill()
         proc.wait()
@@ -118,6 +115,5 @@ def run() -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("RFTKIT_CACHE", "off")
     for entry in run():
         print(entry)

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from typing import Any
 BUSY_TIMEOUT_MS = 30_000
 DEFAULT_CACHE_ENV = "RFTKIT_CACHE"
 """Environment variable naming the cache file; ``off`` (or ``0``, ``none``) turns caching off."""
+# Keys per IN (...) query: below SQLite's default limit on bound parameters.
+_CHUNK = 500
 _OFF = frozenset({"off", "0", "none", "false", "no"})
 
 _SCHEMA = """
@@ -72,6 +75,24 @@ class Cache:
         except ValueError:
             return None  # a damaged row is a miss; the next put replaces it
         return value if isinstance(value, dict) else None
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored responses for those of ``keys`` that are present."""
+        found: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            conn = self._connection()
+            for start in range(0, len(keys), _CHUNK):
+                chunk = list(keys[start : start + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(f"SELECT key, response FROM calls WHERE key IN ({marks})", chunk).fetchall()
+                for key, text in rows:
+                    try:
+                        value = json.loads(text)
+                    except ValueError:
+                        continue
+                    if isinstance(value, dict):
+                        found[key] = value
+        return found
 
     def put(self, key: str, model: str, response: dict[str, Any]) -> None:
         """Stores ``response`` under ``key`` (replacing an older one)."""

@@ -149,22 +149,28 @@ class JudgeGrader(Grader):
         scores: list[Score | None] = [None] * len(samples)
         with track_usage() as meter:
             if self.samples == 1 and self.client.cache is not None:
-                for k, (sample, item) in enumerate(zip(samples, items, strict=True)):
-                    scores[k] = self._from_cache(sample, item)
+                self._grade_cached(samples, items, scores)
             misses = [k for k, score in enumerate(scores) if score is None]
             graded = await asyncio.gather(*(self.agrade(samples[k], items[k]) for k in misses))
             for k, score in zip(misses, graded, strict=True):
                 scores[k] = score
         return ScoreBatch([s for s in scores if s is not None], meter.snapshot())
 
-    def _from_cache(self, sample: SampleLike, item: Mapping[str, Any]) -> Score | None:
-        try:
-            structured = self.structured is not False
-            request = self.request(self.render(Sample.of(sample), item), 0, structured=structured)
-            completion = self.client.cached(request)
-            return None if completion is None else self._combine([self._read(completion, structured)])
-        except Exception as exc:  # noqa: BLE001 - as Grader.grade: a bad sample is a graded outcome
-            return error_score(exc)
+    def _grade_cached(
+        self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]], scores: list[Score | None]
+    ) -> None:
+        """Fills ``scores[k]`` for every sample whose judge reply is already in the cache."""
+        structured = self.structured is not False
+        requests: list[tuple[int, ChatRequest]] = []
+        for k, (sample, item) in enumerate(zip(samples, items, strict=True)):
+            try:
+                requests.append((k, self.request(self.render(Sample.of(sample), item), 0, structured=structured)))
+            except Exception as exc:  # noqa: BLE001 - as Grader.grade: a bad sample is a graded outcome
+                scores[k] = error_score(exc)
+        hits = self.client.cached_many([request for _, request in requests])
+        for (k, _), completion in zip(requests, hits, strict=True):
+            if completion is not None:
+                scores[k] = self._combine([self._read(completion, structured)])
 
     def _combine(self, outcomes: Sequence[Outcome]) -> Score:
         ok = [o for o in outcomes if o.parsed is not None]

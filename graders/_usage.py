@@ -53,7 +53,15 @@ class Usage:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Usage:
-        return cls(**{k: int(data.get(k) or 0) for k in cls.__dataclass_fields__})
+        get = data.get
+        return cls(
+            int(get("prompt_tokens") or 0),
+            int(get("completion_tokens") or 0),
+            int(get("total_tokens") or 0),
+            int(get("cached_tokens") or 0),
+            int(get("calls") or 0),
+            int(get("cache_hits") or 0),
+        )
 
 
 class UsageMeter:

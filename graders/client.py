@@ -123,6 +123,12 @@ class ChatRequest:
 
     def body(self) -> dict[str, Any]:
         """The JSON body sent to ``/chat/completions`` (unset parameters left out)."""
+        body = self._body_without_format()
+        if self.response_format is not None:
+            body["response_format"] = dict(self.response_format)
+        return body
+
+    def _body_without_format(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in self.messages]}
         if self.n != 1:
             body["n"] = self.n
@@ -130,21 +136,40 @@ class ChatRequest:
             value = getattr(self, name)
             if value is not None:
                 body[name] = value
-        if self.response_format is not None:
-            body["response_format"] = dict(self.response_format)
         if self.extra_body:
             body.update(self.extra_body)
         return body
 
     def cache_key(self, endpoint: str) -> str:
         """A hash of the endpoint, the body and ``version`` (hex SHA-256)."""
-        payload = {"v": CACHE_KEY_VERSION, "endpoint": endpoint.rstrip("/"), "body": self.body(), "tag": self.version}
-        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        body = json.dumps(self._body_without_format(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        text = "\n".join(
+            (CACHE_KEY_VERSION, endpoint.rstrip("/"), self.version, _canonical(self.response_format), body)
+        )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def replace(self, **changes: Any) -> ChatRequest:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+_canonical_memo: dict[int, tuple[Any, str]] = {}
+
+
+def _canonical(value: Mapping[str, Any] | None) -> str:
+    """Canonical JSON of a response_format, memoised by identity: a judge sends the same
+    (never mutated) schema object with every request, and re-serialising it dominated the
+    cost of a cache lookup."""
+    if value is None:
+        return "null"
+    memo = _canonical_memo.get(id(value))
+    if memo is not None and memo[0] is value:
+        return memo[1]
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    if len(_canonical_memo) >= 256:
+        _canonical_memo.clear()
+    _canonical_memo[id(value)] = (value, text)  # holding the object keeps its id from being reused
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +188,8 @@ class Completion:
     Attributes:
         choices: One Choice per sampled completion (``n`` of them when the server honours ``n``).
         model: The model name the server reported.
-        usage: Tokens billed for this call (zero for a cache hit, which cost nothing).
+        usage: Tokens the server billed for this answer (for a cache hit: what the original
+            call cost; the hit itself is accounted at zero tokens).
         cached: True when the answer came from the on-disk cache (no network call).
         attempts: HTTP attempts the call took (0 for a cache hit).
     """
@@ -442,6 +468,22 @@ class ChatClient:
             return None
         self._record(request.model, _CACHE_HIT)
         return Completion.from_dict(hit, cached=True)
+
+    def cached_many(self, requests: Sequence[ChatRequest]) -> list[Completion | None]:
+        """``cached`` for many requests at once (one database query per few hundred)."""
+        if self.cache is None:
+            return [None] * len(requests)
+        keys = [request.cache_key(self.base_url) for request in requests]
+        found = self.cache.get_many(keys)
+        out: list[Completion | None] = []
+        for request, key in zip(requests, keys, strict=True):
+            hit = found.get(key)
+            if hit is None:
+                out.append(None)
+            else:
+                self._record(request.model, _CACHE_HIT)
+                out.append(Completion.from_dict(hit, cached=True))
+        return out
 
     def complete_sync(self, request: ChatRequest) -> Completion:
         """``complete`` for sync code; works inside a thread whose event loop is running."""
