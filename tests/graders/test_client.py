@@ -395,3 +395,13 @@ def test_importing_the_client_does_not_import_openai() -> None:
     code = "import sys, graders, graders.client; print('openai' in sys.modules, 'httpx2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_public_surface() -> None:
+    import graders.client
+    import graders.testing.openai_server
+
+    for module in (graders.client, graders.testing.openai_server):
+        assert module.__all__ == sorted(module.__all__)
+        assert all(hasattr(module, name) for name in module.__all__)
+    assert "ScoreBatch" in __import__("graders").__all__

@@ -613,3 +613,20 @@ def test_example_specs_grade_against_any_server(
     assert [round(s.value, 6) for s in scores] == expected
     assert all(s.error is None for s in scores)
     assert grader.item_fields == frozenset({"question", "reference_answer"})
+
+
+def test_cli_grade_with_cache_options(
+    server: FakeOpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from graders.cli import main
+
+    server.reply_fn = lambda request: {"steps": [], "result": 0.5}
+    args = ["--sample", "Au", "--item", '{"question": "q", "reference_answer": "Au"}', "--base-url", server.url]
+    cache = tmp_path / "cli.sqlite"
+    assert main("grade", [str(SPECS / "judge_qa.json"), *args, "--cache", str(cache)]) == 0
+    assert json.loads(capsys.readouterr().out)["value"] == 0.5
+    assert main("grade", [str(SPECS / "judge_qa.json"), *args, "--cache", str(cache)]) == 0
+    assert json.loads(capsys.readouterr().out)["details"]["cached"] is True
+    assert main("grade", [str(SPECS / "judge_qa.json"), *args, "--no-cache"]) == 0
+    assert json.loads(capsys.readouterr().out)["details"]["cached"] is False
+    assert len(server.chat_requests) == 2 and cache.exists()
