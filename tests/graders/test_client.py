@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import judge_support
@@ -405,3 +407,31 @@ def test_public_surface() -> None:
         assert module.__all__ == sorted(module.__all__)
         assert all(hasattr(module, name) for name in module.__all__)
     assert "ScoreBatch" in __import__("graders").__all__
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_client_and_cache_work_in_a_forked_child(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    # Trainers fork workers after the grader has been used in the parent.
+    server.reply_fn = lambda request: f"to {request.prompt}"
+    client = ChatClient(base_url=server.url, cache=Cache(tmp_path / "c.sqlite"))
+    assert client.complete_sync(ChatRequest("m", HI)).text == "to Hi"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: "process is multi-threaded"
+        pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        try:
+            fresh = client.complete_sync(_numbered("m", 7))
+            hit = client.complete_sync(ChatRequest("m", HI))
+            os._exit(0 if fresh.text == "to 7" and not fresh.cached and hit.cached else 1)
+        except BaseException:
+            os._exit(2)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert client.complete_sync(_numbered("m", 7)).cached  # the child's answer reached the shared cache
+    client.close()

@@ -4,49 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import judge_support
 import pytest
 
-from graders import Grader, ScoreBatch, SpecError, compile_spec, load_spec
+from graders import Grader, ScoreBatch, compile_spec
 from graders.client import ChatClient, configure
 from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest, Reply
 
 server = judge_support.server
 isolated_settings = judge_support.isolated_settings
-
-RUBRIC = [
-    {"role": "system", "content": "You grade answers against a reference. Score 0 to 1."},
-    {"role": "user", "content": "Reference: {{item.reference}}\nAnswer: {{sample.output_text}}"},
-]
-
-
-def score_spec(server: FakeOpenAIServer, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "score_model",
-        "name": "judge",
-        "model": "judge-m",
-        "input": RUBRIC,
-        "base_url": server.url,
-        **extra,
-    }
-
-
-def label_spec(server: FakeOpenAIServer, **extra: Any) -> dict[str, Any]:
-    spec = {
-        "type": "label_model",
-        "name": "verdict",
-        "model": "label-m",
-        "input": [{"role": "user", "content": "Is '{{sample.output_text}}' correct? Say good or bad."}],
-        "labels": ["good", "bad"],
-        "passing_labels": ["good"],
-        "base_url": server.url,
-    }
-    return {**spec, **extra}
+score_spec = judge_support.score_spec
+label_spec = judge_support.label_spec
 
 
 @pytest.fixture
@@ -453,180 +424,3 @@ def test_judge_samples_are_cached_separately(server: FakeOpenAIServer) -> None:
         with compile_spec(score_spec(server, judge_samples=3)) as grader:
             score = grader.grade("Paris", {"reference": "Paris"})
     assert len(server.chat_requests) == 3 and score.details["cached"] is True
-
-
-# --- label_model ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("reply", "label", "value"),
-    [
-        ({"steps": [], "result": "good"}, "good", 1.0),
-        ({"steps": [], "result": "bad"}, "bad", 0.0),
-        ({"result": " Good. "}, "good", 1.0),
-        ("bad", "bad", 0.0),
-        ('"good"', "good", 1.0),
-    ],
-)
-def test_label_model_labels(server: FakeOpenAIServer, reply: Any, label: str, value: float) -> None:
-    server.reply_fn = lambda request: reply
-    with compile_spec(label_spec(server)) as grader:
-        score = grader.grade("Paris")
-    assert score.error is None and score.details["label"] == label
-    assert score.value == value and score.passed is (value == 1.0)
-    enum = server.chat_requests[0].body["response_format"]["json_schema"]["schema"]["properties"]["result"]["enum"]
-    assert enum == ["good", "bad"]
-
-
-@pytest.mark.parametrize("reply", [{"result": "excellent"}, {"result": 1}, "It is probably fine", ""])
-def test_label_not_in_labels_is_a_parse_error(server: FakeOpenAIServer, reply: Any) -> None:
-    server.reply_fn = lambda request: reply
-    with compile_spec(label_spec(server)) as grader:
-        score = grader.grade("Paris")
-    assert score.error is not None and score.error.kind == "model_grader_parse_error"
-    assert score.value == 0.0 and score.passed is None
-
-
-def test_label_majority_and_ties(server: FakeOpenAIServer) -> None:
-    server.script({"result": "bad"}, {"result": "good"}, {"result": "bad"})
-    with compile_spec(label_spec(server, judge_samples=3)) as grader:
-        score = grader.grade("x")
-        assert score.details["label"] == "bad" and score.details["votes"] == {"bad": 2, "good": 1}
-        assert score.details["agreement"] == pytest.approx(2 / 3)
-    server.script({"result": "bad"}, {"result": "good"})
-    with compile_spec(label_spec(server, judge_samples=2)) as grader:
-        tie = grader.grade("y")
-    assert tie.details["label"] == "good" and tie.value == 1.0  # a tie goes to the first label
-
-
-# --- specs ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("change", "path", "why"),
-    [
-        ({"model": None}, "model", "missing required field"),
-        ({"model": ""}, "model", "at least 1 character"),
-        ({"labels": []}, "labels", "at least 1 item"),
-        ({"passing_labels": ["good", "god"]}, "passing_labels[1]", "did you mean 'good'"),
-        ({"labels": ["good", "bad", "good"]}, "labels[2]", "listed twice"),
-        ({"judge_samples": 0}, "judge_samples", "greater than or equal to 1"),
-        ({"structured_output": "sometimes"}, "structured_output", "boolean"),
-    ],
-)
-def test_label_spec_errors(server: FakeOpenAIServer, change: dict[str, Any], path: str, why: str) -> None:
-    spec = {k: v for k, v in {**label_spec(server), **change}.items() if v is not None}
-    with pytest.raises(SpecError) as info:
-        compile_spec(spec)
-    assert f"at {path}" in str(info.value) and why in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("change", "path"),
-    [
-        ({"range": [1, 0]}, "range"),
-        ({"range": [1, 1]}, "range"),
-        ({"aggregate": "majority"}, "aggregate"),
-        ({"input": []}, "input"),
-        ({"input": [{"role": "user", "content": "{{item.}}"}]}, "input[0].content"),
-        (
-            {"input": [{"role": "user", "content": [{"type": "input_text", "text": "{{smaple.x}}"}]}]},
-            "input[0].content[0].text",
-        ),
-        ({"sampling_params": {"max_completion_tokens": 5}}, "sampling_params.max_completion_tokens"),
-    ],
-)
-def test_score_spec_errors(server: FakeOpenAIServer, change: dict[str, Any], path: str) -> None:
-    with pytest.raises(SpecError) as info:
-        compile_spec(score_spec(server, **change))
-    assert f"at {path}" in str(info.value)
-
-
-def test_spec_error_inside_multi_names_the_full_path(server: FakeOpenAIServer) -> None:
-    spec = {
-        "type": "multi",
-        "graders": {"verdict": label_spec(server, passing_labels=["great"])},
-        "calculate_output": "verdict",
-    }
-    with pytest.raises(SpecError, match=r"at graders\.verdict\.passing_labels\[0\]"):
-        compile_spec(spec)
-
-
-def test_hosted_specs_round_trip_unchanged() -> None:
-    hosted = {
-        "type": "score_model",
-        "name": "model_grader_1",
-        "model": "gpt-4.1-2025-04-14",
-        "input": [{"role": "user", "content": "Grade {{sample.output_text}} against {{item.reference_answer}}."}],
-        "range": [0, 1],
-        "sampling_params": {"temperature": 0, "seed": 42, "max_completions_tokens": 32768},
-        "pass_threshold": 0.75,
-    }
-    label = {
-        "type": "label_model",
-        "name": "l",
-        "model": "gpt-4o-mini",
-        "input": [{"role": "developer", "content": "Label it", "type": "message"}],
-        "labels": ["yes", "no"],
-        "passing_labels": ["yes"],
-    }
-    for spec in (hosted, label):
-        with compile_spec(spec) as grader:
-            assert json.loads(json.dumps(grader.spec.to_json())) == json.loads(json.dumps(spec))
-
-
-def test_openai_is_imported_only_when_a_judge_runs(server: FakeOpenAIServer) -> None:
-    code = f"""
-import sys, graders
-g = graders.compile_spec({json.dumps(score_spec(server))})
-print('openai' in sys.modules)
-g.grade('x', {{'reference': 'y'}})
-print('openai' in sys.modules)
-g.close()
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.split() == ["False", "True"]
-
-
-# --- the example specs -------------------------------------------------------------------------
-
-SPECS = Path(__file__).resolve().parents[2] / "specs"
-
-
-@pytest.mark.parametrize(("name", "expected"), [("judge_qa.json", [1.0, 0.25]), ("judge_multi.json", [1.0, 0.2])])
-def test_example_specs_grade_against_any_server(
-    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, name: str, expected: list[float]
-) -> None:
-    monkeypatch.setenv("OPENAI_BASE_URL", server.url)  # the specs name no server: the environment does
-
-    def judge(request: RecordedRequest) -> dict[str, Any]:
-        student = request.messages[-1]["content"].split("Student answer: ", 1)[1]
-        return {
-            "steps": [{"description": "compare", "conclusion": student}],
-            "result": 1.0 if "Au" in student else 0.25,
-        }
-
-    server.reply_fn = judge
-    item = {"question": "What is the chemical symbol for gold?", "reference_answer": "Au"}
-    with load_spec(SPECS / name) as grader:
-        scores = grader.grade_batch(["Au, from Latin aurum.", "Ag"], [item, item])
-    assert [round(s.value, 6) for s in scores] == expected
-    assert all(s.error is None for s in scores)
-    assert grader.item_fields == frozenset({"question", "reference_answer"})
-
-
-def test_cli_grade_with_cache_options(
-    server: FakeOpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from graders.cli import main
-
-    server.reply_fn = lambda request: {"steps": [], "result": 0.5}
-    args = ["--sample", "Au", "--item", '{"question": "q", "reference_answer": "Au"}', "--base-url", server.url]
-    cache = tmp_path / "cli.sqlite"
-    assert main("grade", [str(SPECS / "judge_qa.json"), *args, "--cache", str(cache)]) == 0
-    assert json.loads(capsys.readouterr().out)["value"] == 0.5
-    assert main("grade", [str(SPECS / "judge_qa.json"), *args, "--cache", str(cache)]) == 0
-    assert json.loads(capsys.readouterr().out)["details"]["cached"] is True
-    assert main("grade", [str(SPECS / "judge_qa.json"), *args, "--no-cache"]) == 0
-    assert json.loads(capsys.readouterr().out)["details"]["cached"] is False
-    assert len(server.chat_requests) == 2 and cache.exists()
