@@ -1,4 +1,4 @@
-"""Fixtures shared by the model-client and model-grader tests (imported by both test modules)."""
+"""Fixtures shared by the model-client and model-grader tests (each judge test module imports them)."""
 
 from __future__ import annotations
 

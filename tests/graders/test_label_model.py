@@ -12,7 +12,6 @@ from graders.testing.openai_server import FakeOpenAIServer
 
 server = judge_support.server
 isolated_settings = judge_support.isolated_settings
-score_spec = judge_support.score_spec
 label_spec = judge_support.label_spec
 
 
