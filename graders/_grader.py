@@ -80,13 +80,14 @@ class Grader:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"grade_batch got {len(samples)} samples but {len(items)} items")
+        # The per-sample loop of every training step: locals, and no Sample.of call for plain text.
         grade = self._grade
         of = Sample.of
         out: list[Score] = []
         append = out.append
-        for sample, item in zip(samples, items):
+        for sample, item in zip(samples, items, strict=True):
             try:
-                append(grade(of(sample), item))
+                append(grade(Sample(sample) if sample.__class__ is str else of(sample), item))
             except Exception as exc:  # noqa: BLE001 - see grade()
                 append(error_score(exc))
         return out
@@ -100,12 +101,13 @@ class Grader:
 
     async def agrade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
-    ) -> ScoreBatch:
+    ) -> list[Score]:
         """Async ``grade_batch``; kinds that wait on I/O grade the samples concurrently.
 
         Returns:
-            A ``ScoreBatch``: the list of Scores, with ``.usage`` holding the token usage per
-            model summed over the batch (empty for graders that call no model).
+            The Scores. Here (and in the model judges) the list is a ``ScoreBatch`` whose
+            ``.usage`` holds the token usage per model summed over the batch; overrides in
+            kinds that call no model may return a plain list.
         """
         if not self.is_async:
             return ScoreBatch(self.grade_batch(samples, items))

@@ -14,9 +14,9 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from graders._errors import SpecError, did_you_mean
 from graders._grader import Grader
@@ -28,6 +28,28 @@ from graders._types import Score
 
 # Asking one judge more often than this per sample is a cost accident, not a reliability gain.
 MAX_JUDGE_SAMPLES = 16
+
+# Minimal specs of these kinds: shown in the JSON Schema and used by the round-trip tests.
+SCORE_EXAMPLE: dict[str, Any] = {
+    "type": "score_model",
+    "name": "judge",
+    "model": "gpt-4.1-mini-2025-04-14",
+    "input": [
+        {"role": "system", "content": "Score the answer from 0 to 1 against the reference."},
+        {"role": "user", "content": "Reference: {{item.answer}}\nAnswer: {{sample.output_text}}"},
+    ],
+    "range": [0.0, 1.0],
+    "sampling_params": {"temperature": 0, "seed": 42},
+    "pass_threshold": 0.75,
+}
+LABEL_EXAMPLE: dict[str, Any] = {
+    "type": "label_model",
+    "name": "polite",
+    "model": "gpt-4o-mini-2024-07-18",
+    "input": [{"role": "user", "content": "Is this reply polite? {{sample.output_text}}"}],
+    "labels": ["polite", "rude"],
+    "passing_labels": ["polite"],
+}
 
 
 class JudgeSpec(BaseSpec):
@@ -68,6 +90,8 @@ class ScoreModelSpec(JudgeSpec):
     is a ``model_grader_parse_error`` (value 0), as on the hosted API.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [SCORE_EXAMPLE]})
+
     type: Literal["score_model"] = "score_model"
     range: tuple[float, float] | None = None
     pass_threshold: float | None = None
@@ -83,6 +107,8 @@ class LabelModelSpec(JudgeSpec):
     With ``judge_samples`` the majority label wins; a tie goes to the label listed first in
     ``labels``.
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [LABEL_EXAMPLE]})
 
     type: Literal["label_model"] = "label_model"
     labels: list[str] = Field(min_length=1)
