@@ -6,10 +6,15 @@ N items under a concurrency limit C can take no less than N x 0.1 / C seconds; t
 measured/ideal is the overhead of the whole judge path (rendering, the openai client, HTTP,
 parsing, the cache). Then the same batch runs again with a fresh grader on the same cache
 file: it must make no network call and take a small fraction of the first run.
+
+``client_cpu_ms_per_item`` is this process's CPU per judged item: the ratio at high concurrency
+is bounded by it (64 calls per 100 ms leave 1.6 ms each), and on a shared machine
+``load_average_1min`` says how much of a core the run actually got.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,7 +56,13 @@ def _batch(tag: str, n: int) -> tuple[list[str], list[dict[str, str]]]:
     return [f"answer {tag} {i}" for i in range(n)], [{"reference": f"reference {i}"} for i in range(n)]
 
 
-def _run(url: str, cache: Path, concurrency: int, samples: list[str], items: list[dict[str, str]]) -> float:
+def _cpu() -> float:
+    return time.process_time()  # this process, every thread: the judge stack's CPU, not the server's
+
+
+def _run(
+    url: str, cache: Path, concurrency: int, samples: list[str], items: list[dict[str, str]]
+) -> tuple[float, float]:
     from graders import compile_spec
     from graders.client import configure
 
@@ -60,15 +71,15 @@ def _run(url: str, cache: Path, concurrency: int, samples: list[str], items: lis
         with compile_spec({**SPEC, "base_url": url}) as grader:
             warm_samples, warm_items = _batch(f"warm{concurrency}-{time.monotonic()}", concurrency)
             grader.grade_batch(warm_samples, warm_items)  # opens the connections, imports openai
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _cpu()
             scores = grader.grade_batch(samples, items)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
     finally:
         configure(old)
     errors = [s.error for s in scores if s.error is not None]
     if errors:
         raise RuntimeError(f"{len(errors)} judge calls failed, e.g. {errors[0]}")
-    return elapsed
+    return elapsed, cpu
 
 
 def run() -> list[dict[str, Any]]:
@@ -80,7 +91,7 @@ def run() -> list[dict[str, Any]]:
                 n = ROUNDS * c
                 samples, items = _batch(f"c{c}", n)
                 cache = Path(tmp) / f"c{c}.sqlite"
-                first = _run(url, cache, c, samples, items)
+                first, cpu = _run(url, cache, c, samples, items)
                 ideal = n * LATENCY / c
                 entries.append(
                     {
@@ -91,6 +102,8 @@ def run() -> list[dict[str, Any]]:
                             "seconds": round(first, 3),
                             "ideal_seconds": round(ideal, 3),
                             "items_per_s": round(n / first, 1),
+                            "client_cpu_ms_per_item": round(cpu / n * 1000, 3),
+                            "load_average_1min": round(os.getloadavg()[0], 2),
                         },
                         "baseline": f"ideal: items x {LATENCY} s server latency / concurrency",
                         "ratio": round(first / ideal, 3),
@@ -98,7 +111,7 @@ def run() -> list[dict[str, Any]]:
                     }
                 )
                 if c in CACHED_RERUN:
-                    cached = _run(url, cache, c, samples, items)
+                    cached, _ = _run(url, cache, c, samples, items)
                     entries.append(
                         {
                             "name": f"score_model batch, cached re-run of {n} items",

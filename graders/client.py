@@ -285,13 +285,16 @@ class ChatClient:
         keys = [request.cache_key(self.base_url) for request in requests]
         found = self.cache.get_many(keys)
         out: list[Completion | None] = []
+        hits: dict[str, int] = {}
         for request, key in zip(requests, keys, strict=True):
             hit = found.get(key)
             if hit is None:
                 out.append(None)
             else:
-                self._record(request.model, _CACHE_HIT)
+                hits[request.model] = hits.get(request.model, 0) + 1
                 out.append(Completion.from_dict(hit, cached=True))
+        for model, count in hits.items():
+            self._record(model, Usage(calls=count, cache_hits=count))
         return out
 
     def complete_sync(self, request: ChatRequest) -> Completion:
