@@ -11,6 +11,7 @@ come from ``graders.client.configure``; see ``graders._judge`` for how a call is
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -180,7 +181,7 @@ class LabelModelGrader(JudgeGrader):
         }
         self.format_hint = (
             'Reply with only a JSON object of this shape: {"steps": [{"description": "...", "conclusion": "..."}], '
-            f'"result": <one of {", ".join(map(repr, labels))}>}}'
+            f'"result": <one of {", ".join(map(json.dumps, labels))}>}}'
         )
         super().__init__(spec)
 

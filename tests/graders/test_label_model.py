@@ -57,3 +57,13 @@ def test_label_majority_and_ties(server: FakeOpenAIServer) -> None:
     with compile_spec(label_spec(server, judge_samples=2)) as grader:
         tie = grader.grade("y")
     assert tie.details["label"] == "good" and tie.value == 1.0  # a tie goes to the first label
+
+
+def test_label_fallback_prompt_names_the_labels_as_json(server: FakeOpenAIServer) -> None:
+    server.structured_output = False
+    server.reply_fn = lambda request: "After thinking: bad"
+    with compile_spec(label_spec(server)) as grader:
+        score = grader.grade("Paris")
+    assert score.error is not None and score.error.kind == "model_grader_parse_error"
+    hint = server.chat_requests[-1].messages[-1]["content"]
+    assert '"result": <one of "good", "bad">' in hint and "response_format" not in server.chat_requests[-1].body
