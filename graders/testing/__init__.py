@@ -9,19 +9,24 @@ The strategies (``items_for``, ``samples_for``, ``specs``) work for any register
 where the spec takes the output from (its ``input`` template) and what it compares it with (its
 ``reference`` template), and build outputs by inverting the input template. ``run_probes`` grades
 outputs that game common grader weaknesses (empty, padded, hedged answers) against the
-reference's own score; ``rftkit check`` is its command line.
+reference's own score; ``rftkit check`` is its command line. ``FakeOpenAIServer`` is a scripted
+OpenAI-compatible server on 127.0.0.1 for testing model judges without a model.
 """
 
 from graders.testing._probes import PROBES, Probe, ProbeResult, run_probes
 from graders.testing._properties import GraderPropertyError, assert_grader_properties
 from graders.testing._strategies import items_for, reference_sample, samples_for, specs
 from graders.testing._values import adversarial_text
+from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest, Reply
 
 __all__ = [
+    "FakeOpenAIServer",
     "GraderPropertyError",
     "PROBES",
     "Probe",
     "ProbeResult",
+    "RecordedRequest",
+    "Reply",
     "adversarial_text",
     "assert_grader_properties",
     "items_for",

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from fake_judges import fair_judge
 from hypothesis import given, settings
 
 from graders import load_spec
-from graders.testing import items_for
+from graders.testing import FakeOpenAIServer, items_for
 from rftkit.cli import main
 
 ROOT = Path(__file__).parents[2]
@@ -39,10 +40,18 @@ def _generated_rows(spec: Path, tmp_path: Path, n: int = 40) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", [*EXAMPLE_SPECS, NAIVE], ids=lambda p: p.name)
-def test_check_runs_on_every_example_spec(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_runs_on_every_example_spec(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = DATA.get(spec.name) or _generated_rows(spec, tmp_path)
     expected = EXPECTED_FINDINGS.get(spec.name, [])
-    code = main(["check", str(spec), "--data", str(data), "--limit", "100", "--max-examples", "40", "--json"])
+    args = ["check", str(spec), "--data", str(data), "--limit", "100", "--max-examples", "40", "--json"]
+    # model judges answer from a scripted judge on a local server (real HTTP through the openai client)
+    with FakeOpenAIServer(fair_judge) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        monkeypatch.setenv("RFTKIT_CACHE", "off")
+        code = main(args)
     report = json.loads(capsys.readouterr().out)
     assert report["properties"]["ok"], report["properties"].get("failure")
     assert report["flagged"] == expected, [p for p in report["probes"] if p["flagged"]]
