@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from graders.testing import FakeOpenAIServer
 from rftkit.cli import main
 
 GENES = [f"GENE{i}" for i in range(30)]
@@ -171,3 +172,21 @@ def test_a_grader_paying_for_nothing_reports_an_infinite_ratio(
     assert main(["check", spec, "--data", data, "--max-examples", "0", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["probes"][0]["ratio"] is None and report["probes"][0]["flagged"]
+
+
+def test_a_judge_that_pays_for_anything_is_flagged_everywhere(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(__file__).parents[2]
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("RFTKIT_CACHE", "off")
+    with FakeOpenAIServer() as server:  # its default reply: {"result": 1.0} to every request
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        code = main(["check", str(root / "specs/judge_qa.json"), "--data", str(root / "examples/check/qa.jsonl"),
+                     "--max-examples", "10", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and report["properties"]["ok"]
+    assert report["flagged"] == ["empty", "whitespace", "padded_list", "format_only", "multiple_answers",
+                                 "multiple_boxed", "prompt_injection"]
+    fixes = {p["probe"]: p["fix"] for p in report["probes"]}
+    assert "content-free answer scores 0" in fixes["empty"] and "fence the output" in fixes["prompt_injection"]

@@ -17,9 +17,23 @@ from graders.testing._slots import Slot
 
 # Item fields a judge's prompt most likely holds the reference answer in, best first.
 _REFERENCE_NAMES = ("reference", "reference_answer", "correct_answer", "answer", "expected", "ideal", "ground_truth")
+_CONTENT_FREE = (
+    "the judge pays for an answer without content; say in the rubric that an empty or content-free answer "
+    "scores 0, and add a cheap non-empty check in a `multi`"
+)
+_HEDGING = (
+    "the judge pays for hedging; say in the rubric that listing several candidates earns no credit beyond the "
+    "worst of them (as specs/judge_qa.json does), and check the judge on labelled examples"
+)
 _JUDGE_FIX = {
-    "over_long": "the judge pays for padding; tell it to penalise verbosity and cap the length in a `multi`",
-    "repeated": "the judge pays for repetition; tell it to penalise verbosity and cap the length in a `multi`",
+    "empty": _CONTENT_FREE,
+    "whitespace": _CONTENT_FREE,
+    "format_only": _CONTENT_FREE,
+    "padded_list": _HEDGING,
+    "multiple_answers": _HEDGING,
+    "multiple_boxed": _HEDGING,
+    "over_long": "the judge pays more for padding; tell it to ignore length, and cap the length in a `multi`",
+    "repeated": "the judge pays more for repetition; tell it to ignore length, and cap the length in a `multi`",
 }
 
 
