@@ -53,6 +53,13 @@ class Slot:
             return None
         return ref.variable.steps
 
+    def output_path(self) -> tuple[str | int, ...] | None:
+        """Where in the sample the input template reads (``("output_json", "genes")``), or None."""
+        variables = [p for p in self.input.parts if isinstance(p, Variable)]
+        if len(variables) != 1 or variables[0].namespace != "sample":
+            return None
+        return variables[0].steps
+
     def place(self, value: Any) -> dict[str, Any] | None:
         """A sample mapping whose ``input`` template yields ``value``; None when it cannot be built."""
         return place(self.input, value)
@@ -130,6 +137,17 @@ def _merge(a: Any, b: Any) -> Any:
     if a == b and type(a) is type(b):
         return a
     raise _Conflict
+
+
+def nested(slots: list[Slot]) -> bool:
+    """True when one slot reads inside what another reads (``output_json`` and
+    ``output_json.answer``): no one output holds both reference answers unchanged."""
+    paths = [slot.output_path() for slot in slots]
+    return any(
+        a is not None and b is not None and len(a) < len(b) and b[: len(a)] == a
+        for a in paths
+        for b in paths
+    )
 
 
 def graders_in(grader: Grader) -> list[Grader]:

@@ -16,7 +16,7 @@ from graders._registry import compile_spec, kinds, parse_spec
 from graders._spec import BaseSpec
 from graders.testing import _values as values
 from graders.testing._profiles import profile, slots_of
-from graders.testing._slots import Slot, graders_in, merge
+from graders.testing._slots import Slot, graders_in, merge, nested
 
 SampleMapping = dict[str, Any]
 GraderLike = Grader | Mapping[str, Any]
@@ -30,8 +30,9 @@ def as_grader(grader: GraderLike) -> Grader:
 def reference_sample(grader: GraderLike, item: Mapping[str, Any]) -> SampleMapping | None:
     """The output that gives every slot of ``grader`` its reference answer for ``item``.
 
-    Returns None when the grader has no reference to aim at (a model judge, a python grader)
-    or when its input templates cannot be inverted (see ``graders.testing`` for the rules).
+    Returns None when the grader has no reference to aim at (a python grader), when its input
+    templates cannot be inverted (see ``graders.testing`` for the rules), or when one of its
+    sub-graders reads inside what another reads (no one output holds both answers unchanged).
 
     Example:
         >>> from graders import compile_spec
@@ -41,7 +42,7 @@ def reference_sample(grader: GraderLike, item: Mapping[str, Any]) -> SampleMappi
         {'output_json': {'answer': 'Paris'}}
     """
     slots = slots_of(as_grader(grader))
-    if not slots:
+    if not slots or nested(slots):
         return None
     return merge([_answer_sample(slot, item) for slot in slots])
 
@@ -64,8 +65,10 @@ def slot_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
 
 
 def with_slot(grader: Grader, item: Mapping[str, Any], slot: Slot, value: Any) -> SampleMapping | None:
-    """The reference output with one slot's value replaced by ``value``."""
-    others = [_answer_sample(s, item) for s in slots_of(grader) if s != slot]
+    """The reference output with one slot's value replaced by ``value`` (in every slot that reads
+    the same place, so sub-graders reading one field all see the new value)."""
+    path = slot.output_path()
+    others = [_answer_sample(s, item) for s in slots_of(grader) if s != slot and s.output_path() != path]
     return merge([slot.place(value), *[o for o in others if o is not None]])
 
 

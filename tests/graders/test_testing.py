@@ -141,6 +141,16 @@ def test_multi_law_catches_a_value_that_is_not_the_formula() -> None:
     assert failure.law in {"multi_formula", "empty_scores_min"}
 
 
+def test_an_exception_inside_a_multi_child_is_found() -> None:
+    check = {"type": "string_check", "name": "c", "operation": "eq", "input": "{{sample.output_json.answer}}",
+             "reference": "{{item.answer}}"}
+    multi = compile_spec({"type": "multi", "name": "m", "graders": {"a": check, "b": check},
+                          "calculate_output": "(a + b) / 2"})
+    multi.children["b"] = BuggyGrader("crash_on_non_text")  # type: ignore[attr-defined]
+    failure = _failure(multi)
+    assert failure.law == "no_unexpected_errors" and "buggy_check raised inside _grade" in failure.message
+
+
 # --- strategies ------------------------------------------------------------------------------------
 
 GENE_SPEC = {"type": "list_rank", "name": "rank", "input": "{{sample.output_json.genes}}",
@@ -212,6 +222,12 @@ def test_multi_reference_sample_merges_its_children_and_gives_up_on_conflicts() 
     sample = reference_sample(tool, {"smiles": "CCO"})
     assert sample == {"output_tools": [{"function": {"name": "get_acceptors", "arguments": '{"smiles": "CCO"}'}}]}
     assert tool.grade(sample, {"smiles": "CCO"}).value == 1.0
+    whole = {"type": "string_check", "name": "w", "operation": "eq", "input": "{{sample.output_json}}",
+             "reference": "{{item.expected}}"}
+    part = {**name, "input": "{{sample.output_json.answer}}", "reference": "{{item.answer}}"}
+    overlapping = compile_spec({"type": "multi", "name": "m", "graders": {"w": whole, "p": part},
+                                "calculate_output": "w * p"})
+    assert reference_sample(overlapping, {"expected": {"a": 1}, "answer": "x"}) is None  # one reads inside the other
     clash = {**name, "reference": "other_tool"}
     both = compile_spec({"type": "multi", "name": "m", "graders": {"a": name, "b": clash}, "calculate_output": "a"})
     assert reference_sample(both, {}) is None

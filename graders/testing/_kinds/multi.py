@@ -37,8 +37,8 @@ def _multi_formula_law(grader: Grader, item: Mapping[str, Any], draw: Callable[.
     sample = draw(samples_for(grader, item), label="sample")
     score = grader.grade(sample, item)
     subs = score.details.get("sub_scores")
-    if score.error is not None and score.error.kind == "formula_eval_error":
-        return
+    if score.abstained or (score.error is not None and score.error.kind == "formula_eval_error"):
+        return  # an abstaining child makes the multi abstain; a math error in the formula is an error
     if not isinstance(subs, dict):
         raise LawFailure("multi_formula", "details has no sub_scores", sample)
     expected = grader.formula.evaluate(subs)  # type: ignore[attr-defined]

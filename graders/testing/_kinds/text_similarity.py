@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import strategies as st
 
 from graders._grader import Grader
+from graders._template import render_value
 from graders.testing import _values as values
 from graders.testing._profiles import (
     Expect,
     KindProfile,
     add_profile,
 )
+from graders.testing._slots import Slot
 
 # Metrics that score a text against itself below 1 by design: METEOR's fragmentation penalty.
 _SELF_BELOW_ONE = ("meteor",)
@@ -30,6 +33,14 @@ def _min_words(grader: Grader) -> int:
     if metric.startswith("rouge_") and metric[-1].isdigit():
         return int(metric[-1])
     return 1
+
+
+def _text_similarity_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
+    """The reference itself, when the metric can score it against itself at all."""
+    reference = slot.reference_value(item)
+    if len(render_value(reference).split()) < _min_words(slot.grader):
+        raise LookupError("too short a reference for this metric to reach its maximum")
+    return reference
 
 
 def _text_similarity_expect(grader: Grader) -> Expect:
@@ -59,6 +70,7 @@ def _text_similarity_specs(draw: st.DrawFn) -> dict[str, Any]:
 add_profile(
     "text_similarity",
     KindProfile(
+        answer=_text_similarity_answer,
         expect=_text_similarity_expect,
         reference_values=lambda grader: values.words(_min_words(grader), _min_words(grader) + 5),
         specs=_text_similarity_specs,
