@@ -1,0 +1,111 @@
+"""Reports of a run: ``report.json``, ``report.md``, ``report.html``, and the terminal table."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+from evalkit._result import EvalResult
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+# Metrics shown first in tables, in this order; the rest follow sorted.
+HEADLINE = ("mean", "stderr", "ci_low", "ci_high", "n", "pass_rate")
+# Groups listed per field in the Markdown and terminal tables (the HTML page plots them all).
+MAX_GROUP_ROWS = 30
+
+
+def write_reports(result: EvalResult, path: Path) -> None:
+    """Writes report.json, report.md and report.html into the run directory ``path``."""
+    from evalkit._html import eval_page
+
+    (path / REPORT_JSON).write_text(result.to_json() + "\n", encoding="utf-8")
+    (path / REPORT_MD).write_text(markdown(result), encoding="utf-8")
+    (path / REPORT_HTML).write_text(eval_page(result), encoding="utf-8")
+
+
+def ordered(metrics: Mapping[str, float]) -> list[str]:
+    """Metric names, headline first, then top@k by k, then the rest sorted."""
+    head = [m for m in HEADLINE if m in metrics]
+    tops = sorted((m for m in metrics if m.startswith("top@") and m != "top@max"), key=lambda m: int(m[4:]))
+    tops += ["top@max"] if "top@max" in metrics else []
+    rest = sorted(m for m in metrics if m not in head and m not in tops)
+    return head + tops + rest
+
+
+def fmt(value: object) -> str:
+    """A metric value for tables: ints as ints, floats with 4 decimals, NaN/None as '-'."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, bool) or isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def table(rows: list[list[str]]) -> str:
+    """A plain aligned text table; the first row is the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def terminal(result: EvalResult) -> str:
+    """The terminal summary: the metrics table, then one table per breakdown field."""
+    metrics = result.metrics
+    out = [table([["metric", "value"], *([m, fmt(metrics[m])] for m in ordered(metrics))])]
+    for name, groups in result.groups.items():
+        out.append("")
+        out.append(_group_table(name, groups, metrics))
+    return "\n".join(out)
+
+
+def _group_table(name: str, groups: Mapping[str, Mapping[str, float]], overall: Mapping[str, float]) -> str:
+    cols = ["n", "mean", "ci_low", "ci_high"] + [m for m in ordered(overall) if m.startswith(("top@", "pass_rate"))]
+    rows = [[name, *cols]]
+    for value in list(groups)[:MAX_GROUP_ROWS]:
+        rows.append([value, *(fmt(groups[value].get(c)) for c in cols)])
+    text = table(rows)
+    if len(groups) > MAX_GROUP_ROWS:
+        text += f"\n... {len(groups) - MAX_GROUP_ROWS} more groups in report.json"
+    return text
+
+
+def markdown(result: EvalResult) -> str:
+    """The Markdown summary (``report.md``)."""
+    config = result.config
+    grader = config.get("grader", {})
+    lines = [
+        f"# Evaluation: {grader.get('name', '?')} ({grader.get('type', '?')})",
+        "",
+        f"- items: `{config.get('items', '?')}`",
+        f"- predictions: `{config.get('predictions', '?')}`",
+        f"- k: {config.get('k')}; bootstrap seed: {config.get('seed')}",
+    ]
+    skipped = {k: v for k, v in (config.get("skipped_lines") or {}).items() if v}
+    for source, lines_ in skipped.items():
+        lines.append(f"- skipped {len(lines_)} bad line(s) of `{source}`: {lines_[:10]}")
+    lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
+    lines += [f"| {m} | {fmt(result.metrics[m])} |" for m in ordered(result.metrics)]
+    for name, groups in result.groups.items():
+        cols = ["n", "mean", "ci_low", "ci_high"] + [
+            m for m in ordered(result.metrics) if m.startswith(("top@", "pass_rate"))
+        ]
+        lines += ["", f"## By {name}", "", f"| {name} | " + " | ".join(cols) + " |", "|" + " --- |" * (len(cols) + 1)]
+        for value, metrics in groups.items():
+            lines.append(f"| {value} | " + " | ".join(fmt(metrics.get(c)) for c in cols) + " |")
+    lines += ["", "Metric definitions: see the evalkit section of the README.", ""]
+    return "\n".join(lines)
+
+
+def dumps(data: object) -> str:
+    """JSON for report files (NaN as null is handled by the callers' dicts)."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
