@@ -15,20 +15,24 @@ Example:
     0.5
 """
 
+from evalkit._compare import Comparison, compare
 from evalkit._dataset import read_jsonl, shard_of
 from evalkit._errors import DatasetError, EvalError, IdMismatchError, RunDirError
 from evalkit._evaluate import evaluate, load_run, merge_runs
 from evalkit._metrics import compute_metrics
+from evalkit._report import write_comparison, write_reports
 from evalkit._result import EvalResult, ItemScores
 from evalkit._stats import pass_at_k
 
 __all__ = [
+    "Comparison",
     "DatasetError",
     "EvalError",
     "EvalResult",
     "IdMismatchError",
     "ItemScores",
     "RunDirError",
+    "compare",
     "compute_metrics",
     "evaluate",
     "load_run",
@@ -36,4 +40,6 @@ __all__ = [
     "pass_at_k",
     "read_jsonl",
     "shard_of",
+    "write_comparison",
+    "write_reports",
 ]

@@ -6,25 +6,95 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalkit._result import EvalResult
+
+if TYPE_CHECKING:
+    from evalkit._compare import Comparison
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
+COMPARISON_FILES = ("comparison.json", "comparison.md", "comparison.html")
 # Metrics shown first in tables, in this order; the rest follow sorted.
 HEADLINE = ("mean", "stderr", "ci_low", "ci_high", "n", "pass_rate")
 # Groups listed per field in the Markdown and terminal tables (the HTML page plots them all).
 MAX_GROUP_ROWS = 30
 
 
-def write_reports(result: EvalResult, path: Path) -> None:
-    """Writes report.json, report.md and report.html into the run directory ``path``."""
+def write_reports(result: EvalResult, path: str | Path, comparison: Comparison | None = None) -> None:
+    """Writes ``report.json``, ``report.md`` and ``report.html`` into the directory ``path``.
+
+    Args:
+        result: The run.
+        path: The run directory (created when missing).
+        comparison: A comparison with a baseline run (``compare(baseline, result)``), added to
+            each report (``report.json`` key ``comparison``).
+    """
     from evalkit._html import eval_page
 
-    (path / REPORT_JSON).write_text(result.to_json() + "\n", encoding="utf-8")
-    (path / REPORT_MD).write_text(markdown(result), encoding="utf-8")
-    (path / REPORT_HTML).write_text(eval_page(result), encoding="utf-8")
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    data = result.to_dict()
+    text = markdown(result)
+    if comparison is not None:
+        data["comparison"] = comparison.to_dict()
+        text += "\n" + comparison_markdown(comparison)
+    (path / REPORT_JSON).write_text(dumps(data), encoding="utf-8")
+    (path / REPORT_MD).write_text(text, encoding="utf-8")
+    (path / REPORT_HTML).write_text(eval_page(result, comparison), encoding="utf-8")
+
+
+def write_comparison(comparison: Comparison, path: str | Path) -> None:
+    """Writes ``comparison.json``, ``comparison.md`` and ``comparison.html`` into ``path``."""
+    from evalkit._html import compare_page
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    as_json, as_md, as_html = COMPARISON_FILES
+    (path / as_json).write_text(comparison.to_json() + "\n", encoding="utf-8")
+    (path / as_md).write_text(
+        f"# Comparison: {comparison.b} vs {comparison.a}\n\n" + comparison_markdown(comparison), encoding="utf-8"
+    )
+    (path / as_html).write_text(compare_page(comparison), encoding="utf-8")
+
+
+def comparison_summary(c: Comparison) -> list[str]:
+    """The comparison's headline, as lines of text."""
+    verdict = "significant" if c.p_value < 0.05 else "not significant"
+    lines = [
+        f"{c.b} - {c.a} on {c.n} paired items: mean {c.mean_b:.4f} vs {c.mean_a:.4f}, "
+        f"difference {c.mean_diff:+.4f} (95% CI {c.ci_low:+.4f} to {c.ci_high:+.4f})",
+        f"{c.test} test p = {c.p_value:.4g} ({verdict} at 0.05); sign test p = {c.sign_test_p:.4g}",
+        f"wins / losses / ties: {c.wins} / {c.losses} / {c.ties}",
+    ]
+    if c.only_a or c.only_b:
+        lines.append(f"not paired: {c.only_a} items only in {c.a}, {c.only_b} only in {c.b}")
+    return lines
+
+
+def comparison_terminal(c: Comparison) -> str:
+    """The comparison for the terminal: summary, metrics side by side, items that changed most."""
+    rows = [["metric", c.a, c.b, "diff"]]
+    rows += [[m, fmt(v["a"]), fmt(v["b"]), fmt(v["diff"])] for m, v in c.metrics.items()]
+    out = [*comparison_summary(c), "", table(rows)]
+    if c.changed:
+        changed = [["item", "a", "b", "diff"]]
+        changed += [[str(x["id"]), f"{x['a']:.3f}", f"{x['b']:.3f}", f"{x['diff']:+.3f}"] for x in c.changed]
+        out += ["", "changed most:", table(changed)]
+    return "\n".join(out)
+
+
+def comparison_markdown(c: Comparison) -> str:
+    """The comparison as a Markdown section."""
+    lines = [f"## Comparison with {c.a}", "", *(f"- {line}" for line in comparison_summary(c)), ""]
+    lines += [f"| metric | {c.a} | {c.b} | diff |", "| --- | --- | --- | --- |"]
+    lines += [f"| {m} | {fmt(v['a'])} | {fmt(v['b'])} | {fmt(v['diff'])} |" for m, v in c.metrics.items()]
+    if c.changed:
+        lines += ["", "Items that changed most:", "", "| item | a | b | diff |", "| --- | --- | --- | --- |"]
+        lines += [f"| {x['id']} | {x['a']:.3f} | {x['b']:.3f} | {x['diff']:+.3f} |" for x in c.changed]
+    return "\n".join(lines) + "\n"
 
 
 def ordered(metrics: Mapping[str, float]) -> list[str]:
@@ -107,5 +177,5 @@ def markdown(result: EvalResult) -> str:
 
 
 def dumps(data: object) -> str:
-    """JSON for report files (NaN as null is handled by the callers' dicts)."""
+    """JSON for report files (callers pass NaN-free dicts: ``to_dict`` maps NaN to null)."""
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -90,8 +90,7 @@ class EvalResult:
 
     def to_dict(self, *, with_items: bool = False) -> dict[str, Any]:
         """The report as a dict: ``{"metrics", "groups", "config"}`` (and ``"items"`` when asked)."""
-        out: dict[str, Any] = {"metrics": _finite(self.metrics), "groups": self.groups, "config": self.config}
-        out["groups"] = {f: {v: _finite(m) for v, m in values.items()} for f, values in self.groups.items()}
+        out: dict[str, Any] = jsonable({"metrics": self.metrics, "groups": self.groups, "config": self.config})
         if with_items:
             out["items"] = [item.to_dict() for item in self.items]
         return out
@@ -101,5 +100,12 @@ class EvalResult:
         return json.dumps(self.to_dict(with_items=with_items), indent=indent, ensure_ascii=False)
 
 
-def _finite(metrics: Mapping[str, float]) -> dict[str, float | None]:
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in metrics.items()}
+def jsonable(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
