@@ -72,7 +72,11 @@ class Comparison:
 
 
 def compare(
-    a: EvalResult | str | os.PathLike[str], b: EvalResult | str | os.PathLike[str], *, seed: int = 0
+    a: EvalResult | str | os.PathLike[str],
+    b: EvalResult | str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    names: tuple[str, str] | None = None,
 ) -> Comparison:
     """Compares run ``b`` with run ``a`` item by item.
 
@@ -80,6 +84,7 @@ def compare(
         a: The baseline: an EvalResult or a run directory.
         b: The candidate: an EvalResult or a run directory.
         seed: Seed of the bootstrap CI and of the permutation test.
+        names: Labels of the two runs in reports (default: the run directories' names, or "a"/"b").
 
     Returns:
         The Comparison (differences are b - a).
@@ -94,6 +99,8 @@ def compare(
     """
     label_a, result_a = _load(a, "a")
     label_b, result_b = _load(b, "b")
+    if names is not None:
+        label_a, label_b = names
     values_a = {item.id: item.value for item in result_a.items}
     values_b = {item.id: item.value for item in result_b.items}
     ids = [i for i, v in values_a.items() if v is not None and values_b.get(i) is not None]

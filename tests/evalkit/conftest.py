@@ -27,14 +27,24 @@ def write_jsonl() -> Callable[[Path, Iterable[Mapping[str, Any] | str]], Path]:
 @pytest.fixture
 def exact() -> Grader:
     return compile_spec(
-        {"type": "string_check", "name": "exact", "operation": "eq",
-         "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
+        {
+            "type": "string_check",
+            "name": "exact",
+            "operation": "eq",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.answer}}",
+        }
     )
 
 
 @pytest.fixture
 def ranker() -> Grader:
     return compile_spec(
-        {"type": "list_rank", "name": "rank", "input": "{{sample.output_json.genes}}",
-         "reference": "{{item.answer}}", "decay": "reciprocal"}
+        {
+            "type": "list_rank",
+            "name": "rank",
+            "input": "{{sample.output_json.genes}}",
+            "reference": "{{item.answer}}",
+            "decay": "reciprocal",
+        }
     )

@@ -57,8 +57,9 @@ def test_bad_line_stops_before_any_grading(tmp_path: Path, write_jsonl: Any, exa
 def test_skip_bad_counts_lines_and_keeps_ids_stable(tmp_path: Path, write_jsonl: Any, exact: Grader) -> None:
     # No id field: ids are positions, and a skipped line keeps its position.
     items = write_jsonl(tmp_path / "items.jsonl", [{"answer": "a"}, "{broken", {"answer": "c"}])
-    preds = write_jsonl(tmp_path / "preds.jsonl", [{"id": 0, "output_text": "a"}, {"id": "2", "output_text": "c"},
-                                                   "[]"])
+    preds = write_jsonl(
+        tmp_path / "preds.jsonl", [{"id": 0, "output_text": "a"}, {"id": "2", "output_text": "c"}, "[]"]
+    )
     result = evaluate(exact, items, preds, skip_bad=True)
     assert result.metrics["n"] == 2 and result.metrics["mean"] == 1.0
     assert [i.id for i in result.items] == ["0", "2"]
@@ -73,8 +74,11 @@ def test_duplicate_item_id_is_an_error(tmp_path: Path, write_jsonl: Any, exact: 
 
 @pytest.mark.parametrize(
     ("row", "reason"),
-    [({"output_text": "x"}, "has no 'id'"), ({"id": 0, "text": "x"}, "has none of output_text"),
-     ({"id": 1.5, "output_text": "x"}, "'id' must be a string or an integer")],
+    [
+        ({"output_text": "x"}, "has no 'id'"),
+        ({"id": 0, "text": "x"}, "has none of output_text"),
+        ({"id": 1.5, "output_text": "x"}, "'id' must be a string or an integer"),
+    ],
     ids=["no-id", "no-output", "float-id"],
 )
 def test_bad_prediction_line(tmp_path: Path, write_jsonl: Any, exact: Grader, row: dict, reason: str) -> None:

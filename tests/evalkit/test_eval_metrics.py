@@ -15,8 +15,10 @@ def _item(i: int, *scores: Score) -> ItemScores:
 def test_top_at_k_from_ranks(ranker: Grader) -> None:
     items = [{"id": i, "answer": "G"} for i in range(5)]
     lists = [["G"], ["x", "G"], ["x", "y", "z", "w", "v", "G"], ["x"], None]
-    preds = [{"id": i, "output_text": "not json" if lst is None else f'{{"genes": {lst!r}}}'.replace("'", '"')}
-             for i, lst in enumerate(lists)]
+    preds = [
+        {"id": i, "output_text": "not json" if lst is None else f'{{"genes": {lst!r}}}'.replace("'", '"')}
+        for i, lst in enumerate(lists)
+    ]
     metrics = evaluate(ranker, items, preds, k=(1, 2, 5)).metrics
     assert metrics["top@1"] == pytest.approx(1 / 5)
     assert metrics["top@2"] == pytest.approx(2 / 5)
@@ -30,15 +32,28 @@ def test_top_at_k_from_ranks(ranker: Grader) -> None:
 
 
 def test_rank_inside_multi_is_found() -> None:
-    grader = compile_spec({
-        "type": "multi", "name": "m", "calculate_output": "0.5 * r + 0.5 * e",
-        "graders": {
-            "e": {"type": "string_check", "name": "e", "operation": "eq", "input": "{{sample.output_text}}",
-                  "reference": "{{item.answer}}"},
-            "r": {"type": "list_rank", "name": "r", "input": "{{sample.output_json.genes}}",
-                  "reference": "{{item.answer}}"},
-        },
-    })
+    grader = compile_spec(
+        {
+            "type": "multi",
+            "name": "m",
+            "calculate_output": "0.5 * r + 0.5 * e",
+            "graders": {
+                "e": {
+                    "type": "string_check",
+                    "name": "e",
+                    "operation": "eq",
+                    "input": "{{sample.output_text}}",
+                    "reference": "{{item.answer}}",
+                },
+                "r": {
+                    "type": "list_rank",
+                    "name": "r",
+                    "input": "{{sample.output_json.genes}}",
+                    "reference": "{{item.answer}}",
+                },
+            },
+        }
+    )
     preds = [{"id": 0, "output_text": '{"genes": ["a", "G"]}'}, {"id": 1, "output_text": '{"genes": ["G"]}'}]
     metrics = evaluate(grader, [{"answer": "G"}, {"answer": "G"}], preds, k=(1,)).metrics
     assert metrics["top@1"] == 0.5 and metrics["top@max"] == 1.0

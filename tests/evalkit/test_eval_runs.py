@@ -35,8 +35,13 @@ class Counting(Grader):
 
 ROOT = Path(__file__).resolve().parents[2]
 GENES = ROOT / "examples" / "data" / "gene_ranking"
-_EXACT = {"type": "string_check", "name": "exact", "operation": "eq", "input": "{{sample.output_text}}",
-          "reference": "{{item.answer}}"}
+_EXACT = {
+    "type": "string_check",
+    "name": "exact",
+    "operation": "eq",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+}
 
 
 def _data(tmp_path: Path, write_jsonl: Any, n: int) -> tuple[Path, Path]:
@@ -49,8 +54,13 @@ def test_run_dir_holds_reports_with_stable_keys(tmp_path: Path, write_jsonl: Any
     items, preds = _data(tmp_path, write_jsonl, 40)
     result = evaluate(_EXACT, items, preds, out=tmp_path / "run")
     run = tmp_path / "run"
-    assert sorted(p.name for p in run.iterdir()) == ["report.html", "report.json", "report.md", "run.json",
-                                                   "scores.jsonl"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "report.html",
+        "report.json",
+        "report.md",
+        "run.json",
+        "scores.jsonl",
+    ]
     report = json.loads((run / "report.json").read_text())
     assert report["metrics"]["mean"] == result.metrics["mean"]
     assert {"mean", "stderr", "ci_low", "ci_high", "n", "pass_rate", "error_rate"} <= set(report["metrics"])
@@ -123,8 +133,12 @@ def test_async_grader_runs_on_one_event_loop(exact: Grader) -> None:
 
 def test_gene_ranking_baseline_matches_published_top_k() -> None:
     """Acceptance: the README of the data reports top@1/5/20 = 0.567/0.742/0.817 on valid."""
-    result = evaluate(ROOT / "specs" / "gene_rank.json", GENES / "valid.jsonl",
-                      GENES / "baseline_predictions_valid.jsonl", k=(1, 5, 20))
+    result = evaluate(
+        ROOT / "specs" / "gene_rank.json",
+        GENES / "valid.jsonl",
+        GENES / "baseline_predictions_valid.jsonl",
+        k=(1, 5, 20),
+    )
     m = result.metrics
     assert (round(m["top@1"], 3), round(m["top@5"], 3), round(m["top@20"], 3)) == (0.567, 0.742, 0.817)
     assert m["n"] == 252 and m["error_rate"] == 0.0
