@@ -66,6 +66,12 @@ class Comparison:
         out: dict[str, Any] = jsonable({k: v for k, v in self.__dict__.items() if k != "diffs"})
         return out
 
+    def table(self) -> str:
+        """The summary, metrics side by side and the items that changed most, as plain text."""
+        from evalkit._report import comparison_terminal
+
+        return comparison_terminal(self)
+
     def to_json(self, *, indent: int | None = 2) -> str:
         """``to_dict`` as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)

@@ -82,10 +82,15 @@ def _lines(path: Path, skip_bad: bool, bad: list[int] | None) -> Iterator[tuple[
 
 def norm_id(value: Any, source: str, line: int | None) -> str:
     """An item or prediction id as a string; ints and strings only (a float id is ambiguous)."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if kind is int:
         return str(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
     raise DatasetError(f"'id' must be a string or an integer, got {type(value).__name__} {value!r}", source, line)
 
 
@@ -144,7 +149,7 @@ def item_source(items: PathLike | Iterable[Row], *, skip_bad: bool = False) -> I
 def _memory_items(items: Iterable[Row]) -> Iterator[tuple[str, Row]]:
     seen: set[str] = set()
     for position, row in enumerate(items):
-        if not isinstance(row, Mapping):
+        if type(row) is not dict and not isinstance(row, Mapping):  # the ABC check is slow; dicts skip it
             raise DatasetError(f"an item must be a mapping, got {type(row).__name__}", "<items>", position + 1)
         item_id = _item_id(row, position, "<items>", position + 1)
         if item_id in seen:
@@ -181,7 +186,7 @@ def prediction_source(predictions: PathLike | Iterable[Row], *, skip_bad: bool =
 
 def _memory_predictions(predictions: Iterable[Row]) -> Iterator[tuple[str, Row]]:
     for position, row in enumerate(predictions):
-        if not isinstance(row, Mapping):
+        if type(row) is not dict and not isinstance(row, Mapping):
             reason = f"a prediction must be a mapping, got {type(row).__name__}"
             raise DatasetError(reason, "<predictions>", position + 1)
         yield _prediction_id(row, "<predictions>", position + 1), row
@@ -190,7 +195,7 @@ def _memory_predictions(predictions: Iterable[Row]) -> Iterator[tuple[str, Row]]
 def _prediction_id(row: Row, source: str, line: int) -> str:
     if "id" not in row:
         raise DatasetError("prediction has no 'id' (the id of the item it answers)", source, line)
-    if not any(key in row for key in SAMPLE_FIELDS):
+    if "output_text" not in row and not any(key in row for key in SAMPLE_FIELDS):
         raise DatasetError(f"prediction has none of {', '.join(SAMPLE_FIELDS)}", source, line)
     return norm_id(row["id"], source, line)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,14 +104,14 @@ def evaluate(
     if item_src.ids is not None:
         total = sum(1 for i in item_src.ids if wanted(i))
     bar = Progress(total, enabled=progress)
-    pairs = join(
-        ((i, row) for i, row in item_src.rows() if wanted(i)),
-        ((i, row) for i, row in pred_src.rows() if wanted(i)),
-        pred_src.counts,
-        pred_src.name,
-    )
+    item_rows, pred_rows = item_src.rows(), pred_src.rows()
+    if done_ids or shard is not None:
+        item_rows = ((i, row) for i, row in item_rows if wanted(i))
+        pred_rows = ((i, row) for i, row in pred_rows if wanted(i))
+    pairs = join(item_rows, pred_rows, pred_src.counts, pred_src.name)
     new: list[ItemScores] = []
     with contextlib.ExitStack() as stack:
+        settle = stack.enter_context(_settled_heap())
         handle = None if run is None else stack.enter_context(run.open_scores())
         runner = stack.enter_context(asyncio.Runner()) if compiled.is_async else None
         for batch in _batches(pairs):
@@ -131,11 +132,30 @@ def evaluate(
             if handle is not None:
                 handle.flush()
             bar.update(len(batch))
-    bar.close()
-    result = _result(done + new, config)
+            settle()
+        bar.close()
+        result = _result(done + new, config)
     if run is not None:
         _write_reports(result, run.path)
     return result
+
+
+@contextlib.contextmanager
+def _settled_heap() -> Iterator[Callable[[], None]]:
+    """Yields a function that moves every live object out of the collector's sight until the end.
+
+    The per-item scores only grow during a run, yet each full collection of the cyclic garbage
+    collector walks all of them again: on a million items that made a run 1.5x slower than the
+    bare grader. ``gc.freeze`` after each batch spares them; everything is unfrozen at the end.
+    Left alone when the application froze objects itself or disabled the collector.
+    """
+    if gc.get_freeze_count() or not gc.isenabled():
+        yield lambda: None
+        return
+    try:
+        yield gc.freeze
+    finally:
+        gc.unfreeze()
 
 
 def _compile(grader: Grader | Mapping[str, Any] | PathLike) -> Grader:

@@ -95,6 +95,12 @@ class EvalResult:
             out["items"] = [item.to_dict() for item in self.items]
         return out
 
+    def table(self) -> str:
+        """The metrics (and each breakdown) as plain-text tables, as ``rftkit eval`` prints them."""
+        from evalkit._report import terminal
+
+        return terminal(self)
+
     def to_json(self, *, with_items: bool = False, indent: int | None = 2) -> str:
         """``to_dict`` as a JSON string (NaN written as null)."""
         return json.dumps(self.to_dict(with_items=with_items), indent=indent, ensure_ascii=False)

@@ -16,8 +16,9 @@ from evalkit._result import ItemScores
 RUN_FILE = "run.json"
 SCORES_FILE = "scores.jsonl"
 REPORT_FILE = "report.json"
-# Keys of run.json that must match for a run directory to be resumed (the rest may change).
-RESUME_KEYS = ("grader", "shard")
+# Keys of run.json that must match for a run directory to be resumed (the rest may change):
+# scores of another grader, data file or shard must never be mixed into one report.
+RESUME_KEYS = ("grader", "items", "predictions", "by", "shard")
 
 
 class RunDir:

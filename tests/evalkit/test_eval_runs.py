@@ -89,12 +89,15 @@ def test_crashed_run_resumes_without_regrading(tmp_path: Path, write_jsonl: Any)
     assert sorted(i.id for i in result.items) == sorted(i.id for i in full.items)
 
 
-def test_resume_refuses_another_grader(tmp_path: Path, write_jsonl: Any) -> None:
+def test_resume_refuses_another_grader_or_data(tmp_path: Path, write_jsonl: Any) -> None:
     items, preds = _data(tmp_path, write_jsonl, 5)
     evaluate(_EXACT, items, preds, out=tmp_path / "run")
     other = {**_EXACT, "operation": "ne"}
     with pytest.raises(RunDirError, match="different grader"):
         evaluate(other, items, preds, out=tmp_path / "run")
+    other_preds = write_jsonl(tmp_path / "other.jsonl", [{"id": f"q{i}", "output_text": "0"} for i in range(5)])
+    with pytest.raises(RunDirError, match="different predictions"):
+        evaluate(_EXACT, items, other_preds, out=tmp_path / "run")
 
 
 def test_shards_merge_into_the_whole_run(tmp_path: Path, write_jsonl: Any) -> None:
