@@ -55,7 +55,7 @@ class RunDir:
         if not path.exists():
             raise RunDirError(f"{self.path} is not a run directory: it has no {SCORES_FILE}")
         if repair:
-            _drop_torn_tail(path)
+            drop_torn_tail(path)
         with path.open("rb") as handle:
             for lineno, raw in enumerate(handle, 1):
                 if not raw.strip():
@@ -75,7 +75,8 @@ class RunDir:
         return self.scores_path.open("a", encoding="utf-8")
 
 
-def _drop_torn_tail(path: Path) -> None:
+def drop_torn_tail(path: Path) -> None:
+    """Truncates a JSONL file after its last newline: the torn line a kill mid-write leaves."""
     size = path.stat().st_size
     if size == 0:
         return
