@@ -155,3 +155,19 @@ def test_public_surface_is_pinned() -> None:
     public = [n for n in public if not isinstance(getattr(evalkit, n), type(evalkit))]
     assert evalkit.__all__ == sorted(evalkit.__all__)
     assert public == evalkit.__all__
+
+
+@pytest.mark.slow
+def test_demo_reports_the_published_figures(tmp_path: Path) -> None:
+    """``make demo`` on a fresh checkout: real predictions, a table, an HTML report, no network."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("matches the data README's published") == 2
+    assert "top@1            0.5675" in done.stdout
+    assert (tmp_path / "gene_ranking_valid" / "report.html").stat().st_size > 10_000
