@@ -113,7 +113,9 @@ def evaluate(
     with contextlib.ExitStack() as stack:
         settle = stack.enter_context(_settled_heap())
         handle = None if run is None else stack.enter_context(run.open_scores())
-        runner = stack.enter_context(asyncio.Runner()) if compiled.is_async else None
+        # Async graders (model judges) grade a batch concurrently on one event loop for the whole
+        # run. Inside a running loop (a notebook) that is impossible; their sync path is used.
+        runner = stack.enter_context(asyncio.Runner()) if compiled.is_async and not _loop_running() else None
         for batch in _batches(pairs):
             samples = [pred for _, _, preds in batch for pred in preds]
             rows = [row for _, row, preds in batch for _ in preds]
@@ -138,6 +140,14 @@ def evaluate(
     if run is not None:
         _write_reports(result, run.path)
     return result
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -122,6 +122,9 @@ def test_async_grader_runs_on_one_event_loop(exact: Grader) -> None:
     class AsyncExact(Grader):
         is_async = True
 
+        def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+            return exact.grade(sample, item)
+
         async def _agrade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
             loops.add(id(asyncio.get_running_loop()))
             await asyncio.sleep(0)
@@ -132,6 +135,11 @@ def test_async_grader_runs_on_one_event_loop(exact: Grader) -> None:
     result = evaluate(AsyncExact(exact.spec), items, preds)
     assert result.metrics["mean"] == 0.5
     assert len(loops) == 1  # an HTTP client bound to the loop survives across batches
+
+    async def inside_a_running_loop() -> float:  # a notebook cell: the sync path grades
+        return evaluate(AsyncExact(exact.spec), items[:10], preds[:10]).metrics["mean"]
+
+    assert asyncio.run(inside_a_running_loop()) == 0.5
 
 
 def test_gene_ranking_baseline_matches_published_top_k() -> None:
