@@ -24,6 +24,8 @@ DEFAULT_K = (1, 5, 20)
 # scores.jsonl (and the progress bar) every fraction of a second.
 BATCH_SAMPLES = 512
 _NO_GROUP: dict[str, str] = {}
+# Skipped line numbers kept in run.json per file (the count is always complete).
+MAX_LISTED = 100
 
 
 def evaluate(
@@ -52,7 +54,8 @@ def evaluate(
         out: Run directory: writes ``run.json``, ``scores.jsonl`` (one line per item, as it
             goes), ``report.json``, ``report.md`` and ``report.html``. An existing run directory
             of the same grader is resumed: items already in ``scores.jsonl`` are not graded again.
-        skip_bad: Skip (and count, in ``config["skipped_lines"]``) malformed lines instead of raising.
+        skip_bad: Skip malformed lines instead of raising; ``config["skipped"]`` counts them per
+            file and ``config["skipped_lines"]`` lists the first line numbers.
         seed: Seed of the bootstrap CIs.
         shard: ``(index, count)``: grade only the items whose id hashes to shard ``index``
             (``evalkit.shard_of``); merge the shards' run directories with ``merge_runs``.
@@ -91,7 +94,8 @@ def evaluate(
         "by": list(fields),
         "seed": seed,
         "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
-        "skipped_lines": {item_src.name: item_src.skipped, pred_src.name: pred_src.skipped},
+        "skipped": {item_src.name: len(item_src.skipped), pred_src.name: len(pred_src.skipped)},
+        "skipped_lines": {item_src.name: item_src.skipped[:MAX_LISTED], pred_src.name: pred_src.skipped[:MAX_LISTED]},
     }
     run = None if out is None else RunDir(out)
     done = [] if run is None else run.start(config)

@@ -160,9 +160,10 @@ def markdown(result: EvalResult) -> str:
         f"- predictions: `{config.get('predictions', '?')}`",
         f"- k: {config.get('k')}; bootstrap seed: {config.get('seed')}",
     ]
-    skipped = {k: v for k, v in (config.get("skipped_lines") or {}).items() if v}
-    for source, lines_ in skipped.items():
-        lines.append(f"- skipped {len(lines_)} bad line(s) of `{source}`: {lines_[:10]}")
+    listed = config.get("skipped_lines") or {}
+    for source, count in (config.get("skipped") or {}).items():
+        if count:
+            lines.append(f"- skipped {count} bad line(s) of `{source}` (lines {listed.get(source, [])[:10]}...)")
     lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {m} | {fmt(result.metrics[m])} |" for m in ordered(result.metrics)]
     for name, groups in result.groups.items():

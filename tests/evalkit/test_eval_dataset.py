@@ -64,6 +64,7 @@ def test_skip_bad_counts_lines_and_keeps_ids_stable(tmp_path: Path, write_jsonl:
     assert result.metrics["n"] == 2 and result.metrics["mean"] == 1.0
     assert [i.id for i in result.items] == ["0", "2"]
     assert result.config["skipped_lines"] == {str(items): [2], str(preds): [3]}
+    assert result.config["skipped"] == {str(items): 1, str(preds): 1}
 
 
 def test_duplicate_item_id_is_an_error(tmp_path: Path, write_jsonl: Any, exact: Grader) -> None:
