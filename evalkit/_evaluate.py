@@ -17,7 +17,7 @@ from evalkit._metrics import MISSING, compute_metrics, group_metrics
 from evalkit._progress import Progress
 from evalkit._result import EvalResult, ItemScores
 from evalkit._rundir import RunDir, collect, write_line
-from graders import Grader, compile_spec, load_spec
+from graders import Grader, Score, compile_spec, load_spec
 
 DEFAULT_K = (1, 5, 20)
 # Samples per grade_batch call: large enough to amortise the call, small enough that scores reach
@@ -123,6 +123,7 @@ def evaluate(
         for batch in _batches(pairs):
             samples = [pred for _, _, preds in batch for pred in preds]
             rows = [row for _, row, preds in batch for _ in preds]
+            scores: list[Score]
             if runner is not None:
                 scores = runner.run(compiled.agrade_batch(samples, rows))
             else:
