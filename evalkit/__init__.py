@@ -22,6 +22,7 @@ from evalkit._evaluate import evaluate, load_run, merge_runs
 from evalkit._metrics import compute_metrics
 from evalkit._report import write_comparison, write_reports
 from evalkit._result import EvalResult, ItemScores
+from evalkit._sample import SampleStats, sample
 from evalkit._stats import pass_at_k
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "IdMismatchError",
     "ItemScores",
     "RunDirError",
+    "SampleStats",
     "compare",
     "compute_metrics",
     "evaluate",
@@ -39,6 +41,7 @@ __all__ = [
     "merge_runs",
     "pass_at_k",
     "read_jsonl",
+    "sample",
     "shard_of",
     "write_comparison",
     "write_reports",

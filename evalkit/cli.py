@@ -17,6 +17,7 @@ from evalkit._compare import compare
 from evalkit._errors import DatasetError, EvalError
 from evalkit._evaluate import DEFAULT_K, evaluate, merge_runs
 from evalkit._report import REPORT_HTML, comparison_terminal, terminal, write_comparison, write_reports
+from evalkit._sample import DEFAULT_CONCURRENCY, sample
 from graders import GraderError, SpecError
 
 
@@ -81,6 +82,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.description = "Sample predictions for a dataset from an OpenAI-compatible server (resumable)."
         parser.add_argument("--data", required=True, help="dataset JSONL")
         parser.add_argument("--out", required=True, help="predictions JSONL to write (appended; resumed)")
+        parser.add_argument("--skip-bad", action="store_true", help="skip malformed dataset lines")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
         _sampling_arguments(parser)
     return parser
 
@@ -93,7 +96,7 @@ def _sampling_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temperature", type=float, help="sampling temperature")
     group.add_argument("--top-p", type=float, help="nucleus sampling")
     group.add_argument("--max-tokens", type=int, help="completion token limit")
-    group.add_argument("--seed-sampling", type=int, dest="sampling_seed", help="server-side sampling seed")
+    group.add_argument("--sampling-seed", type=int, help="server-side sampling seed")
     group.add_argument("--prompt", help="prompt template ({{item.x}}) when items have no 'messages' field")
     group.add_argument("--system", help="system message added before the prompt")
     group.add_argument("--concurrency", type=int, help="requests in flight")
@@ -182,9 +185,20 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    if not args.model:
+        raise _UsageError("rftkit sample: --model is required")
     _sample_into(args, Path(args.out))
     return 0
 
 
 def _sample_into(args: argparse.Namespace, path: Path) -> Path:
-    raise EvalError("sampling is not available in this build: give --predictions FILE")
+    if args.n < 1:
+        raise _UsageError("-n must be at least 1")
+    stats = sample(
+        args.data, path, model=args.model, base_url=args.base_url, n=args.n, prompt=args.prompt, system=args.system,
+        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.sampling_seed,
+        concurrency=args.concurrency or DEFAULT_CONCURRENCY, skip_bad=args.skip_bad, progress=not args.quiet,
+    )  # fmt: skip
+    print(f"sampled {stats.saved} new completions for {stats.items} items ({stats.reused} already saved) into {path}",
+          file=sys.stderr)  # fmt: skip
+    return path

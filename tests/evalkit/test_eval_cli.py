@@ -49,8 +49,10 @@ def test_json_output_and_breakdown(tmp_path: Path, write_jsonl: Any, capsys: pyt
         (["eval", "--grader", SPEC, "--data", "x", "--predictions", "y", "--k", "0,5"], "expected positive integers"),
         (["eval", "--grader", SPEC, "--data", "x", "--predictions", "y", "--shard", "4/4"], "shard index must be"),
         (["compare", "only-one"], "the following arguments are required: RUN_B"),
+        (["sample", "--data", "x.jsonl", "--out", "p.jsonl"], "rftkit sample: --model is required"),
+        (["eval", "--grader", SPEC, "--data", "x", "--model", "m"], "sampling needs --out"),
     ],
-    ids=["no-grader", "no-predictions", "bad-k", "bad-shard", "compare-one-run"],
+    ids=["no-grader", "no-predictions", "bad-k", "bad-shard", "compare-one-run", "sample-no-model", "sample-no-out"],
 )
 def test_usage_errors_exit_2_with_one_line(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 2
