@@ -62,7 +62,8 @@ def evaluate(
         progress: Draw a progress bar on stderr (only when the run takes over a second).
 
     Returns:
-        The EvalResult (metrics, per-group metrics, per-item scores).
+        The EvalResult (metrics, per-group metrics, per-item scores). For graders that call
+        models, ``config["usage"]`` holds this call's token usage per model.
 
     Raises:
         DatasetError: A malformed line (names file and line), raised before anything is graded.
@@ -77,6 +78,27 @@ def evaluate(
         0.567
     """
     compiled = _compile(grader)
+    try:
+        return _evaluate(compiled, items, predictions, k=k, by=by, out=out, skip_bad=skip_bad, seed=seed,
+                         shard=shard, progress=progress)  # fmt: skip
+    finally:
+        if compiled is not grader:  # compiled here from a spec: its HTTP clients and workers are ours to close
+            compiled.close()
+
+
+def _evaluate(
+    compiled: Grader,
+    items: PathLike | Iterable[Row],
+    predictions: PathLike | Iterable[Row],
+    *,
+    k: Sequence[int],
+    by: str | Sequence[str],
+    out: PathLike | None,
+    skip_bad: bool,
+    seed: int,
+    shard: tuple[int, int] | None,
+    progress: bool,
+) -> EvalResult:
     fields = (by,) if isinstance(by, str) else tuple(by)
     ks = tuple(sorted(set(k)))
     if not ks or min(ks) < 1:
@@ -119,6 +141,7 @@ def evaluate(
         handle = None if run is None else stack.enter_context(run.open_scores())
         # Async graders (model judges) grade a batch concurrently on one event loop for the whole
         # run. Inside a running loop (a notebook) that is impossible; their sync path is used.
+        meter = stack.enter_context(_track_usage()) if compiled.is_async else None
         runner = stack.enter_context(asyncio.Runner()) if compiled.is_async and not _loop_running() else None
         for batch in _batches(pairs):
             samples = [pred for _, _, preds in batch for pred in preds]
@@ -141,10 +164,19 @@ def evaluate(
             bar.update(len(batch))
             settle()
         bar.close()
+        if meter is not None:
+            config["usage"] = {model: usage.to_dict() for model, usage in meter.snapshot().items()}
         result = _result(done + new, config)
     if run is not None:
         _write_reports(result, run.path)
     return result
+
+
+def _track_usage() -> contextlib.AbstractContextManager[Any]:
+    """Sums the model judges' token usage per model (imported only for graders that call models)."""
+    from graders.client import track_usage
+
+    return track_usage()
 
 
 def _loop_running() -> bool:

@@ -164,6 +164,11 @@ def markdown(result: EvalResult) -> str:
     for source, count in (config.get("skipped") or {}).items():
         if count:
             lines.append(f"- skipped {count} bad line(s) of `{source}` (lines {listed.get(source, [])[:10]}...)")
+    for model, usage in (config.get("usage") or {}).items():
+        lines.append(
+            f"- model `{model}`: {usage.get('calls', 0)} calls ({usage.get('cache_hits', 0)} from the cache), "
+            f"{usage.get('total_tokens', 0)} tokens"
+        )
     lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {m} | {fmt(result.metrics[m])} |" for m in ordered(result.metrics)]
     for name, groups in result.groups.items():

@@ -149,3 +149,23 @@ def test_killed_sampler_resumes_without_rerequesting(tmp_path: Path, write_jsonl
         again = {re.search(r"What is (\d+)", r.prompt).group(1) for r in server.chat_requests}  # type: ignore[union-attr]
     assert not {f"q{i}" for i in again} & before
     assert Counter(line["id"] for line in _lines(out)) == {item["id"]: 1 for item in items}
+
+
+def test_model_judge_evaluation_reports_token_usage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """evalkit + a score_model judge over real HTTP: scores, and the tokens it cost."""
+    monkeypatch.setenv("RFTKIT_CACHE", str(tmp_path / "calls.sqlite"))
+
+    def judge(request: RecordedRequest) -> Reply:
+        return Reply.json({"steps": [], "result": 1.0 if "Answer: right" in request.prompt else 0.0})
+
+    prompt = "Reference: {{item.answer}}\nAnswer: {{sample.output_text}}"
+    spec = {"type": "score_model", "name": "judge", "model": "judge-m", "input": [{"role": "user", "content": prompt}]}
+    items = [{"answer": "x"} for _ in range(6)]
+    preds = [{"id": i, "output_text": "right" if i < 4 else "wrong"} for i in range(6)]
+    with FakeOpenAIServer(judge) as server:
+        result = evaluate({**spec, "base_url": server.url}, items, preds, out=tmp_path / "run")
+        assert len(server.chat_requests) == 6
+    assert result.metrics["mean"] == pytest.approx(4 / 6) and result.metrics["error_rate"] == 0.0
+    usage = result.config["usage"]["judge-m"]
+    assert usage["calls"] == 6 and usage["total_tokens"] > 0
+    assert "- model `judge-m`: 6 calls" in (tmp_path / "run" / "report.md").read_text()
