@@ -1,0 +1,202 @@
+"""Number extraction from free text: the parsing half of the ``numeric`` kind.
+
+Numbers are read into exact ``Fraction`` values (``"0.1"`` is exactly 1/10, so tolerances
+mean what they say). The text is first folded to ASCII digits and signs (full-width digits,
+Unicode minus), then one of the modes in ``EXTRACTORS`` picks the span holding the answer and
+the first well-formed number inside it is read.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+# A number token with more digits than this is not an answer but noise (or an attack):
+# int() of 10 MB of digits is quadratic, and Python refuses past 4300 digits anyway.
+MAX_NUMBER_DIGITS = 64
+# Exponents of scientific notation past this would make huge Fractions for no real answer.
+MAX_EXPONENT = 400
+# Balanced-brace scan of \boxed{...}: a box holding more than this is not a final answer.
+MAX_BOX_CHARS = 10_000
+
+# Characters folded before matching: minus signs and dashes that models print for "-".
+_MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-", "\u2796": "-"})
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+# sign, integer part (with optional thousands commas), decimals, scientific exponent,
+# an optional "/denominator" and an optional percent sign. Look-behinds stop us reading the
+# "5" of "x5" or the "3" of "1.2.3" as a number of its own.
+_NUMBER = re.compile(
+    r"""
+    (?<![\w.])
+    (?P<sign>[-+])?
+    (?:\\\$|\$|€|£|¥|₹)?\s?
+    (?P<int>\d{1,3}(?:,\d{3})+(?!\d)|\d+)?
+    (?P<dec>\.\d+)?
+    (?:[eE](?P<exp>[-+]?\d+))?
+    (?:\s?/\s?(?P<den>\d+)(?![\d.]))?
+    (?P<pct>\s?(?:\\?%|\s?percent\b))?
+    """,
+    re.VERBOSE,
+)
+_FRAC = re.compile(r"(?P<sign>-)?\s*\\[dt]?frac\s*\{\s*(?P<num>-?\d+)\s*\}\s*\{\s*(?P<den>\d+)\s*\}")
+_MIXED = re.compile(r"(?<![\w.])(?P<sign>-)?(?P<whole>\d+)\s+(?P<num>\d+)\s?/\s?(?P<den>\d+)(?![\d.])")
+_GSM8K_MARK = re.compile(r"####\s*([^\n]*)")
+_ANSWER_LINE = re.compile(r"(?im)^\s*(?:A|Answer|Final answer)\s*:\s*(.*)$")
+_ANSWER_IS = re.compile(r"(?i)\b(?:final answer|answer)\s*(?:is|=|:)\s*(?::\s*)?([^\n]*)")
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_GROUPED = re.compile(r"\\\{?,\\?\}?|\{,\}")  # LaTeX thousands separators: 15{,}000
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """One number read from text: its exact value, the span as written, and whether it had %."""
+
+    value: Fraction
+    text: str
+    percent: bool = False
+
+    def as_float(self) -> float:
+        return float(self.value)
+
+
+def fold(text: str) -> str:
+    """ASCII digits and minus signs: full-width digits (NFKC) and Unicode minus signs folded."""
+    if _NON_ASCII.search(text) is None:
+        return text
+    return unicodedata.normalize("NFKC", text).translate(_MINUS)
+
+
+def _digits_ok(*parts: str | None) -> bool:
+    return sum(len(p) for p in parts if p) <= MAX_NUMBER_DIGITS
+
+
+def _read(match: re.Match[str]) -> Number | None:
+    whole, dec, exp, den = match.group("int"), match.group("dec"), match.group("exp"), match.group("den")
+    if whole is None and dec is None:
+        return None
+    if den is not None and (dec is not None or exp is not None):
+        return None  # "1.5/2" or "1e3/4" is not a simple fraction: read nothing rather than guess
+    if not _digits_ok(whole, dec, den, exp):
+        return None
+    value = Fraction((whole or "0").replace(",", "") + (dec or ""))
+    if exp is not None:
+        if abs(int(exp)) > MAX_EXPONENT:
+            return None
+        value *= Fraction(10) ** int(exp)
+    if den is not None:
+        if int(den) == 0:
+            return None
+        value /= int(den)
+    if match.group("sign") == "-":
+        value = -value
+    return Number(value, match.group(0).strip(), match.group("pct") is not None)
+
+
+def numbers(text: str) -> list[Number]:
+    """Every well-formed number in ``text`` (already folded), in order of appearance."""
+    text = _GROUPED.sub(",", text)
+    found: list[tuple[int, Number]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in (_FRAC, _MIXED):
+        for m in pattern.finditer(text):
+            num, den = m.group("num"), m.group("den")
+            if not _digits_ok(num, den, m.groupdict().get("whole")) or int(den) == 0:
+                continue
+            value = Fraction(int(num), int(den))
+            if m.groupdict().get("whole") is not None:
+                value += int(m.group("whole"))
+            if m.group("sign"):
+                value = -value
+            found.append((m.start(), Number(value, m.group(0).strip())))
+            taken.append(m.span())
+    for m in _NUMBER.finditer(text):
+        if m.end() == m.start() or any(a <= m.start() < b for a, b in taken):
+            continue
+        number = _read(m)
+        if number is not None:
+            found.append((m.start(), number))
+    found.sort(key=lambda pair: pair[0])
+    return [number for _, number in found]
+
+
+def first_number(text: str) -> Number | None:
+    """The first number in ``text``."""
+    found = numbers(text)
+    return found[0] if found else None
+
+
+def last_number(text: str) -> Number | None:
+    """The last number in ``text``."""
+    found = numbers(text)
+    return found[-1] if found else None
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced."""
+    starts = [m.end() for m in _BOX.finditer(text)]
+    for start in reversed(starts):
+        depth = 1
+        end = min(len(text), start + MAX_BOX_CHARS)
+        for i in range(start, end):
+            ch = text[i]
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    return text[start:i]
+    return None
+
+
+def _gsm8k(text: str) -> Number | None:
+    marks = _GSM8K_MARK.findall(text)
+    if marks:
+        return first_number(marks[-1])
+    lines = _ANSWER_LINE.findall(text)
+    return first_number(lines[-1]) if lines else None
+
+
+def _boxed(text: str) -> Number | None:
+    content = last_boxed(text)
+    return None if content is None else first_number(content)
+
+
+def _auto(text: str) -> Number | None:
+    for extract in (_gsm8k, _boxed):
+        number = extract(text)
+        if number is not None:
+            return number
+    said = _ANSWER_IS.findall(text)
+    if said:
+        number = first_number(said[-1])
+        if number is not None:
+            return number
+    return last_number(text)
+
+
+EXTRACTORS: dict[str, Callable[[str], Number | None]] = {
+    "auto": _auto,
+    "gsm8k": _gsm8k,
+    "boxed": _boxed,
+    "last_number": last_number,
+    "first_number": first_number,
+}
+
+
+def extract(text: str, mode: str, pattern: re.Pattern[str] | None = None) -> Number | None:
+    """The answer number of ``text`` under ``mode`` (``regex`` reads ``pattern``'s answer group)."""
+    text = fold(text)
+    if mode == "regex":
+        assert pattern is not None
+        found = None
+        for found in pattern.finditer(text):
+            pass
+        if found is None:
+            return None
+        group = found.group("answer") if "answer" in pattern.groupindex else found.group(1)
+        return None if group is None else first_number(group)
+    return EXTRACTORS[mode](text)
