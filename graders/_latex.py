@@ -66,8 +66,9 @@ def balanced(text: str) -> bool:
 def normalize(text: str) -> str:
     """Canonical spelling of an answer: delimiters, spacing, ``\\dfrac``, degrees, units, ``$``."""
     s = fold(text).strip()
+    s = s.replace("\\$", "")  # a dollar amount, before $ is read as a math delimiter
     s = _DISPLAY.sub(lambda m: next(g for g in m.groups() if g is not None), s)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\$", "").replace("$", "")
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("$", "")
     s = _THOUSANDS.sub(r"\1", s)
     s = _SPACING.sub(lambda m: m.group(1) or " ", s)
     s = _DEGREES.sub("", s)

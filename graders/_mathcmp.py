@@ -20,6 +20,7 @@ from graders._latex import Node
 from graders._mathexpr import (
     TextAnswer,
     TooLarge,
+    Undefined,
     Unsupported,
     close,
     environments,
@@ -39,6 +40,7 @@ MAX_SYMBOLIC_DIGITS = 100
 _POWER_TOWER = re.compile(r"\^\s*\{[^{}]*\^")  # a^{b^c}: sympy would evaluate it exactly
 _BIG_EXPONENT = re.compile(r"\^\s*\{?\s*(\d{4,})")  # x^{12345}: expanding it is unbounded work
 _LONG_NUMBER = re.compile(r"\d{%d,}" % (MAX_SYMBOLIC_DIGITS + 1))
+_BIG_FACTORIAL = re.compile(r"\d{5,}\s*!|\}\s*!")  # 99999! (or (..)! of an expression)
 
 
 class LimitExceeded(Exception):
@@ -158,8 +160,11 @@ def _tree_pair(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool | None:
     if not names:
         try:
             return exact(a) == exact(b)
-        except TooLarge:
-            return None
+        except TooLarge as exc:
+            # sympy would compute the same huge integer, holding the GIL while it does
+            raise LimitExceeded(str(exc)) from None
+        except Undefined:
+            return False
         except Unsupported:
             pass
     try:
@@ -234,7 +239,7 @@ def check_symbolic_limits(text: str) -> None:
             depth -= 1
     if deepest > MAX_SYMBOLIC_NESTING:
         raise LimitExceeded(f"nesting depth {deepest} (limit {MAX_SYMBOLIC_NESTING})")
-    if _LONG_NUMBER.search(text) or _POWER_TOWER.search(text) or _BIG_EXPONENT.search(text):
+    if any(p.search(text) for p in (_LONG_NUMBER, _POWER_TOWER, _BIG_EXPONENT, _BIG_FACTORIAL)):
         raise LimitExceeded("numbers or exponents too large for symbolic comparison")
 
 

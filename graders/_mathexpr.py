@@ -41,6 +41,10 @@ class TextAnswer(Unsupported):
     """The answer is words (``\\text{Evelyn}``, ``odd n``) or a base subscript (``52_8``): compare as text."""
 
 
+class Undefined(Unsupported):
+    """The value is undefined (a division by zero): it equals no answer."""
+
+
 class TooLarge(Exception):
     """An exact value would pass the size limits; the answer cannot be compared cheaply."""
 
@@ -57,7 +61,7 @@ _GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
     "rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
 )
-_PLAIN_WORDS = {"sqrt": "\\sqrt", "pi": "\\pi", **{name: f"\\{name}" for name in _FUNCS}}
+_PLAIN_WORDS = {"sqrt": "\\sqrt", "pi": "\\pi", "inf": "\\infty", "infty": "\\infty", "infinity": "\\infty", **{name: f"\\{name}" for name in _FUNCS}}
 _WORD = re.compile(r"(?<![\\a-zA-Z])([a-zA-Z]{2,})")
 
 
@@ -281,14 +285,14 @@ def exact(node: Node) -> Fraction:
         if kind == "mul":
             return a * b
         if b == 0:
-            raise Unsupported("division by zero")
+            raise Undefined("division by zero")
         return a / b
     if kind == "pow":
         base, exponent = exact(node[1]), exact(node[2])
         if exponent.denominator != 1:
             raise Unsupported("fractional power")
         if base == 0 and exponent < 0:
-            raise Unsupported("division by zero")
+            raise Undefined("division by zero")
         if base not in (0, 1, -1) and abs(exponent.numerator) * max(_bits(base), 1) > MAX_INT_BITS:
             raise TooLarge("power too large")
         return base ** int(exponent)

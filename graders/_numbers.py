@@ -8,6 +8,7 @@ the first well-formed number inside it is read.
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Callable
@@ -96,43 +97,55 @@ def _read(match: re.Match[str]) -> Number | None:
     return Number(value, match.group(0).strip(), match.group("pct") is not None)
 
 
-def numbers(text: str) -> list[Number]:
-    """Every well-formed number in ``text`` (already folded), in order of appearance."""
+def _fraction(m: re.Match[str]) -> Number | None:
+    num, den, whole = m.group("num"), m.group("den"), m.groupdict().get("whole")
+    if not _digits_ok(num, den, whole) or int(den) == 0:
+        return None
+    value = Fraction(int(num), int(den)) + (int(whole) if whole is not None else 0)
+    return Number(-value if m.group("sign") else value, m.group(0).strip())
+
+
+def _candidates(text: str) -> list[tuple[int, re.Match[str], bool]]:
+    """Number-shaped matches in order: (start, match, is_fraction); read lazily by the callers,
+    so a text of 100,000 numbers costs one regex pass, not 100,000 Fractions."""
     text = _GROUPED.sub(",", text)
-    found: list[tuple[int, Number]] = []
-    taken: list[tuple[int, int]] = []
-    for pattern in (_FRAC, _MIXED):
-        for m in pattern.finditer(text):
-            num, den = m.group("num"), m.group("den")
-            if not _digits_ok(num, den, m.groupdict().get("whole")) or int(den) == 0:
-                continue
-            value = Fraction(int(num), int(den))
-            if m.groupdict().get("whole") is not None:
-                value += int(m.group("whole"))
-            if m.group("sign"):
-                value = -value
-            found.append((m.start(), Number(value, m.group(0).strip())))
-            taken.append(m.span())
+    fractions = sorted(
+        ((m.start(), m.end(), m) for pattern in (_FRAC, _MIXED) for m in pattern.finditer(text)),
+        key=lambda t: t[0],
+    )
+    found: list[tuple[int, re.Match[str], bool]] = [(a, m, True) for a, _, m in fractions]
+    starts = [a for a, _, _ in fractions]
     for m in _NUMBER.finditer(text):
-        if m.end() == m.start() or any(a <= m.start() < b for a, b in taken):
+        if m.end() == m.start():
             continue
-        number = _read(m)
-        if number is not None:
-            found.append((m.start(), number))
-    found.sort(key=lambda pair: pair[0])
-    return [number for _, number in found]
+        k = bisect.bisect_right(starts, m.start()) - 1
+        if k >= 0 and m.start() < fractions[k][1]:
+            continue  # inside a fraction already read
+        found.append((m.start(), m, False))
+    found.sort(key=lambda t: t[0])
+    return found
+
+
+def _number(m: re.Match[str], is_fraction: bool) -> Number | None:
+    return _fraction(m) if is_fraction else _read(m)
 
 
 def first_number(text: str) -> Number | None:
     """The first number in ``text``."""
-    found = numbers(text)
-    return found[0] if found else None
+    for _, m, is_fraction in _candidates(text):
+        number = _number(m, is_fraction)
+        if number is not None:
+            return number
+    return None
 
 
 def last_number(text: str) -> Number | None:
     """The last number in ``text``."""
-    found = numbers(text)
-    return found[-1] if found else None
+    for _, m, is_fraction in reversed(_candidates(text)):
+        number = _number(m, is_fraction)
+        if number is not None:
+            return number
+    return None
 
 
 def last_boxed(text: str) -> str | None:
