@@ -183,13 +183,13 @@ def structure(s: str) -> Node:
         sides = [structure(p) for p in rel]
         if len(rel) == 2 and len(ops) >= 1:
             op = next(o for o in ops if o in s)
-            return Node("rel", op=_first_top_op(s) or op, parts=(sides[0], sides[-1]))
+            return Node("rel", op=(_first_top_op(s) or op).strip(), parts=(sides[0], sides[-1]))
         # a chain a = b = c: the last side is the result (the solution-chain form)
         return Node("rel", op="=", parts=(sides[0], sides[-1])) if all(o == "=" for o in ops) else Node(
             "leaf", text=s
         )
     if s.startswith("\\{") and s.endswith("\\}"):
-        return Node("set", parts=tuple(structure(p) for p in _limit(_split_top(s[2:-2], (",", ";")))))
+        return Node("set", parts=_elements(_split_top(s[2:-2], (",", ";"))))
     if s[:1] in "([" and s[-1:] in ")]" and _wraps(s):
         inner = _split_top(s[1:-1], (",",))
         if len(inner) > 1:
@@ -198,16 +198,25 @@ def structure(s: str) -> Node:
         return Node("leaf", text=s.replace(",", ""))
     items = _split_top(s, (",", ";"))
     if len(items) > 1:
-        return Node("set", parts=tuple(structure(p) for p in _limit(items)))
+        return Node("set", parts=_elements(items))
     pm = _split_top(s, ("\\pm", "±"))
     if len(pm) == 2:
         a, b = pm[0].strip(), pm[1].strip()
         lo = f"{a}-({b})" if a else f"-({b})"
         hi = f"{a}+({b})" if a else f"{b}"
-        return Node("set", parts=(Node("leaf", text=hi), Node("leaf", text=lo)))
+        return Node("set", parts=(Node("leaf", text=hi), Node("leaf", text=lo)), open="±")
     if not balanced(s.replace("\\{", "").replace("\\}", "")):
         raise StructureError("unbalanced braces")
     return Node("leaf", text=s)
+
+
+def _elements(items: list[str]) -> tuple[Node, ...]:
+    """The elements of a set; ``1 \\pm \\sqrt{5}`` inside a set is two of its elements."""
+    out: list[Node] = []
+    for item in _limit(items):
+        node = structure(item)
+        out.extend(node.parts if node.kind == "set" and node.open == "±" else (node,))
+    return tuple(out)
 
 
 def _first_top_op(s: str) -> str | None:

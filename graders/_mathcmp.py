@@ -63,6 +63,8 @@ class Comparison:
             return side is not None and self.equal(side, pred)
         if pred.kind == "rel" and gold.kind != "rel":
             side = _named_side(pred)
+            if side is None and pred.op == "=" and self.equal(*pred.parts):
+                side = pred.parts[1]  # a true chain "2+3 = 5" answers 5; a false "5 = 3" answers nothing
             return side is not None and self.equal(gold, side)
         if gold.kind != pred.kind:
             return False

@@ -20,6 +20,8 @@ from fractions import Fraction
 MAX_NUMBER_DIGITS = 64
 # Exponents of scientific notation past this would make huge Fractions for no real answer.
 MAX_EXPONENT = 400
+# last_number reads this many final characters first: long outputs end in their answer.
+TAIL_CHARS = 4_000
 # Balanced-brace scan of \boxed{...}: a box holding more than this is not a final answer.
 MAX_BOX_CHARS = 10_000
 
@@ -141,6 +143,13 @@ def first_number(text: str) -> Number | None:
 
 def last_number(text: str) -> Number | None:
     """The last number in ``text``."""
+    if len(text) > 4 * TAIL_CHARS:
+        # read the tail first, cut at a line or word break so no number is split
+        cut = max(text.rfind("\n", 0, len(text) - TAIL_CHARS), text.rfind(" ", 0, len(text) - TAIL_CHARS))
+        if cut > 0:
+            found = last_number(text[cut:])
+            if found is not None:
+                return found
     for _, m, is_fraction in reversed(_candidates(text)):
         number = _number(m, is_fraction)
         if number is not None:
