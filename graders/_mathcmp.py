@@ -39,7 +39,7 @@ MAX_SYMBOLIC_NESTING = 20
 MAX_SYMBOLIC_DIGITS = 100
 _POWER_TOWER = re.compile(r"\^\s*\{[^{}]*\^")  # a^{b^c}: sympy would evaluate it exactly
 _BIG_EXPONENT = re.compile(r"\^\s*\{?\s*(\d{4,})")  # x^{12345}: expanding it is unbounded work
-_LONG_NUMBER = re.compile(r"\d{%d,}" % (MAX_SYMBOLIC_DIGITS + 1))
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_SYMBOLIC_DIGITS + 1},}}")
 _BIG_FACTORIAL = re.compile(r"\d{5,}\s*!|\}\s*!")  # 99999! (or (..)! of an expression)
 
 
@@ -80,7 +80,7 @@ class Comparison:
             return False
         if gold.kind == "matrix" and gold.shape != pred.shape:
             return False
-        return all(self.equal(g, p) for g, p in zip(gold.parts, pred.parts))
+        return all(self.equal(g, p) for g, p in zip(gold.parts, pred.parts, strict=True))
 
     def unordered(self, gold: tuple[Node, ...], pred: tuple[Node, ...]) -> bool:
         left = list(pred)

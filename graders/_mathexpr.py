@@ -50,7 +50,9 @@ class TooLarge(Exception):
 
 
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|(\\[a-zA-Z]+|\\[{}%$])|([a-zA-Z])|(\S))")
-_SPACE_CMDS = frozenset({"\\left", "\\right", "\\displaystyle", "\\big", "\\Big", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr"})
+_SPACE_CMDS = frozenset(
+    {"\\left", "\\right", "\\displaystyle", "\\big", "\\Big", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr"}
+)
 _FUNCS = {
     "sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "sec": lambda z: 1 / cmath.cos(z),
     "csc": lambda z: 1 / cmath.sin(z), "cot": lambda z: 1 / cmath.tan(z), "arcsin": cmath.asin,
@@ -61,7 +63,11 @@ _GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
     "rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
 )
-_PLAIN_WORDS = {"sqrt": "\\sqrt", "pi": "\\pi", "inf": "\\infty", "infty": "\\infty", "infinity": "\\infty", **{name: f"\\{name}" for name in _FUNCS}}
+_PLAIN_WORDS = {
+    "sqrt": "\\sqrt", "pi": "\\pi", "inf": "\\infty", "infty": "\\infty", "infinity": "\\infty",
+    **{name: f"\\{name}" for name in _FUNCS},
+}  # fmt: skip
+_NOT_PRIMARY = frozenset({"\\cdot", "\\times", "\\div", "\\%", "\\pm"})
 _WORD = re.compile(r"(?<![\\a-zA-Z])([a-zA-Z]{2,})")
 
 
@@ -141,7 +147,7 @@ class _Parser:
                 return node
 
     def starts_primary(self, tok: str) -> bool:
-        return tok[0].isalnum() or tok in ("(", "{", "\\{") or (tok[0] == "\\" and tok not in ("\\cdot", "\\times", "\\div", "\\%", "\\pm"))
+        return tok[0].isalnum() or tok in ("(", "{", "\\{") or (tok[0] == "\\" and tok not in _NOT_PRIMARY)
 
     def unary(self) -> Node:
         tok = self.peek()
@@ -271,7 +277,8 @@ def exact(node: Node) -> Fraction:
     """The exact rational value; raises Unsupported when it is not rational (or has variables)."""
     kind = node[0]
     if kind == "num":
-        return node[1]  # type: ignore[no-any-return]
+        value: Fraction = node[1]
+        return value
     if kind == "neg":
         return -exact(node[1])
     if kind == "pct":
@@ -312,8 +319,8 @@ def exact(node: Node) -> Fraction:
         value, index = exact(node[1]), exact(node[2])
         if index.denominator != 1 or index < 1 or value < 0 or index > 64:
             raise Unsupported("root")
-        n = int(index)
-        num, den = _iroot(value.numerator, n), _iroot(value.denominator, n)
+        degree = int(index)
+        num, den = _iroot(value.numerator, degree), _iroot(value.denominator, degree)
         if num is None or den is None:
             raise Unsupported("irrational root")
         return Fraction(num, den)

@@ -215,8 +215,8 @@ def extract(text: str, mode: str, pattern: re.Pattern[str] | None = None) -> Num
     if mode == "regex":
         assert pattern is not None
         found = None
-        for found in pattern.finditer(text):
-            pass
+        for match in pattern.finditer(text):
+            found = match  # the last match counts, as the last number does in the other modes
         if found is None:
             return None
         group = found.group("answer") if "answer" in pattern.groupindex else found.group(1)

@@ -115,7 +115,7 @@ def load_gsm8k() -> list[tuple[int, str, str, bool, dict[str, Any]]]:
     rows = [json.loads(line) for line in (GSM8K / "example_model_solutions.jsonl").read_text().splitlines()]
     assert len(tests) == len(rows) == 1319
     out = []
-    for i, (row, test) in enumerate(zip(rows, tests)):
+    for i, (row, test) in enumerate(zip(rows, tests, strict=True)):
         assert row["question"] == test["question"]
         for run in RUNS:
             out.append((i, run, row[run]["solution"], row[run]["is_correct"], test))
