@@ -185,9 +185,7 @@ def structure(s: str) -> Node:
             op = next(o for o in ops if o in s)
             return Node("rel", op=(_first_top_op(s) or op).strip(), parts=(sides[0], sides[-1]))
         # a chain a = b = c: the last side is the result (the solution-chain form)
-        return Node("rel", op="=", parts=(sides[0], sides[-1])) if all(o == "=" for o in ops) else Node(
-            "leaf", text=s
-        )
+        return Node("rel", op="=", parts=(sides[0], sides[-1])) if all(o == "=" for o in ops) else Node("leaf", text=s)
     if s.startswith("\\{") and s.endswith("\\}"):
         return Node("set", parts=_elements(_split_top(s[2:-2], (",", ";"))))
     if s[:1] in "([" and s[-1:] in ")]" and _wraps(s):

@@ -374,7 +374,7 @@ def _numeric(node: Node, env: dict[str, complex]) -> complex:
     if kind == "pow":
         base, exponent = _numeric(node[1], env), _numeric(node[2], env)
         if exponent.imag == 0 and exponent.real == int(exponent.real) and abs(exponent.real) < 10_000:
-            return base ** int(exponent.real) if base != 0 or exponent.real >= 0 else base ** exponent
+            return base ** int(exponent.real) if base != 0 or exponent.real >= 0 else base**exponent
         return complex(cmath.exp(exponent * cmath.log(base)))
     if kind == "root":
         value, index = _numeric(node[1], env), _numeric(node[2], env)
@@ -399,8 +399,7 @@ def environments(names: set[str]) -> list[dict[str, complex]]:
     """A few assignments of test values to ``names``, the same for both sides of a comparison."""
     ordered = sorted(names)
     return [
-        {name: complex(_POINTS[(k + j) % 3] + 0.1 * j + 0.37 * k) for j, name in enumerate(ordered)}
-        for k in range(3)
+        {name: complex(_POINTS[(k + j) % 3] + 0.1 * j + 0.37 * k) for j, name in enumerate(ordered)} for k in range(3)
     ]
 
 

@@ -117,9 +117,7 @@ class NumericGrader(Grader):
             return Score.failure(REFERENCE_PARSE_ERROR, f"reference is over {MAX_INPUT_CHARS} characters")
         ref = extract(ref_text, self.reference_mode, self.pattern)
         if ref is None:
-            return Score.failure(
-                REFERENCE_PARSE_ERROR, "no number in the reference", reference=clip(ref_text)
-            )
+            return Score.failure(REFERENCE_PARSE_ERROR, "no number in the reference", reference=clip(ref_text))
         details: dict[str, Any] = {"reference": ref.text, "reference_value": _show(ref.value)}
         text = self.input.render(sample, item)
         if len(text) > MAX_INPUT_CHARS:
