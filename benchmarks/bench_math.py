@@ -72,13 +72,18 @@ def _timed(
     return statistics.median(times), agree / len(pairs)
 
 
-def _math_verify() -> Callable[[str, dict[str, Any], str], bool]:
+def _math_verify(wrap: bool) -> Callable[[str, dict[str, Any], str], bool]:
+    """Math-Verify's grade; ``wrap`` puts a bare LaTeX answer in ``$...$`` (its LaTeX extractor
+    reads only delimited math, so a bare ``\\frac{1}{2}`` would be missed: that is our rewrite's
+    doing, not Math-Verify's fault)."""
     try:
         from math_verify import parse, verify
     except ImportError as exc:
         raise SystemExit("bench_math needs Math-Verify: pip install math-verify (make bench does)") from exc
 
     def grade(output: str, item: dict[str, Any], gold: str) -> bool:
+        if wrap and "$" not in output and "\\boxed" not in output:
+            output = f"${output}$"
         return bool(verify(parse(f"${gold}$"), parse(output)))
 
     return grade
@@ -95,9 +100,11 @@ def _rftkit(spec: str) -> Callable[[str, dict[str, Any], str], bool]:
     return grade
 
 
-def _compare(name: str, spec: str, pairs: list[tuple[str, dict[str, Any], str, bool]], goal: str) -> dict[str, Any]:
+def _compare(
+    name: str, spec: str, pairs: list[tuple[str, dict[str, Any], str, bool]], goal: str, *, wrap: bool = False
+) -> dict[str, Any]:
     ours, ours_agree = _timed(_rftkit(spec), pairs)
-    theirs, theirs_agree = _timed(_math_verify(), pairs)
+    theirs, theirs_agree = _timed(_math_verify(wrap), pairs)
     return {
         "name": name,
         "figures": {
@@ -149,11 +156,14 @@ def run() -> list[dict[str, Any]]:
             "math.json",
             _math500_pairs(),
             "at least 2x faster, agreement at least as high",
+            wrap=True,
         ),
     ]
-    pairs = [(output, item) for output, item, _, _ in _math500_pairs()] * 2
+    pairs = [(output, item) for output, item, _, _ in _math500_pairs()] * 4
     load_before = os.getloadavg()[0]
-    one, two = _throughput(1, pairs), _throughput(2, pairs)
+    # best of 3, alternating: the machine may be shared, and bursts of other work only slow a run down
+    rounds = [(_throughput(1, pairs), _throughput(2, pairs)) for _ in range(3)]
+    one, two = max(r[0] for r in rounds), max(r[1] for r in rounds)
     entries.append(
         {
             "name": "math_grader_2_processes_vs_1",
@@ -164,7 +174,7 @@ def run() -> list[dict[str, Any]]:
                 "cpus": len(os.sched_getaffinity(0)),
                 "load_average_before": round(load_before, 2),
             },
-            "baseline": "the same grading in 1 worker process",
+            "baseline": "the same grading in 1 worker process (best of 3 runs each, alternating)",
             "ratio": round(two / one, 2),
             "goal": "close to 2x when 2 cores are free (grading holds no shared state); a loaded machine shows less",
         }
