@@ -29,7 +29,7 @@ _RELATIONS = (
     ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="), ("\\ge", ">="), ("\\neq", "!="), ("\\ne", "!="),
     ("\\lt", "<"), ("\\gt", ">"), ("≤", "<="), ("≥", ">="), ("\\in", " in "),
 )  # fmt: skip
-_REL_SPLIT = re.compile(r"<=|>=|!=|=|<|>| in ")
+_REL_OPS = ("<=", ">=", "!=", " in ", "=", "<", ">")
 _FUNCTION_WORDS = frozenset({"sqrt", "pi", "sin", "cos", "tan", "cot", "sec", "csc", "ln", "log", "exp"})
 
 
@@ -175,17 +175,17 @@ def structure(s: str) -> Node:
     union = _split_top(s, ("\\cup", "∪"))
     if len(union) > 1:
         return Node("union", parts=tuple(structure(p) for p in _limit(union)))
-    rel = _split_top(s, ("<=", ">=", "!=", " in ", "=", "<", ">"))
+    rel = _split_top(s, _REL_OPS)
     if len(rel) > 2 and len(_split_top(s, (",", ";"))) > 1:
         rel = [s]  # "x = 1, y = 2": a list of equations, split at the commas below
     if len(rel) > 1:
-        ops = _REL_SPLIT.findall(s)
-        sides = [structure(p) for p in rel]
-        if len(rel) == 2 and len(ops) >= 1:
-            op = next(o for o in ops if o in s)
-            return Node("rel", op=(_first_top_op(s) or op).strip(), parts=(sides[0], sides[-1]))
-        # a chain a = b = c: the last side is the result (the solution-chain form)
-        return Node("rel", op="=", parts=(sides[0], sides[-1])) if all(o == "=" for o in ops) else Node("leaf", text=s)
+        ops = _top_ops(s)
+        sides = [structure(p) for p in _limit(rel)]
+        if len(ops) == 1:
+            return Node("rel", op=ops[0].strip(), parts=(sides[0], sides[1]))
+        if all(op == "=" for op in ops):
+            return Node("rel", op="=", parts=(sides[0], sides[-1]))  # a chain a = b = c
+        return Node("leaf", text=s)
     if s.startswith("\\{") and s.endswith("\\}"):
         return Node("set", parts=_elements(_split_top(s[2:-2], (",", ";"))))
     if s[:1] in "([" and s[-1:] in ")]" and _wraps(s):
@@ -217,18 +217,25 @@ def _elements(items: list[str]) -> tuple[Node, ...]:
     return tuple(out)
 
 
-def _first_top_op(s: str) -> str | None:
+def _top_ops(s: str) -> list[str]:
+    """The relation operators of ``s`` outside every bracket pair, in order."""
+    ops: list[str] = []
     depth = 0
-    for i, ch in enumerate(s):
+    i = 0
+    while i < len(s):
+        ch = s[i]
         if ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
         elif depth == 0:
-            for op in ("<=", ">=", "!=", " in ", "=", "<", ">"):
-                if s.startswith(op, i):
-                    return op
-    return None
+            op = next((op for op in _REL_OPS if s.startswith(op, i)), None)
+            if op is not None:
+                ops.append(op)
+                i += len(op)
+                continue
+        i += 1
+    return ops
 
 
 def _limit(parts: list[str]) -> list[str]:
