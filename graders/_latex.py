@@ -17,7 +17,8 @@ MAX_ELEMENTS = 256
 
 _BOX_TYPO = re.compile(r"\\beginboxed\s*\{")
 _ANSWER_IS = re.compile(r"(?i)(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*")
-_DISPLAY = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_DELIMITER = re.compile(r"\$\$|\$|\\\(|\\\)|\\\[|\\\]")
+_CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 _THOUSANDS = re.compile(r"(\d)(?:,\\!|\{,\}|,\\,)\s*(?=\d{3}(?!\d))")
 _PLAIN_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm|mathbf|textnormal|operatorname)\s*\{([^{}]*)\}")
@@ -43,11 +44,42 @@ def extract_answer(text: str) -> str:
     said = list(_ANSWER_IS.finditer(text))
     if said:
         return text[said[-1].end() :].split("\n", 1)[0]
-    shown = list(_DISPLAY.finditer(text))
+    shown = math_spans(text)
     if shown and len(text) > 40:
-        m = shown[-1]
-        return next(g for g in m.groups() if g is not None)
+        start, end, _, _ = shown[-1]
+        return text[start:end]
     return text
+
+
+def math_spans(text: str) -> list[tuple[int, int, int, int]]:
+    """The ``$..$``, ``$$..$$``, ``\\(..\\)`` and ``\\[..\\]`` spans of ``text`` as (content
+    start, content end, span start, span end), paired in one pass (a lazy regex would be
+    quadratic on ``\\(`` repeated 10^5 times)."""
+    spans: list[tuple[int, int, int, int]] = []
+    opener: re.Match[str] | None = None
+    for m in _DELIMITER.finditer(text):
+        if opener is None:
+            if m.group() in _CLOSER:
+                opener = m
+        elif m.group() == _CLOSER[opener.group()]:
+            if m.start() > opener.end():
+                spans.append((opener.end(), m.start(), opener.start(), m.end()))
+            opener = None
+    return spans
+
+
+def _unwrap_math(text: str) -> str:
+    spans = math_spans(text)
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for start, end, span_start, span_end in spans:
+        out.append(text[pos:span_start])
+        out.append(text[start:end])
+        pos = span_end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def balanced(text: str) -> bool:
@@ -67,7 +99,7 @@ def normalize(text: str) -> str:
     """Canonical spelling of an answer: delimiters, spacing, ``\\dfrac``, degrees, units, ``$``."""
     s = fold(text).strip()
     s = s.replace("\\$", "")  # a dollar amount, before $ is read as a math delimiter
-    s = _DISPLAY.sub(lambda m: next(g for g in m.groups() if g is not None), s)
+    s = _unwrap_math(s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("$", "")
     s = _THOUSANDS.sub(r"\1", s)
     s = _SPACING.sub(lambda m: m.group(1) or " ", s)

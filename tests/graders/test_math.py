@@ -104,6 +104,10 @@ BAD_INPUTS: dict[str, tuple[str, str, str | None, float]] = {
     "huge_factorial": ("99999999999!", "1", "math_limit", 0.0),
     "unicode_minus": ("\\boxed{\u22125}", "-5", None, 1.0),
     "fullwidth_digits": ("\\boxed{\uff11\uff12\uff13}", "123", None, 1.0),
+    "open_boxes": ("\\boxed{" * 100_000, "1", "math_limit", 0.0),
+    "open_math_delimiters": ("\\(" * 100_000 + "\\[" * 100_000, "1", "math_limit", 0.0),
+    "answer_markers": ("The answer is " * 50_000, "1", None, 0.0),
+    "boxes_closed_late": ("\\boxed{" * 1_000 + "2" + "}" * 1_000, "2", None, 1.0),
     "many_elements": (", ".join(["1"] * 10_000), "1", "math_limit", 0.0),
 }
 

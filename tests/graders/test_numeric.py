@@ -90,6 +90,9 @@ BAD_INPUTS = {
     "nan_and_inf": ("nan inf -inf Infinity", None),
     "many_signs": ("-" * 100_000 + "5", None),
     "long_digit_runs_with_commas": ("1," * 200_000, None),
+    "open_boxes": ("\\boxed{" * 100_000, None),
+    "open_math_delimiters": ("\\(" * 100_000 + "$a" * 100_000, None),
+    "answer_markers": ("#### " * 100_000 + "A: x\n" * 100_000, None),
     "many_fractions": ("1/2 " * 100_000 + "\\frac{1}{2} " * 50_000, None),
 }
 
