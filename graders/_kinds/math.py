@@ -12,7 +12,6 @@ from graders._deadline import DeadlineExceeded, run_with_deadline
 from graders._errors import REFERENCE_PARSE_ERROR
 from graders._grader import Grader
 from graders._latex import Node, StructureError, extract_answer, key, normalize, structure
-from graders._numbers import last_boxed
 from graders._mathcmp import (
     Comparison,
     LimitExceeded,
@@ -21,6 +20,7 @@ from graders._mathcmp import (
     sympy_parse,
 )
 from graders._mathexpr import TextAnswer, TooLarge, Unsupported, parse
+from graders._numbers import last_boxed
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template
