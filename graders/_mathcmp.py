@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from typing import Any
 
-from graders._deadline import run_with_deadline
+from graders._deadline import DeadlineExceeded, run_with_deadline
 from graders._latex import Node
 from graders._mathexpr import (
     TextAnswer,
@@ -48,13 +49,21 @@ class LimitExceeded(Exception):
 
 
 class Comparison:
-    """One comparison: the deadline for its symbolic work, and how it was decided."""
+    """One comparison: its deadline (for all of its work, so a 256-element set of symbolic
+    leaves cannot add up to minutes) and how it was decided."""
 
-    __slots__ = ("timeout", "methods")
+    __slots__ = ("deadline", "methods")
 
     def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
         self.methods: set[str] = set()
+
+    def remaining(self) -> float:
+        """Seconds left; raises DeadlineExceeded when none are."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("the comparison ran out of time")
+        return left
 
     def equal(self, gold: Node, pred: Node) -> bool:
         """Whether ``pred`` answers ``gold``; raises LimitExceeded or DeadlineExceeded."""
@@ -85,6 +94,7 @@ class Comparison:
     def unordered(self, gold: tuple[Node, ...], pred: tuple[Node, ...]) -> bool:
         left = list(pred)
         for g in gold:
+            self.remaining()
             for i, p in enumerate(left):
                 if self.equal(g, p):
                     del left[i]
@@ -126,7 +136,7 @@ class Comparison:
         check_symbolic_limits(gold)
         check_symbolic_limits(pred)
         load_sympy()  # the first import takes ~0.5 s: not inside the deadline
-        return run_with_deadline(sympy_equal, gold, pred, timeout=self.timeout)
+        return run_with_deadline(sympy_equal, gold, pred, timeout=self.remaining())
 
 
 def _key(text: str) -> str:

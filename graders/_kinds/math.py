@@ -53,7 +53,8 @@ class MathSpec(BaseSpec):
     then exact rational values (``\\frac{1}{2}`` = ``0.5`` = ``1/2``; ``1\\frac{4}{5}`` is the
     mixed number 9/5); then values at fixed test points with relative tolerance 1e-9 (so
     ``\\sqrt{8}`` = ``2\\sqrt2`` and ``(x+1)^2`` = ``x^2+2x+1``; a decimal approximation
-    equals an irrational only to 9 significant digits); only then sympy, within ``timeout_s``.
+    equals an irrational only to 9 significant digits); only then sympy. ``timeout_s`` bounds the
+    whole comparison (and, separately, the first reading of a reference).
 
     Surprising cases: ``x = 3`` answers ``3`` (and ``3`` answers ``x = 3``) when one side is
     a bare name; two equations are equal when one is a multiple of the other (``x=2`` and
@@ -92,8 +93,9 @@ def _reference(text: str, timeout: float) -> tuple[str, Node]:
         node = structure(answer)
     except StructureError as exc:
         raise _BadReference(f"cannot read the reference: {exc}") from None
+    clock = Comparison(timeout)  # one deadline for all the leaves
     for leaf in _leaves(node):
-        _check_leaf(leaf, timeout)
+        _check_leaf(leaf, clock)
     return answer, node
 
 
@@ -103,7 +105,7 @@ def _leaves(node: Node) -> list[str]:
     return [leaf for part in node.parts for leaf in _leaves(part)]
 
 
-def _check_leaf(text: str, timeout: float) -> None:
+def _check_leaf(text: str, clock: Comparison) -> None:
     if not text.strip():
         raise _BadReference("the reference has an empty part")
     try:
@@ -119,7 +121,7 @@ def _check_leaf(text: str, timeout: float) -> None:
         raise _BadReference(f"cannot parse the reference: {exc}") from None
     load_sympy()
     try:
-        run_with_deadline(sympy_parse, text, timeout=timeout)
+        run_with_deadline(sympy_parse, text, timeout=clock.remaining())
     except DeadlineExceeded:
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure means an unusable reference

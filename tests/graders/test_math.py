@@ -137,6 +137,21 @@ def test_symbolic_step_past_its_deadline_is_math_timeout(monkeypatch: pytest.Mon
     assert score.details["extracted"] == "\\lfloor 3.5 \\rfloor"
 
 
+def test_deadline_bounds_the_whole_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
+    import graders._mathcmp as mathcmp
+
+    def slow(gold: str, pred: str) -> bool:
+        time.sleep(0.05)  # each call is within the deadline; 400 of them are not
+        return False
+
+    monkeypatch.setattr(mathcmp, "sympy_equal", slow)
+    output = ", ".join(f"\\lfloor {k} \\rfloor" for k in range(20))
+    start = time.perf_counter()
+    score = math_grader(timeout_s=0.3).grade(output, {"answer": ", ".join(str(k) for k in range(20))})
+    assert time.perf_counter() - start < HANG_BOUND_S
+    assert score.error is not None and score.error.kind == "math_timeout"
+
+
 def test_deadline_works_from_a_worker_thread() -> None:
     from graders._deadline import DeadlineExceeded, run_with_deadline
 
