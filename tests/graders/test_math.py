@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from graders import Score, SpecError, compile_spec, load_spec
 
@@ -240,3 +242,20 @@ def test_importing_graders_and_fast_path_do_not_load_sympy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.integers(-50, 50), st.integers(1, 50), st.integers(-50, 50), st.integers(1, 50))
+def test_fractions_equal_exactly_when_cross_products_are(a: int, b: int, c: int, d: int) -> None:
+    score = GRADER.grade(f"\\boxed{{\\frac{{{a}}}{{{b}}}}}", {"answer": f"{c}/{d}"})
+    assert score.passed is (a * d == c * b)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.integers(-99, 99), min_size=2, max_size=8, unique=True), st.randoms(use_true_random=False))
+def test_sets_in_any_order_but_complete(values: list[int], rng: Any) -> None:
+    shuffled = values[:]
+    rng.shuffle(shuffled)
+    reference = {"answer": "\\{" + ", ".join(map(str, values)) + "\\}"}
+    assert GRADER.grade("\\{" + ",".join(map(str, shuffled)) + "\\}", reference).passed is True
+    assert GRADER.grade("\\{" + ",".join(map(str, shuffled[1:])) + "\\}", reference).passed is False

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from graders import SpecError, compile_spec, load_spec
 
@@ -139,3 +142,20 @@ def test_gsm8k_spec_agrees_with_the_labels() -> None:
     assert len(graded) == 5276
     assert [{k: d[k] for k in ("line", "run", "label", "extracted")} for d in expected] == disagreements
     assert 1 - len(disagreements) / len(graded) >= 0.995
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.integers(-(10**12), 10**12), st.integers(-(10**12), 10**12), st.booleans())
+def test_integers_pass_exactly_when_equal(a: int, b: int, commas: bool) -> None:
+    written = f"{a:,}" if commas else str(a)
+    score = numeric().grade(f"so the total is\n#### {written}", {"answer": str(b)})
+    assert score.passed is (a == b)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.fractions(min_value=-1000, max_value=1000, max_denominator=1000))
+def test_fractions_and_their_decimals(value: Fraction) -> None:
+    fraction = f"{value.numerator}/{value.denominator}" if value.denominator != 1 else str(value.numerator)
+    g = numeric(rel_tol=1e-9)
+    assert g.grade(f"The answer is {fraction}", {"answer": f"{float(value):.15g}"}).passed is True
+    assert g.grade(f"The answer is {fraction}", {"answer": f"{float(value) + 1:.15g}"}).passed is False
