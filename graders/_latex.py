@@ -23,7 +23,7 @@ _THOUSANDS = re.compile(r"(\d)(?:,\\!|\{,\}|,\\,)\s*(?=\d{3}(?!\d))")
 _PLAIN_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm|mathbf|textnormal|operatorname)\s*\{([^{}]*)\}")
 _UNIT_TAIL = re.compile(r"(?<=[\d}\s])\s*\\(?:text|mbox|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\^\{?\d\}?)?")
-_PLAIN_UNIT = re.compile(r"(?<=\d)\s*([a-zA-Z]{2,})(?:\^\{?\d\}?)?\.?\s*$")
+_PLAIN_UNIT = re.compile(r"(?<=\d)\s+([a-zA-Z]{2,})(?:\^\{?\d\}?)?\.?\s*$")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|°|\\degree")
 _SPACING = re.compile(r"(\\\\)|\\[,!;: ]|~|\\(?:left|right|big|Big|bigl|bigr|Bigl|Bigr)(?![a-zA-Z])|\\displaystyle")
 _RELATIONS = (
@@ -95,8 +95,12 @@ def balanced(text: str) -> bool:
     return depth == 0
 
 
-def normalize(text: str) -> str:
-    """Canonical spelling of an answer: delimiters, spacing, ``\\dfrac``, degrees, units, ``$``."""
+def normalize(text: str, *, plain_units: bool = False) -> str:
+    """Canonical spelling of an answer: delimiters, spacing, ``\\dfrac``, degrees, units, ``$``.
+
+    ``plain_units`` also drops a trailing word after a number (``10 cm``): for model output
+    only, since in a reference ``5 ab`` may be a product.
+    """
     s = fold(text).strip()
     s = s.replace("\\$", "")  # a dollar amount, before $ is read as a math delimiter
     s = _unwrap_math(s)
@@ -110,7 +114,7 @@ def normalize(text: str) -> str:
         s = re.sub(re.escape(latex) + r"(?![a-zA-Z])", plain, s)
     s = s.replace("\\%", "%").replace("\\mid", "|")
     s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
-    unit = _PLAIN_UNIT.search(s)
+    unit = _PLAIN_UNIT.search(s) if plain_units else None
     if unit is not None and unit.group(1) not in _FUNCTION_WORDS:
         s = s[: unit.start()].strip()
     return s

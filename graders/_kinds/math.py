@@ -155,7 +155,7 @@ class MathGrader(Grader):
         raw = extract_answer(text) if self.extract == "auto" else text
         if len(raw) > MAX_ANSWER_CHARS:
             return Score.failure(MATH_LIMIT, f"answer is over {MAX_ANSWER_CHARS} characters", **details)
-        answer = normalize(raw)
+        answer = normalize(raw, plain_units=True)
         details = {"extracted": clip(answer), **details}
         if not answer:
             return Score(0.0, False, details)
