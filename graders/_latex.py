@@ -14,6 +14,8 @@ from graders._numbers import fold, last_boxed
 
 # Elements of one set, tuple or matrix; more is not a final answer.
 MAX_ELEMENTS = 256
+# Levels of nested structure (a set of tuples of intervals is 3); keeps recursion shallow.
+MAX_STRUCTURE_DEPTH = 8
 
 _BOX_TYPO = re.compile(r"\\beginboxed\s*\{")
 _ANSWER_IS = re.compile(r"(?i)(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*")
@@ -194,13 +196,16 @@ def _wraps(s: str) -> bool:
 _MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
 
 
-def structure(s: str) -> Node:
+def structure(s: str, depth: int = 0) -> Node:
     """The structure of a normalised answer; raises StructureError for unbalanced brackets."""
+    if depth > MAX_STRUCTURE_DEPTH:
+        raise StructureError(f"structures nested over {MAX_STRUCTURE_DEPTH} deep")
     s = s.strip()
+    inner = depth + 1
     matrix = _MATRIX.match(s)
     if matrix is not None:
         rows = [r for r in (row.strip() for row in matrix.group(2).split("\\\\")) if r]
-        cells = [[structure(c) for c in row.split("&")] for row in rows]
+        cells = [[structure(c, inner) for c in row.split("&")] for row in rows]
         if sum(len(r) for r in cells) > MAX_ELEMENTS:
             raise StructureError("matrix too large")
         width = {len(r) for r in cells}
@@ -210,29 +215,30 @@ def structure(s: str) -> Node:
         return Node("matrix", parts=flat, shape=(len(cells), width.pop() if width else 0))
     union = _split_top(s, ("\\cup", "∪"))
     if len(union) > 1:
-        return Node("union", parts=tuple(structure(p) for p in _limit(union)))
+        return Node("union", parts=tuple(structure(p, inner) for p in _limit(union)))
     rel = _split_top(s, _REL_OPS)
     if len(rel) > 2 and len(_split_top(s, (",", ";"))) > 1:
         rel = [s]  # "x = 1, y = 2": a list of equations, split at the commas below
     if len(rel) > 1:
         ops = _top_ops(s)
-        sides = [structure(p) for p in _limit(rel)]
+        sides = [structure(p, inner) for p in _limit(rel)]
         if len(ops) == 1:
             return Node("rel", op=ops[0].strip(), parts=(sides[0], sides[1]))
         if all(op == "=" for op in ops):
             return Node("rel", op="=", parts=(sides[0], sides[-1]))  # a chain a = b = c
         return Node("leaf", text=s)
     if s.startswith("\\{") and s.endswith("\\}"):
-        return Node("set", parts=_elements(_split_top(s[2:-2], (",", ";"))))
+        return Node("set", parts=_elements(_split_top(s[2:-2], (",", ";")), inner))
     if s[:1] in "([" and s[-1:] in ")]" and _wraps(s):
-        inner = _split_top(s[1:-1], (",",))
-        if len(inner) > 1:
-            return Node("seq", parts=tuple(structure(p) for p in _limit(inner)), open=s[0], close=s[-1])
+        elements = _split_top(s[1:-1], (",",))
+        if len(elements) > 1:
+            parts = tuple(structure(p, inner) for p in _limit(elements))
+            return Node("seq", parts=parts, open=s[0], close=s[-1])
     if _PLAIN_THOUSANDS.fullmatch(s):
         return Node("leaf", text=s.replace(",", ""))
     items = _split_top(s, (",", ";"))
     if len(items) > 1:
-        return Node("set", parts=_elements(items))
+        return Node("set", parts=_elements(items, inner))
     pm = _split_top(s, ("\\pm", "±"))
     if len(pm) == 2:
         a, b = pm[0].strip(), pm[1].strip()
@@ -244,11 +250,11 @@ def structure(s: str) -> Node:
     return Node("leaf", text=s)
 
 
-def _elements(items: list[str]) -> tuple[Node, ...]:
+def _elements(items: list[str], depth: int) -> tuple[Node, ...]:
     """The elements of a set; ``1 \\pm \\sqrt{5}`` inside a set is two of its elements."""
     out: list[Node] = []
     for item in _limit(items):
-        node = structure(item)
+        node = structure(item, depth)
         out.extend(node.parts if node.kind == "set" and node.open == "±" else (node,))
     return tuple(out)
 

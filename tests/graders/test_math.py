@@ -110,6 +110,7 @@ BAD_INPUTS: dict[str, tuple[str, str, str | None, float]] = {
     "open_math_delimiters": ("\\(" * 100_000 + "\\[" * 100_000, "1", "math_limit", 0.0),
     "answer_markers": ("The answer is " * 50_000, "1", None, 0.0),
     "boxes_closed_late": ("\\boxed{" * 1_000 + "2" + "}" * 1_000, "2", None, 1.0),
+    "tuples_nested_1500_deep": ("(1," * 1500 + "1" + ")" * 1500, "1", None, 0.0),
     "many_elements": (", ".join(["1"] * 10_000), "1", "math_limit", 0.0),
 }
 
