@@ -84,6 +84,8 @@ class _BadReference(Exception):
 def _reference(text: str, timeout: float) -> tuple[str, Node]:
     # A reference is the answer itself: only a box is taken out of it (the last-$...$ rule is
     # for chains of thought; "$g(x)=..$ for some $a>0$" must not shrink to "a>0").
+    if len(text) > MAX_INPUT_CHARS:
+        raise _BadReference(f"the reference is over {MAX_INPUT_CHARS} characters")
     answer = normalize(last_boxed(text) or text)
     if not answer:
         raise _BadReference("the reference is empty")
