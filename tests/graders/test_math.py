@@ -74,6 +74,17 @@ def test_math500_rewrites() -> None:
     assert accepted == []
 
 
+def test_math500_worked_solutions() -> None:
+    """The 500 reference solutions (prose ending in a \\boxed answer) pass against their own
+    answer and fail against another problem's."""
+    lines = (ROOT / "examples/data/math500/test.jsonl").read_text().splitlines()
+    solutions = [json.loads(line)["solution"] for line in lines]
+    own = GRADER.grade_batch(solutions, [{"answer": a} for a in MATH500])
+    other = GRADER.grade_batch(solutions, [{"answer": other_answer(MATH500, i)} for i in range(500)])
+    assert [s.passed for s in own] == [True] * 500
+    assert [s.passed for s in other] == [False] * 500
+
+
 def test_math500_references_are_all_usable() -> None:
     scores = GRADER.grade_batch(MATH500, [{"answer": a} for a in MATH500])
     assert [s.error for s in scores] == [None] * 500
