@@ -3,9 +3,10 @@
 * GSM8K: 1,000 real GPT-3 completions (``examples/data/gsm8k``) against their ``####`` answers;
   rftkit grades with ``specs/gsm8k.json``, Math-Verify with ``verify(parse(gold), parse(output))``.
   Agreement is with the human-checked ``is_correct`` labels.
-* MATH-500: equivalent and non-equivalent rewrites of the 500 reference answers (the generator
-  of ``tests/graders/math_rewrites.py``); rftkit grades with ``specs/math.json``. Agreement is
-  with the rewrite's label.
+* MATH-500: equivalent and non-equivalent rewrites of the reference answers (the generator of
+  ``tests/graders/math_rewrites.py``), and the worked solutions (prose ending in ``\\boxed{}``)
+  against their own and another problem's answer; rftkit grades with ``specs/math.json``.
+  Agreement is with the pair's label.
 * Throughput of the ``math`` grader in 2 worker processes against 1 (pools warmed up first).
 
 Math-Verify is installed by ``make bench`` only (``pip install math-verify``); it is not a
@@ -49,13 +50,16 @@ def _math500_pairs() -> list[tuple[str, dict[str, Any], str, bool]]:
     from math_rewrites import equivalents, non_equivalents, other_answer
 
     lines = (ROOT / "examples" / "data" / "math500" / "test.jsonl").read_text().splitlines()
-    answers = [json.loads(line)["answer"] for line in lines]
+    rows = [json.loads(line) for line in lines]
+    answers = [row["answer"] for row in rows]
     pairs = []
     for i in range(0, len(answers), MATH500_EVERY):
-        answer = answers[i]
+        answer, other = answers[i], other_answer(answers, i)
         item = {"answer": answer}
         pairs += [(text, item, answer, True) for _, text in equivalents(answer)]
-        pairs += [(text, item, answer, False) for _, text in non_equivalents(answer, other_answer(answers, i))]
+        pairs += [(text, item, answer, False) for _, text in non_equivalents(answer, other)]
+        # the worked solution: prose ending in \boxed{answer}, against its answer and another
+        pairs += [(rows[i]["solution"], item, answer, True), (rows[i]["solution"], {"answer": other}, other, False)]
     return pairs
 
 
