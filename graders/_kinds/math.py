@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from graders._deadline import DeadlineExceeded, run_with_deadline
 from graders._errors import REFERENCE_PARSE_ERROR
@@ -32,6 +32,8 @@ MAX_INPUT_CHARS = 1_000_000
 MAX_ANSWER_CHARS = 10_000
 # Default deadline of the symbolic (sympy) step of one comparison; the fast path needs none.
 DEFAULT_TIMEOUT_S = 2.0
+
+EXAMPLE = {"type": "math", "name": "math", "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
 
 INPUT_TOO_LONG = "input_too_long"
 MATH_TIMEOUT = "math_timeout"
@@ -68,6 +70,8 @@ class MathSpec(BaseSpec):
     ``timeout_s`` gives ``math_timeout``. A reference that is empty, has unbalanced braces or
     cannot be parsed at all gives ``reference_parse_error`` (not scored).
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     type: Literal["math"] = "math"
     input: str = "{{sample.output_text}}"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from graders._errors import REFERENCE_PARSE_ERROR, SpecError
 from graders._grader import Grader
@@ -23,6 +23,14 @@ MAX_INPUT_CHARS = 1_000_000
 INPUT_TOO_LONG = "input_too_long"
 
 Mode = Literal["auto", "gsm8k", "boxed", "last_number", "first_number", "regex"]
+EXAMPLE = {
+    "type": "numeric",
+    "name": "gsm8k",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+    "extract": "auto",
+    "reference_extract": "gsm8k",
+}
 
 
 class NumericSpec(BaseSpec):
@@ -52,6 +60,8 @@ class NumericSpec(BaseSpec):
     wrong number scores ``partial_credit`` (ReFT style, default 0). A reference without a
     number gives an error score of kind ``reference_parse_error`` (not scored).
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     type: Literal["numeric"] = "numeric"
     input: str = "{{sample.output_text}}"
