@@ -33,7 +33,8 @@ MAX_ANSWER_CHARS = 10_000
 # Default deadline of the symbolic (sympy) step of one comparison; the fast path needs none.
 DEFAULT_TIMEOUT_S = 2.0
 
-EXAMPLE = {"type": "math", "name": "math", "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
+# A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
+EXAMPLE: dict[str, Any] = {"type": "math", "name": "math", "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
 
 INPUT_TOO_LONG = "input_too_long"
 MATH_TIMEOUT = "math_timeout"

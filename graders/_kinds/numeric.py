@@ -23,7 +23,8 @@ MAX_INPUT_CHARS = 1_000_000
 INPUT_TOO_LONG = "input_too_long"
 
 Mode = Literal["auto", "gsm8k", "boxed", "last_number", "first_number", "regex"]
-EXAMPLE = {
+# A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
+EXAMPLE: dict[str, Any] = {
     "type": "numeric",
     "name": "gsm8k",
     "input": "{{sample.output_text}}",
