@@ -30,11 +30,16 @@ from graders._types import Sample, Score, clip
 MAX_INPUT_CHARS = 1_000_000
 # An extracted answer longer than this is not a final answer; it is refused before parsing.
 MAX_ANSWER_CHARS = 10_000
-# Default deadline of the symbolic (sympy) step of one comparison; the fast path needs none.
+# Default deadline of one comparison; only its symbolic (sympy) step can take that long.
 DEFAULT_TIMEOUT_S = 2.0
 
 # A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
-EXAMPLE: dict[str, Any] = {"type": "math", "name": "math", "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
+EXAMPLE: dict[str, Any] = {
+    "type": "math",
+    "name": "math",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+}
 
 INPUT_TOO_LONG = "input_too_long"
 MATH_TIMEOUT = "math_timeout"
