@@ -38,7 +38,10 @@ MAX_SYMBOLIC_CHARS = 600
 MAX_SYMBOLIC_NESTING = 20
 # Digits of a number literal sent to sympy.
 MAX_SYMBOLIC_DIGITS = 100
-_POWER_TOWER = re.compile(r"\^\s*\{[^{}]*\^")  # a^{b^c}: sympy would evaluate it exactly
+# a^{b^c} or a^b^c: sympy would evaluate the tower exactly (2003^{2002^{2001}} never ends)
+_POWER_TOWER = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\w+\s*\^")
+# Powers in one leaf sent to sympy; answers have a few, x^x^x^... is an attack.
+MAX_SYMBOLIC_POWERS = 8
 _BIG_EXPONENT = re.compile(r"\^\s*\{?\s*(\d{4,})")  # x^{12345}: expanding it is unbounded work
 _LONG_NUMBER = re.compile(rf"\d{{{MAX_SYMBOLIC_DIGITS + 1},}}")
 _BIG_FACTORIAL = re.compile(r"\d{5,}\s*!|\}\s*!")  # 99999! (or (..)! of an expression)
@@ -153,6 +156,8 @@ def _parsed(text: str) -> tuple[Any, ...] | Exception:
         return parse(text)
     except (Unsupported, TooLarge) as exc:
         return exc
+    except RecursionError:  # MAX_TOKENS keeps trees shallow; this is the backstop
+        return Unsupported("nested too deeply")
 
 
 def _variants(node: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -181,7 +186,7 @@ def _tree_pair(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool | None:
             pass
     try:
         return all(close(numeric(a, env), numeric(b, env)) for env in environments(names))
-    except (TooLarge, Unsupported):
+    except (TooLarge, Unsupported, RecursionError):
         return None
 
 
@@ -251,6 +256,8 @@ def check_symbolic_limits(text: str) -> None:
             depth -= 1
     if deepest > MAX_SYMBOLIC_NESTING:
         raise LimitExceeded(f"nesting depth {deepest} (limit {MAX_SYMBOLIC_NESTING})")
+    if text.count("^") > MAX_SYMBOLIC_POWERS:
+        raise LimitExceeded(f"more than {MAX_SYMBOLIC_POWERS} powers for symbolic comparison")
     if any(p.search(text) for p in (_LONG_NUMBER, _POWER_TOWER, _BIG_EXPONENT, _BIG_FACTORIAL)):
         raise LimitExceeded("numbers or exponents too large for symbolic comparison")
 

@@ -19,8 +19,9 @@ import re
 from fractions import Fraction
 from typing import Any
 
-# Longer expressions are not final answers; they go no further than a text comparison.
-MAX_TOKENS = 2_000
+# Longer expressions are not final answers. It also bounds the depth of a tree (1+1+...+1 is
+# one level per term), and so the recursion of the evaluators below.
+MAX_TOKENS = 600
 # Nesting of groups; recursion past this would approach Python's own stack limit.
 MAX_DEPTH = 100
 # Digits of one number literal: beyond this int() itself turns slow and no answer needs it.
@@ -150,12 +151,11 @@ class _Parser:
         return tok[0].isalnum() or tok in ("(", "{", "\\{") or (tok[0] == "\\" and tok not in _NOT_PRIMARY)
 
     def unary(self) -> Node:
-        tok = self.peek()
-        if tok in ("-", "+"):
-            self.take()
-            node = self.unary()
-            return ("neg", node) if tok == "-" else node
-        return self.power()
+        negative = False
+        while self.peek() in ("-", "+"):  # a loop, not recursion: "------5" must not overflow the stack
+            negative ^= self.take() == "-"
+        node = self.power()
+        return ("neg", node) if negative else node
 
     def power(self) -> Node:
         base = self.postfix()

@@ -122,6 +122,10 @@ BAD_INPUTS: dict[str, tuple[str, str, str | None, float]] = {
     "answer_markers": ("The answer is " * 50_000, "1", None, 0.0),
     "boxes_closed_late": ("\\boxed{" * 1_000 + "2" + "}" * 1_000, "2", None, 1.0),
     "tuples_nested_1500_deep": ("(1," * 1500 + "1" + ")" * 1500, "1", None, 0.0),
+    "long_sum": ("1+" * 999 + "1", "1000", "math_limit", 0.0),
+    "sum_at_the_token_limit": ("1+" * 299 + "1", "300", None, 1.0),
+    "many_signs": ("-" * 599 + "5", "-5", None, 1.0),
+    "power_chain": ("x^" * 299 + "1", "1", "math_limit", 0.0),
     "many_elements": (", ".join(["1"] * 10_000), "1", "math_limit", 0.0),
 }
 
