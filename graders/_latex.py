@@ -36,21 +36,21 @@ _REL_OPS = ("<=", ">=", "!=", " in ", "=", "<", ">")
 _FUNCTION_WORDS = frozenset({"sqrt", "pi", "sin", "cos", "tan", "cot", "sec", "csc", "ln", "log", "exp"})
 
 
-def extract_answer(text: str) -> str:
-    """The final answer in a model output: the last ``\\boxed{}``, else what follows "the answer
-    is", else the last ``$...$`` math, else the whole text."""
+def extract_answer(text: str) -> tuple[str, bool]:
+    """The final answer in a model output and whether one was marked: the last ``\\boxed{}``,
+    else what follows "the answer is", else the last ``$...$`` math; else (unmarked) the whole text."""
     text = _BOX_TYPO.sub("\\\\boxed{", fold(text))
     boxed = last_boxed(text)
     if boxed is not None:
-        return boxed
+        return boxed, True
     said = list(_ANSWER_IS.finditer(text))
     if said:
-        return text[said[-1].end() :].split("\n", 1)[0]
+        return text[said[-1].end() :].split("\n", 1)[0], True
     shown = math_spans(text)
     if shown and len(text) > 40:
         start, end, _, _ = shown[-1]
-        return text[start:end]
-    return text
+        return text[start:end], True
+    return text, False
 
 
 def math_spans(text: str) -> list[tuple[int, int, int, int]]:

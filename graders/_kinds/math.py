@@ -71,8 +71,9 @@ class MathSpec(BaseSpec):
     ``52_8`` and ``\\text{Evelyn}`` are text and compare as case-folded text; ``e`` and ``i``
     are Euler's number and the imaginary unit.
 
-    Limits: outputs over 1,000,000 characters give error ``input_too_long``; answers beyond
-    the size, nesting or exponent limits give ``math_limit``; a symbolic step past
+    Limits: outputs over 1,000,000 characters give error ``input_too_long``; a boxed or stated
+    answer beyond the size, nesting or exponent limits gives ``math_limit`` (a long output with
+    no marked answer scores 0); a comparison past
     ``timeout_s`` gives ``math_timeout``. A reference that is empty, has unbalanced braces or
     cannot be parsed at all gives ``reference_parse_error`` (not scored).
     """
@@ -164,8 +165,10 @@ class MathGrader(Grader):
             whole = normalize(text)  # an output that is the reference as a whole, e.g. text around $..$
             if key(whole) == key(reference):
                 return Score(1.0, True, {"extracted": clip(whole), **details, "method": "string"})
-        raw = extract_answer(text) if self.extract == "auto" else text
+        raw, marked = extract_answer(text) if self.extract == "auto" else (text, True)
         if len(raw) > MAX_ANSWER_CHARS:
+            if not marked:  # a long output with no boxed or stated answer: graded 0, not an error
+                return Score(0.0, False, {"extracted": None, **details, "note": "no final answer found"})
             return Score.failure(MATH_LIMIT, f"answer is over {MAX_ANSWER_CHARS} characters", **details)
         answer = normalize(raw, plain_units=True)
         details = {"extracted": clip(answer), **details}

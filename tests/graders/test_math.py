@@ -104,8 +104,8 @@ BAD_INPUTS: dict[str, tuple[str, str, str | None, float]] = {
     "empty": ("", "3", None, 0.0),
     "ten_mb_of_digits": ("7" * 10_000_000, "7", "input_too_long", 0.0),
     "long_digits_under_the_limit": ("\\boxed{" + "7" * 5_000 + "}", "7", "math_limit", 0.0),
-    "frac_nested_10000_deep": (NESTED_FRAC, "1", "math_limit", 0.0),
-    "boxed_frac_nested_10000_deep": ("\\boxed{" + NESTED_FRAC + "}", "1", "math_limit", 0.0),
+    "frac_nested_10000_deep": (NESTED_FRAC, "1", None, 0.0),
+    "boxed_frac_nested_10000_deep": ("\\boxed{" + NESTED_FRAC + "}", "1", None, 0.0),
     "sqrt_nested_500_deep": ("\\sqrt{" * 500 + "2" + "}" * 500, "2", "math_limit", 0.0),
     "parens_nested_3000_deep": ("(" * 3000 + "1" + ")" * 3000, "1", "math_limit", 0.0),
     "unbalanced_braces": ("\\boxed{\\frac{1}{2}", "0.5", None, 0.0),
@@ -117,8 +117,8 @@ BAD_INPUTS: dict[str, tuple[str, str, str | None, float]] = {
     "huge_factorial": ("99999999999!", "1", "math_limit", 0.0),
     "unicode_minus": ("\\boxed{\u22125}", "-5", None, 1.0),
     "fullwidth_digits": ("\\boxed{\uff11\uff12\uff13}", "123", None, 1.0),
-    "open_boxes": ("\\boxed{" * 100_000, "1", "math_limit", 0.0),
-    "open_math_delimiters": ("\\(" * 100_000 + "\\[" * 100_000, "1", "math_limit", 0.0),
+    "open_boxes": ("\\boxed{" * 100_000, "1", None, 0.0),
+    "open_math_delimiters": ("\\(" * 100_000 + "\\[" * 100_000, "1", None, 0.0),
     "answer_markers": ("The answer is " * 50_000, "1", None, 0.0),
     "boxes_closed_late": ("\\boxed{" * 1_000 + "2" + "}" * 1_000, "2", None, 1.0),
     "tuples_nested_1500_deep": ("(1," * 1500 + "1" + ")" * 1500, "1", None, 0.0),
@@ -126,7 +126,8 @@ BAD_INPUTS: dict[str, tuple[str, str, str | None, float]] = {
     "sum_at_the_token_limit": ("1+" * 299 + "1", "300", None, 1.0),
     "many_signs": ("-" * 599 + "5", "-5", None, 1.0),
     "power_chain": ("x^" * 299 + "1", "1", "math_limit", 0.0),
-    "many_elements": (", ".join(["1"] * 10_000), "1", "math_limit", 0.0),
+    "many_elements": ("1," * 999 + "1", "1", None, 0.0),
+    "long_unmarked_output": ("no answer here " * 5_000, "1", None, 0.0),
 }
 
 
