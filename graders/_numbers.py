@@ -48,7 +48,7 @@ _NUMBER = re.compile(
 )
 # the space after the sign sits inside its group: "\s*\\frac" alone would rescan every run of blanks
 _FRAC = re.compile(r"(?:(?P<sign>-)\s*)?\\[dt]?frac\s*\{\s*(?P<num>-?\d+)\s*\}\s*\{\s*(?P<den>\d+)\s*\}")
-_MIXED = re.compile(r"(?<![\w.])(?P<sign>-)?(?P<whole>\d+)\s+(?P<num>\d+)\s?/\s?(?P<den>\d+)(?![\d.])")
+_MIXED = re.compile(r"(?<![\w./])(?P<sign>-)?(?P<whole>\d+)\s+(?P<num>\d+)\s?/\s?(?P<den>\d+)(?![\d.])")
 # What follows an answer marker is read up to this many characters (an answer is short).
 MARKER_SPAN = 200
 _GSM8K_MARK = re.compile(rf"####[ \t]*([^\n]{{0,{MARKER_SPAN}}})")
