@@ -1,9 +1,13 @@
-"""``make demo``: evaluate shipped, real predictions and write an HTML report (no API key, no GPU).
+"""``make demo``: evaluate shipped, real predictions and write HTML reports (no API key, no GPU).
 
-Gene ranking: real published rare-disease cases (phenopacket-store, BSD-3; see
-examples/data/gene_ranking/README.md) and the predictions of a non-neural baseline ranker shipped
-with them, graded by specs/gene_rank.json (a ``list_rank`` grader). The top@1/5/20 printed here
-must equal the figures published in that README.
+1. Gene ranking: real published rare-disease cases (phenopacket-store, BSD-3; see
+   examples/data/gene_ranking/README.md) and the predictions of a non-neural baseline ranker
+   shipped with them, graded by specs/gene_rank.json (a ``list_rank`` grader). The top@1/5/20
+   printed here must equal the figures published in that README.
+2. GSM8K: the real completions of four models in examples/data/gsm8k/example_model_solutions.jsonl
+   (MIT; see its README), graded by specs/gsm8k.json (a ``numeric`` grader); each model's accuracy
+   is set against its ``is_correct`` labels, and the largest model is compared with the smallest
+   item by item (paired test).
 
 Usage: python examples/demo.py [--out runs/demo]
 """
@@ -17,10 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from evalkit import evaluate, read_jsonl  # noqa: E402
+from evalkit import compare, evaluate, read_jsonl, write_reports  # noqa: E402
 
 GENES = ROOT / "examples" / "data" / "gene_ranking"
+GSM8K = ROOT / "examples" / "data" / "gsm8k"
 PUBLISHED = {"valid": (0.567, 0.742, 0.817), "test": (0.546, 0.741, 0.805)}
+MODELS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 
 
 def _sex(case_report: str) -> str:
@@ -35,6 +41,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "runs" / "demo"), help="where the run directories go")
     out = Path(parser.parse_args().out)
+    genes(out)
+    gsm8k(out)
+    return 0
+
+
+def genes(out: Path) -> None:
     for split in ("valid", "test"):
         items = [dict(row, sex=_sex(row["case_report"])) for row in read_jsonl(GENES / f"{split}.jsonl")]
         result = evaluate(
@@ -53,7 +65,32 @@ def main() -> int:
         verdict = "matches" if ours == PUBLISHED[split] else "DIFFERS FROM"
         print(f"\ntop@1/5/20 = {ours}: {verdict} the data README's published {PUBLISHED[split]}")
         print(f"report: {out / f'gene_ranking_{split}' / 'report.html'}")
-    return 0
+
+
+def gsm8k(out: Path) -> None:
+    items = list(read_jsonl(GSM8K / "test.jsonl"))
+    solutions = list(read_jsonl(GSM8K / "example_model_solutions.jsonl"))  # line i answers test item i
+    print("\n=== GSM8K test: four models' real completions graded by specs/gsm8k.json\n")
+    rows = [["model", "accuracy", "95% CI", "labels say"]]
+    results = {}
+    for model in MODELS:
+        predictions = [{"id": i, "output_text": row[model]["solution"]} for i, row in enumerate(solutions)]
+        result = evaluate(ROOT / "specs" / "gsm8k.json", items, predictions, out=out / f"gsm8k_{model}")
+        results[model] = result
+        m = result.metrics
+        labels = sum(row[model]["is_correct"] for row in solutions) / len(solutions)
+        rows.append([model, f"{m['mean']:.4f}", f"{m['ci_low']:.3f} to {m['ci_high']:.3f}", f"{labels:.4f}"])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    small, large = MODELS[0], MODELS[-1]
+    comparison = compare(results[small], results[large], names=(small, large))
+    write_reports(results[large], out / f"gsm8k_{large}", comparison)
+    print()
+    print(comparison.table())
+    print(f"report with the comparison: {out / f'gsm8k_{large}' / 'report.html'}")
 
 
 if __name__ == "__main__":

@@ -179,3 +179,7 @@ def test_demo_reports_the_published_figures(tmp_path: Path) -> None:
     assert done.stdout.count("matches the data README's published") == 2
     assert "top@1            0.5675" in done.stdout
     assert (tmp_path / "gene_ranking_valid" / "report.html").stat().st_size > 10_000
+    # GSM8K: each model's accuracy next to its labels' (they agree), and the paired comparison.
+    assert "175b_verification    0.5625  0.536 to 0.588      0.5625" in done.stdout
+    assert "wins / losses / ties: 499 / 43 / 777" in done.stdout
+    assert "Comparison with 6b_finetuning" in (tmp_path / "gsm8k_175b_verification" / "report.html").read_text()
