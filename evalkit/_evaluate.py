@@ -112,6 +112,8 @@ def _evaluate(
         "grader": compiled.spec.model_dump(mode="json", exclude_none=True),
         "items": item_src.name,
         "predictions": pred_src.name,
+        # File sizes guard a resume: scores of an older version of a file must not be mixed in.
+        "sizes": {src: _size(src) for src in (item_src.name, pred_src.name) if _size(src) is not None},
         "k": list(ks),
         "by": list(fields),
         "seed": seed,
@@ -203,6 +205,13 @@ def _settled_heap() -> Iterator[Callable[[], None]]:
         yield gc.freeze
     finally:
         gc.unfreeze()
+
+
+def _size(source: str) -> int | None:
+    try:
+        return os.path.getsize(source)
+    except OSError:  # an in-memory source ("<items>")
+        return None
 
 
 def _compile(grader: Grader | Mapping[str, Any] | PathLike) -> Grader:

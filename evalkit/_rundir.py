@@ -18,7 +18,7 @@ SCORES_FILE = "scores.jsonl"
 REPORT_FILE = "report.json"
 # Keys of run.json that must match for a run directory to be resumed (the rest may change):
 # scores of another grader, data file or shard must never be mixed into one report.
-RESUME_KEYS = ("grader", "items", "predictions", "by", "shard")
+RESUME_KEYS = ("grader", "items", "predictions", "sizes", "by", "shard")
 
 
 class RunDir:
@@ -41,8 +41,9 @@ class RunDir:
                 previous = _read_json(run_file)
                 for key in RESUME_KEYS:
                     if previous.get(key) != config.get(key):
+                        what = "file sizes (a file changed since)" if key == "sizes" else key
                         raise RunDirError(
-                            f"{self.path} holds a run with a different {key}; resume needs the same {key} "
+                            f"{self.path} holds a run with different {what}; resume needs the same {key} "
                             "(use another --out, or delete the directory to start over)"
                         )
             done = list(self.read_scores(repair=True))

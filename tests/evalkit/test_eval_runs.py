@@ -98,6 +98,10 @@ def test_resume_refuses_another_grader_or_data(tmp_path: Path, write_jsonl: Any)
     other_preds = write_jsonl(tmp_path / "other.jsonl", [{"id": f"q{i}", "output_text": "0"} for i in range(5)])
     with pytest.raises(RunDirError, match="different predictions"):
         evaluate(_EXACT, items, other_preds, out=tmp_path / "run")
+    with preds.open("a") as handle:  # more samples appended to the same file since the run
+        handle.write(json.dumps({"id": "q0", "output_text": "1"}) + "\n")
+    with pytest.raises(RunDirError, match=r"different file sizes \(a file changed since\)"):
+        evaluate(_EXACT, items, preds, out=tmp_path / "run")
 
 
 def test_shards_merge_into_the_whole_run(tmp_path: Path, write_jsonl: Any) -> None:
