@@ -129,3 +129,9 @@ def _unfilter(kind: int, line: list[int], prev: list[int], bpp: int) -> np.ndarr
         pa, pb, pc = abs(p - left), abs(p - up), abs(p - upleft)
         row[x] = (row[x] + (left if pa <= pb and pa <= pc else up if pb <= pc else upleft)) % 256
     return np.asarray(row, dtype=np.int64)
+
+
+def test_missing_chromium_fails_with_the_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        _chromium()
