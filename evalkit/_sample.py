@@ -9,9 +9,10 @@ and restarted asks only for what is missing: an item with 2 of its 4 samples sav
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -108,20 +109,20 @@ def sample(
     have = _saved(path)
     stats = SampleStats(path, reused=sum(min(c, n) for c in have.values()))
     # Every prompt is built before the first request: a bad item fails the run up front.
-    todo: list[tuple[str, list[dict[str, Any]], int]] = []
+    needed: list[tuple[str, list[dict[str, Any]], int]] = []
     for item_id, row in source.rows():
         missing = n - have.get(item_id, 0)
         if missing > 0:
-            todo.append((item_id, _messages(row, item_id, template, system, source.name), missing))
-    stats.items = len(todo)
-    if not todo:
+            needed.append((item_id, _messages(row, item_id, template, system, source.name), missing))
+    stats.items = len(needed)
+    if not needed:
         return stats
     params = {"temperature": temperature, "top_p": top_p, "seed": seed, "max_completion_tokens": max_tokens}
     path.parent.mkdir(parents=True, exist_ok=True)
     client = ChatClient(base_url=base_url, api_key_env=api_key_env, max_concurrency=concurrency, cache=None)
-    bar = Progress(len(todo), enabled=progress, label="sampling")
+    bar = Progress(len(needed), enabled=progress, label="sampling")
     with path.open("a", encoding="utf-8") as handle:
-        asyncio.run(_sample_all(client, model, params, todo, have, handle, stats, bar, concurrency))
+        _run(_sample_all(client, model, params, needed, have, handle, stats, bar, concurrency))
     bar.close()
     stats.usage = {name: usage.to_dict() for name, usage in client.usage.items()}
     if stats.failures:
@@ -131,6 +132,17 @@ def sample(
             f"{stats.saved} samples were saved to {path}; rerun the same command to request only the missing ones"
         )
     return stats
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Runs the sampling loop; from inside a running event loop (a notebook), on a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 def _saved(path: Path) -> Counter[str]:
@@ -171,7 +183,7 @@ async def _sample_all(
     client: Any,
     model: str,
     params: dict[str, Any],
-    todo: list[tuple[str, list[dict[str, Any]], int]],
+    needed: list[tuple[str, list[dict[str, Any]], int]],
     have: Mapping[str, int],
     handle: IO[str],
     stats: SampleStats,
@@ -180,7 +192,7 @@ async def _sample_all(
 ) -> None:
     async with client:
         pending: set[asyncio.Task[None]] = set()
-        for item_id, messages, missing in todo:
+        for item_id, messages, missing in needed:
             task = asyncio.create_task(
                 _one(client, model, params, item_id, messages, missing, have.get(item_id, 0), handle, stats)
             )

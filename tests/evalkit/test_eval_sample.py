@@ -95,6 +95,15 @@ def test_failed_requests_are_reported_and_retried_on_rerun(server: FakeOpenAISer
     assert stats.saved == 1 and [r.prompt for r in server.chat_requests] == ["What is 5 + 5?"]
 
 
+def test_sampling_from_inside_a_running_loop(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    import asyncio
+
+    async def notebook_cell() -> int:
+        return sample(ITEMS[:2], tmp_path / "p.jsonl", model="m", base_url=server.url, prompt="{{item.question}}").saved
+
+    assert asyncio.run(notebook_cell()) == 2
+
+
 def test_rate_limit_is_retried_without_loss(server: FakeOpenAIServer, tmp_path: Path) -> None:
     server.script(Reply.error(429, retry_after=0.01), Reply.error(503))
     out = tmp_path / "preds.jsonl"
