@@ -43,6 +43,8 @@ from graders import Score
 # details keys that hold a sample's final answer, for majority voting; first present wins.
 ANSWER_KEYS = ("answer", "extracted", "extracted_answer", "prediction", "parsed", "input")
 _NO_RANK: Any = object()
+# The group of items that lack a breakdown field.
+MISSING = "(missing)"
 
 
 def rank_of(score: Score) -> Any:
@@ -194,9 +196,6 @@ def group_metrics(
             buckets.setdefault(item.group.get(name, MISSING), []).append(item)
         out[name] = {value: compute_metrics(buckets[value], k=k, seed=seed) for value in sorted(buckets)}
     return out
-
-
-MISSING = "(missing)"
 
 
 def rank_curve(items: Iterable[ItemScores], max_k: int) -> list[float]:
