@@ -69,6 +69,14 @@ class Grader:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"grade_batch got {len(samples)} samples but {len(items)} items")
+        return self._grade_all(samples, items)
+
+    def _grade_all(self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """``grade_batch`` after its checks; kinds override it with a loop specialised at compile time.
+
+        An override must give exactly the Scores ``grade`` gives; the simple way is to handle
+        the common case inline and hand any other sample (or any failure) to ``grade``.
+        """
         # The per-sample loop of every training step: locals, and no Sample.of call for plain text.
         grade = self._grade
         of = Sample.of

@@ -14,7 +14,7 @@ from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template, render_value
-from graders._types import MAX_JSON_CHARS, Sample, Score, clip
+from graders._types import MAX_DETAIL_CHARS, MAX_JSON_CHARS, Sample, Score, clip
 
 Compare = Literal["exact", "ilike", "fuzzy", "numeric", "set"]
 # Options that belong to one comparison; setting one for another comparison is a spec error.
@@ -111,6 +111,8 @@ class FieldMatchGrader(Grader):
         self.rules: dict[str, tuple[Comparator, float]] | None = None
         if rules is not None:
             self.rules = {name: (_comparator(rule, ("fields", name)), rule.weight) for name, rule in rules.items()}
+        # The rules as a list, for the per-sample loop.
+        self._rule_list = [(name, cmp, w) for name, (cmp, w) in (self.rules or {}).items()]
         self.measure = spec.score
         self.penalize_extras = spec.extra_fields == "penalize"
         self.threshold = spec.pass_threshold
@@ -126,8 +128,9 @@ class FieldMatchGrader(Grader):
         if rules is None:
             expected: list[tuple[str, Comparator, float]] = [(name, _exact, 1.0) for name in reference]
         else:
-            expected = [(name, cmp, w) for name, (cmp, w) in rules.items() if name in reference]
+            expected = [rule for rule in self._rule_list if rule[0] in reference]
         scores: dict[str, float] = {}
+        missing: list[str] = []
         total = matched = present = 0.0
         for name, cmp, weight in expected:
             total += weight
@@ -138,25 +141,27 @@ class FieldMatchGrader(Grader):
                 present += weight
             else:
                 scores[name] = 0.0
-        extra = [key for key in output if key not in scores]
-        if self.penalize_extras:
+                missing.append(name)
+        extra = [key for key in output if key not in scores] if len(output) > len(scores) - len(missing) else []
+        if extra and self.penalize_extras:
             for key in extra:
                 present += rules[key][1] if rules is not None and key in rules else 1.0
         recall = matched / total if total else 1.0
         precision = matched / present if present else (0.0 if total else 1.0)
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        figures = {"precision": precision, "recall": recall, "f1": f1}
-        value = figures[self.measure]
+        measure = self.measure
+        value = f1 if measure == "f1" else precision if measure == "precision" else recall
         passed = None if self.threshold is None else value >= self.threshold
-        details: dict[str, Any] = {**figures, "fields": scores}
-        missing = [name for name, _, _ in expected if name not in output]
+        details: dict[str, Any] = {"precision": precision, "recall": recall, "f1": f1, "fields": scores}
         if missing:
             details["missing"] = missing
         if extra:
-            details["extra"] = [clip(key) for key in extra[:MAX_LISTED_EXTRAS]]
+            details["extra"] = [
+                key if len(key) <= MAX_DETAIL_CHARS else clip(key) for key in extra[:MAX_LISTED_EXTRAS]
+            ]
             if len(extra) > MAX_LISTED_EXTRAS:
                 details["extra_count"] = len(extra)
-        return Score(value, passed, details)
+        return Score(value, passed, details, None)
 
 
 def _as_object(value: Any) -> dict[str, Any] | None:
@@ -211,15 +216,20 @@ def _ilike(got: Any, ref: Any) -> float:
 def _fuzzy(threshold: float) -> Comparator:
     from rapidfuzz import fuzz, utils
 
+    ratio, process = fuzz.ratio, utils.default_process
+
     def fuzzy(got: Any, ref: Any) -> float:
-        s = fuzz.ratio(render_value(got), render_value(ref), processor=utils.default_process) / 100.0
+        got = got if got.__class__ is str else render_value(got)
+        ref = ref if ref.__class__ is str else render_value(ref)
+        s = ratio(got, ref, processor=process) / 100.0
         return s if s >= threshold else 0.0
 
     return fuzzy
 
 
 def _number(value: Any) -> float | None:
-    if _is_number(value):
+    cls = value.__class__
+    if cls is float or cls is int:
         return float(value)
     if isinstance(value, str) and len(value) < 100:
         try:

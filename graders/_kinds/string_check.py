@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import ConfigDict
 
-from graders._grader import Grader
+from graders._grader import Grader, SampleLike
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template
@@ -58,6 +58,31 @@ class StringCheckGrader(Grader):
         if len(got) > MAX_DETAIL_CHARS or len(ref) > MAX_DETAIL_CHARS:
             got, ref = clip(got), clip(ref)
         return Score(1.0 if ok else 0.0, ok, {"input": got, "reference": ref})
+
+    def _grade_all(self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+        # Templates that read only the output text (the common shape) grade a plain string
+        # without building a Sample; anything else, or any failure, goes through grade().
+        render_in, render_ref = self.input.render_text, self.reference.render_text
+        if render_in is None or render_ref is None:
+            return super()._grade_all(samples, items)
+        check = self.check
+        grade = self.grade
+        out: list[Score] = []
+        append = out.append
+        for sample, item in zip(samples, items, strict=True):
+            if sample.__class__ is str:
+                try:
+                    got = render_in(sample, item)
+                    ref = render_ref(sample, item)
+                    ok = check(got, ref)
+                except Exception:  # noqa: BLE001 - grade() below builds the error Score
+                    append(grade(sample, item))
+                    continue
+                if len(got) <= MAX_DETAIL_CHARS and len(ref) <= MAX_DETAIL_CHARS:
+                    append(Score(1.0 if ok else 0.0, ok, {"input": got, "reference": ref}, None))
+                    continue
+            append(grade(sample, item))
+        return out
 
 
 # operator's C functions where they fit: this check runs once per sample in a training loop.
