@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from graders._errors import INVALID_VARIABLE_ERROR, OTHER_ERROR, SAMPLE_PARSE_ERROR
 from graders._template import MissingVariable
-from graders._types import Sample, SampleParseError, Score
+from graders._types import Sample, SampleParseError, Score, ScoreError
 
 if TYPE_CHECKING:
     from graders._spec import BaseSpec
@@ -44,6 +44,14 @@ class Grader:
 
     async def _agrade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         return self._grade(sample, item)
+
+    def _grade_parts(self, sample: Sample, item: Mapping[str, Any]) -> tuple[float, dict[str, Any], ScoreError | None]:
+        """``_grade``'s value, details and error, for a parent (``multi``) that keeps only these.
+
+        A kind may override it to skip building a Score its parent would drop at once.
+        """
+        score = self._grade(sample, item)
+        return score.value, score.details, score.error
 
     def grade(self, sample: SampleLike, item: Mapping[str, Any] | None = None) -> Score:
         """Grades one sample against one item.

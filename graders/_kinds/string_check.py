@@ -52,12 +52,16 @@ class StringCheckGrader(Grader):
         self.check = _OPERATIONS[spec.operation]
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+        value, details, _ = self._grade_parts(sample, item)
+        return Score(value, value == 1.0, details, None)
+
+    def _grade_parts(self, sample: Sample, item: Mapping[str, Any]) -> tuple[float, dict[str, Any], None]:
         got = self.input.render(sample, item)
         ref = self.reference.render(sample, item)
         ok = self.check(got, ref)
         if len(got) > MAX_DETAIL_CHARS or len(ref) > MAX_DETAIL_CHARS:
             got, ref = clip(got), clip(ref)
-        return Score(1.0 if ok else 0.0, ok, {"input": got, "reference": ref})
+        return 1.0 if ok else 0.0, {"input": got, "reference": ref}, None
 
     def _grade_all(self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         # Templates that read only the output text (the common shape) grade a plain string

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -146,3 +147,26 @@ def test_sample_lists_are_made_once_and_settable() -> None:
     sample.choices = [{"message": {}}]
     assert sample.choices == [{"message": {}}]
     assert Sample("x", output_tools=[1], choices=[2]).to_dict()["output_tools"] == [1]
+
+
+def test_multi_parts_path_equals_the_score_path() -> None:
+    """grade() combines the children's (value, details, error) parts; agrade() their full Scores."""
+    grader = compile_spec({
+        "type": "multi", "calculate_output": "(a + 2 * b) / c",
+        "graders": {
+            "a": {"type": "string_check", "input": "{{sample.output_json.name}}", "reference": "{{item.name}}",
+                  "operation": "ilike"},
+            "b": {"type": "list_rank", "input": "{{sample.output_json.genes}}", "reference": "{{item.gene}}"},
+            "c": {"type": "string_check", "input": "{{sample.output_json.c}}", "reference": "1", "operation": "eq"},
+        },
+    })  # fmt: skip
+    samples = ['{"name": "Ann", "genes": ["X", "Y"], "c": "1"}', '{"name": "ann", "c": "0"}', "not json", "{}",
+               '{"name": "Bob", "genes": ["Y"], "c": 1}']  # fmt: skip
+    items: list[Any] = [{"name": "ann", "gene": "Y"}, {"name": "Ann", "gene": ""}, {"gene": "Y"}, {}]
+    kinds = set()
+    for sample in samples:
+        for item in items:
+            score = grader.grade(sample, item)
+            assert score == asyncio.run(grader.agrade(sample, item))
+            kinds.add(None if score.error is None else score.error.kind)
+    assert {None, "formula_eval_error", "reference_parse_error", "invalid_variable_error"} <= kinds
