@@ -150,25 +150,30 @@ class ListRankGrader(Grader):
         entries = self._entries(self.input.resolve(sample, item))
         if isinstance(entries, Score):
             return entries
-        # _normalise inlined: this loop runs for every entry of every sample.
+        # _normalise inlined: this runs for every entry of every sample. The common options (case
+        # folding, no aliases) take one expression without the per-option checks.
+        dumps, join = json.dumps, " ".join
         fold = not self.case_sensitive
         aliases = self.aliases
+        common = fold and not aliases
         seen: set[str] = set()
+        add = seen.add
         rank = None
         matched = None
         for entry in entries:
-            text = entry if entry.__class__ is str else json.dumps(entry, ensure_ascii=False)
-            name = " ".join(text.split())
-            if fold:
-                name = name.casefold()
-            if aliases:
-                name = aliases.get(name, name)
-            if not name or name in seen:
-                continue
-            seen.add(name)
-            if rank is None and name in references:
-                rank = len(seen)
-                matched = entry
+            if common:
+                name = join((entry if entry.__class__ is str else dumps(entry, ensure_ascii=False)).split()).casefold()
+            else:
+                name = join((entry if entry.__class__ is str else dumps(entry, ensure_ascii=False)).split())
+                if fold:
+                    name = name.casefold()
+                if aliases:
+                    name = aliases.get(name, name)
+            if name and name not in seen:
+                add(name)
+                if rank is None and name in references:
+                    rank = len(seen)
+                    matched = entry
         # A copy of the cached list: each Score owns its details.
         details: dict[str, Any] = {"rank": rank, "list_length": len(seen), "reference": [*reference_list]}
         if matched is not None:
@@ -200,7 +205,7 @@ class ListRankGrader(Grader):
 
     def _entries(self, value: Any) -> list[Any] | Score:
         if isinstance(value, list):
-            return value[:MAX_ENTRIES]
+            return value if len(value) <= MAX_ENTRIES else value[:MAX_ENTRIES]
         if isinstance(value, str):
             return _split(value[:MAX_TEXT_CHARS])[:MAX_ENTRIES]
         if isinstance(value, Mapping):

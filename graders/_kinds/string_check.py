@@ -69,6 +69,10 @@ class StringCheckGrader(Grader):
         render_in, render_ref = self.input.render_text, self.reference.render_text
         if render_in is None or render_ref is None:
             return super()._grade_all(samples, items)
+        key = _item_key(self.reference)
+        text = self.input.variable
+        if key is not None and text is not None and text.namespace == "sample" and text.steps == ("output_text",):
+            return self._text_against_item(samples, items, key)
         check = self.check
         grade = self.grade
         out: list[Score] = []
@@ -87,6 +91,37 @@ class StringCheckGrader(Grader):
                     continue
             append(grade(sample, item))
         return out
+
+
+    def _text_against_item(
+        self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]], key: str
+    ) -> list[Score]:
+        # The most common spec ({{sample.output_text}} against {{item.KEY}}) with both lookups inline.
+        check = self.check
+        grade = self.grade
+        out: list[Score] = []
+        append = out.append
+        for sample, item in zip(samples, items, strict=True):
+            if sample.__class__ is str and len(sample) <= MAX_DETAIL_CHARS:
+                try:
+                    ref = item[key]
+                except Exception:  # noqa: BLE001 - grade() below builds the error Score
+                    ref = None
+                if ref.__class__ is str and len(ref) <= MAX_DETAIL_CHARS:
+                    ok = check(sample, ref)
+                    append(Score(1.0 if ok else 0.0, ok, {"input": sample, "reference": ref}, None))
+                    continue
+            append(grade(sample, item))
+        return out
+
+
+def _item_key(template: Template) -> str | None:
+    """KEY when ``template`` is exactly ``{{item.KEY}}``."""
+    variable = template.variable
+    if variable is None or variable.namespace != "item" or len(variable.steps) != 1:
+        return None
+    step = variable.steps[0]
+    return step if isinstance(step, str) else None
 
 
 # operator's C functions where they fit: this check runs once per sample in a training loop.
