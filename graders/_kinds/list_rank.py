@@ -147,9 +147,14 @@ class ListRankGrader(Grader):
                     self._reference_cache.clear()
                 self._reference_cache[raw] = cached
         references, reference_list = cached
-        entries = self._entries(self.input.resolve(sample, item))
-        if isinstance(entries, Score):
-            return entries
+        listed = self.input.resolve(sample, item)
+        if listed.__class__ is list and len(listed) <= MAX_ENTRIES:
+            entries = listed  # the usual JSON array, taken as it is
+        else:
+            found_entries = self._entries(listed)
+            if isinstance(found_entries, Score):
+                return found_entries
+            entries = found_entries
         # _normalise inlined: this runs for every entry of every sample. The common options (case
         # folding, no aliases) take one expression without the per-option checks.
         dumps, join = json.dumps, " ".join
