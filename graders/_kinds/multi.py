@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field
@@ -75,7 +76,14 @@ class MultiGrader(Grader):
         self.is_async = any(child.is_async for child in self.children.values())
         # (key, child._grade_parts) pairs: the per-sample loop needs no child Score objects.
         self._parts = [(key, child._grade_parts) for key, child in self.children.items()]
-        self._variables = self.formula.variables
+        # The formula's arguments from the values dict in one C call (itemgetter of one key gives
+        # the bare value, of none a TypeError, so those shapes get a tuple-returning lambda).
+        variables = self.formula.variables
+        self._arguments: Callable[[dict[str, float]], tuple[float, ...]]
+        if len(variables) > 1:
+            self._arguments = operator.itemgetter(*variables)
+        else:
+            self._arguments = lambda values: tuple(values[name] for name in variables)
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         values: dict[str, float] = {}
@@ -115,7 +123,7 @@ class MultiGrader(Grader):
             key, first = errors[0]
             error = ScoreError(first.kind, f"{key}: {first.message}")
         try:
-            value = self.formula.evaluate_args(*[values[name] for name in self._variables])
+            value = self.formula.evaluate_args(*self._arguments(values))
         except (ArithmeticError, ValueError) as exc:
             return Score(0.0, None, details, ScoreError(FORMULA_EVAL_ERROR, f"{self.formula.source!r}: {exc}"))
         if not math.isfinite(value):
