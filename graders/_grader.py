@@ -88,9 +88,9 @@ class Grader:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"grade_batch got {len(samples)} samples but {len(items)} items")
-        return self._grade_all(samples, items)
+        return self._grade_rows(samples, items)
 
-    def _grade_all(self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+    def _grade_rows(self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         """``grade_batch`` after its checks; kinds override it with a loop specialised at compile time.
 
         An override must give exactly the Scores ``grade`` gives; the simple way is to handle

@@ -63,12 +63,12 @@ class StringCheckGrader(Grader):
             got, ref = clip(got), clip(ref)
         return 1.0 if ok else 0.0, {"input": got, "reference": ref}, None
 
-    def _grade_all(self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+    def _grade_rows(self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         # Templates that read only the output text (the common shape) grade a plain string
         # without building a Sample; anything else, or any failure, goes through grade().
         render_in, render_ref = self.input.render_text, self.reference.render_text
         if render_in is None or render_ref is None:
-            return super()._grade_all(samples, items)
+            return super()._grade_rows(samples, items)
         key = _item_key(self.reference)
         text = self.input.variable
         if key is not None and text is not None and text.namespace == "sample" and text.steps == ("output_text",):
