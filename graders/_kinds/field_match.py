@@ -14,7 +14,7 @@ from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template, render_value
-from graders._types import MAX_DETAIL_CHARS, MAX_JSON_CHARS, Sample, Score, clip
+from graders._types import MAX_JSON_CHARS, Sample, Score, clip
 
 Compare = Literal["exact", "ilike", "fuzzy", "numeric", "set"]
 # Options that belong to one comparison; setting one for another comparison is a spec error.
@@ -164,9 +164,7 @@ class FieldMatchGrader(Grader):
         if missing:
             details["missing"] = missing
         if extra:
-            details["extra"] = [
-                key if len(key) <= MAX_DETAIL_CHARS else clip(key) for key in extra[:MAX_LISTED_EXTRAS]
-            ]
+            details["extra"] = [clip(key) for key in extra[:MAX_LISTED_EXTRAS]]
             if len(extra) > MAX_LISTED_EXTRAS:
                 details["extra_count"] = len(extra)
         return Score(value, passed, details, None)
@@ -252,6 +250,7 @@ def _number(value: Any) -> float | None:
 
 def _numeric(abs_tol: float, rel_tol: float) -> Comparator:
     isclose = math.isclose
+
     def numeric(got: Any, ref: Any) -> float:
         # Two JSON numbers (the usual case) skip _number's checks.
         a = float(got) if got.__class__ is int or got.__class__ is float else _number(got)

@@ -92,7 +92,6 @@ class StringCheckGrader(Grader):
             append(grade(sample, item))
         return out
 
-
     def _text_against_item(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]], key: str
     ) -> list[Score]:
