@@ -302,7 +302,9 @@ def _parse_variable(text: str, path: tuple[str | int, ...]) -> Variable:
         pos = step.end()
     if namespace == "sample":
         if not steps or not isinstance(steps[0], str):
-            raise SpecError(f"template {{{{{inner}}}}} must name a sample field ({', '.join(SAMPLE_FIELDS)})", path)
+            raise SpecError(
+                f"template {{{{{inner}}}}} must name a sample field ({', '.join(SAMPLE_FIELDS)})", path
+            )
         if steps[0] not in SAMPLE_FIELDS:
             hint = did_you_mean(steps[0], SAMPLE_FIELDS)
             raise SpecError(
