@@ -75,8 +75,8 @@ class KindProfile:
         specs: Random valid specs of this kind (None: built from the spec model's fields).
         fixes: Per probe name, how to fix a grader that the probe earns too much from.
         judge: The kind is a model judge (the prompt-injection probe applies).
-        tolerated_errors: Error kinds that do not break the reference law (a time limit hit
-            on a loaded machine is not a wrong grade).
+        tolerated_errors: Error kinds that break neither the reference law nor determinism (a
+            time limit hit on a busy machine is not a wrong grade).
         item_fields: Item fields to generate beyond those the spec's templates name (a python
             grader reads the item in code, where no template shows it).
     """

@@ -93,10 +93,10 @@ def check_sample(grader: Grader, sample: Any, item: Mapping[str, Any]) -> Score:
     except (TypeError, ValueError) as exc:
         raise LawFailure("json_ready", f"Score.to_dict() is not JSON: {exc}", sample) from None
     again = grader.grade(sample, item)
-    if _outcome(again) != _outcome(score):
+    if _outcome(again) != _outcome(score) and not _tolerated(grader, again, score):
         raise LawFailure("deterministic", f"graded twice: {_outcome(score)} then {_outcome(again)}", sample)
     batch = grader.grade_batch([sample], [item])[0]
-    if _outcome(batch) != _outcome(score):
+    if _outcome(batch) != _outcome(score) and not _tolerated(grader, batch, score):
         raise LawFailure("batch_agrees", f"grade gave {_outcome(score)}, grade_batch {_outcome(batch)}", sample)
     _no_unexpected_exceptions(grader, sample, item)
     return score
@@ -146,10 +146,10 @@ def check_item(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]
             law(sub, item, draw)
 
 
-def _tolerated(grader: Grader, score: Score) -> bool:
-    if score.error is None:
-        return False
-    return any(score.error.kind in profile(sub.spec.type).tolerated_errors for sub in graders_in(grader))
+def _tolerated(grader: Grader, *scores: Score) -> bool:
+    """True when one of ``scores`` hit a limit the kind may hit on a busy machine (a time limit)."""
+    kinds = {score.error.kind for score in scores if score.error is not None}
+    return any(kinds & profile(sub.spec.type).tolerated_errors for sub in graders_in(grader))
 
 
 def _blank_reference(grader: Grader, item: Mapping[str, Any]) -> bool:

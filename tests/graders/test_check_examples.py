@@ -17,7 +17,12 @@ ROOT = Path(__file__).parents[2]
 GENES = ROOT / "examples/data/gene_ranking/valid.jsonl"
 NAIVE = ROOT / "examples/check/gene_rank_naive.json"
 # Shipped rows for the example specs; a spec not listed is checked on rows generated from it.
-DATA = {"gene_rank.json": GENES, "gene_rank_naive.json": GENES}
+DATA = {
+    "gene_rank.json": GENES,
+    "gene_rank_naive.json": GENES,
+    "gsm8k.json": ROOT / "examples/data/gsm8k/test.jsonl",
+    "math.json": ROOT / "examples/data/math500/test.jsonl",
+}
 EXAMPLE_SPECS = sorted(p for p in (ROOT / "specs").glob("*.json") if p.name != "grader.schema.json")
 # Example specs may show a weakness on purpose; the README documents each.
 EXPECTED_FINDINGS = {"gene_rank_naive.json": ["padded_list"]}
@@ -45,7 +50,7 @@ def test_check_runs_on_every_example_spec(
 ) -> None:
     data = DATA.get(spec.name) or _generated_rows(spec, tmp_path)
     expected = EXPECTED_FINDINGS.get(spec.name, [])
-    args = ["check", str(spec), "--data", str(data), "--limit", "100", "--max-examples", "40", "--json"]
+    args = ["check", str(spec), "--data", str(data), "--limit", "60", "--max-examples", "40", "--json"]
     # model judges answer from a scripted judge on a local server (real HTTP through the openai client)
     with FakeOpenAIServer(fair_judge) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
