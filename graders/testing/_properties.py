@@ -17,10 +17,12 @@ from graders._template import MissingVariable
 from graders._types import Sample, SampleParseError, Score
 from graders.testing._profiles import SCORE_TOLERANCE, LawFailure, bounds_of, close, expectations, profile, slots_of
 from graders.testing._slots import graders_in
-from graders.testing._strategies import items_for, reference_sample, samples_for, slot_answer
+from graders.testing._strategies import edge_samples, items_for, reference_sample, samples_for, slot_answer
 
 # Enough examples to find the usual bugs in a second or two per kind; callers can ask for more.
 DEFAULT_MAX_EXAMPLES = 60
+# Every edge case (each near miss, each wrong JSON type) is checked on this many items per run.
+EDGE_ITEMS = 2
 # Items, samples and details are shown in a failure message up to this many characters each.
 _SHOW_CHARS = 400
 
@@ -199,6 +201,7 @@ def assert_grader_properties(
     item_strategy = st.sampled_from(list(items)) if items else items_for(grader)
     health = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
     health += [HealthCheck.nested_given, HealthCheck.large_base_example]
+    edged: set[str] = set()
 
     @settings(
         max_examples=max_examples,
@@ -214,7 +217,12 @@ def assert_grader_properties(
     def laws(data: st.DataObject) -> None:
         item = data.draw(item_strategy, label="item")
         sample = data.draw(samples_for(grader, item), label="sample")
+        key = repr(item)
         try:
+            if len(edged) < EDGE_ITEMS or key in edged:
+                edged.add(key)
+                for edge in edge_samples(grader, item):
+                    check_sample(grader, edge, item)
             check_sample(grader, sample, item)
             check_item(grader, item, data.draw)
         except LawFailure as failure:

@@ -143,9 +143,28 @@ def samples_for(grader: GraderLike, item: Mapping[str, Any]) -> st.SearchStrateg
         answer = slot_answer(slot, item)
         if answer is NO_ANSWER:
             continue
-        for variants in (values.near_misses(answer), values.wrong_types(answer)):
-            options.append(_placed(variants, grader, item, slot))
+        variants = st.sampled_from(values.near_miss_values(answer) + values.wrong_type_values(answer))
+        options.append(_placed(variants, grader, item, slot))
     return st.one_of(options)
+
+
+_MISSING: list[SampleMapping] = [{"output_json": {}}, {"output_json": []}, {"output_text": ""}, {"output_tools": []}]
+
+
+def edge_samples(grader: Grader, item: Mapping[str, Any]) -> list[SampleMapping]:
+    """Every structural edge case for ``item``, as a fixed list: each near miss and each wrong
+    JSON type in each slot, and outputs missing what the grader reads. The property checks run
+    all of them on the first items, so none depends on what the random search happens to draw."""
+    out = list(_MISSING)
+    for slot in slots_of(grader):
+        answer = slot_answer(slot, item)
+        if answer is NO_ANSWER:
+            continue
+        for value in values.near_miss_values(answer) + values.wrong_type_values(answer):
+            sample = with_slot(grader, item, slot, value)
+            if sample is not None:
+                out.append(sample)
+    return out
 
 
 def _placed(
@@ -161,7 +180,7 @@ def _any_output() -> st.SearchStrategy[SampleMapping]:
     return st.one_of(
         values.adversarial_text().map(lambda text: {"output_text": text}),
         values.json_values().map(lambda value: {"output_json": value}),
-        st.sampled_from([{"output_json": {}}, {"output_json": []}, {"output_text": ""}, {"output_tools": []}]),
+        st.sampled_from(_MISSING),
     )
 
 

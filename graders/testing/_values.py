@@ -94,33 +94,38 @@ def adversarial_text() -> st.SearchStrategy[str]:
     return st.one_of(fixed, st.text(max_size=60), json_values().map(lambda v: json.dumps(v, ensure_ascii=False)))
 
 
-def near_misses(value: Any) -> st.SearchStrategy[Any]:
+def near_miss_values(value: Any) -> list[Any]:
     """Values close to ``value`` but not equal to it: the outputs a grader must tell apart."""
-    if isinstance(value, bool) or value is None:
-        return st.sampled_from([not value, "true", 0, ""])
-    if isinstance(value, int | float):
-        return st.sampled_from([value + 1, value - 1, value * 10 + 1, -value - 1, value + 0.5, str(value) + "0"])
     options: list[Any]
+    if isinstance(value, bool) or value is None:
+        return [not value, "true", 0, ""]
+    if isinstance(value, int | float):
+        return [value + 1, value - 1, value * 10 + 1, -value - 1, value + 0.5, str(value) + "0"]
     if isinstance(value, str):
         options = [value + "x", value.swapcase(), f" {value} ", value + value, "\u200b" + value]
         if len(value) > 1:
             options += [value[1:], value[:-1], value[::-1]]
-        return st.sampled_from([o for o in options if o != value] or [value + "x"])
+        return [o for o in options if o != value] or [value + "x"]
     if isinstance(value, list):
         options = [[], list(reversed(value)), ["NOTAGENE", *value], value + value]
         if value:
             options += [value[1:], [str(value[0]).lower()]]
-        return st.sampled_from([o for o in options if o != value] or [[]])
+        return [o for o in options if o != value] or [[]]
     if isinstance(value, dict):
         keys = list(value)
         options = [{}, {**value, "unexpected_field": "x"}, {k: str(v) for k, v in value.items()}]
         if keys:
             options += [{k: v for k, v in value.items() if k != keys[0]}, {**value, keys[0]: None}]
-        return st.sampled_from([o for o in options if o != value] or [{}])
-    return st.just(None)
+        return [o for o in options if o != value] or [{}]
+    return [None]
 
 
-def wrong_types(value: Any) -> st.SearchStrategy[Any]:
+def wrong_type_values(value: Any) -> list[Any]:
     """Values of another JSON type than ``value``."""
     options: list[Any] = [None, True, 0, 2.5, "", "text", [], [value], {}, {"value": value}]
-    return st.sampled_from([o for o in options if type(o) is not type(value)])
+    return [o for o in options if type(o) is not type(value)]
+
+
+def near_misses(value: Any) -> st.SearchStrategy[Any]:
+    """A strategy over ``near_miss_values(value)``."""
+    return st.sampled_from(near_miss_values(value))

@@ -145,7 +145,7 @@ KINDS = sorted(graders.kinds())
 # real HTTP through the real openai client. Python graders run in the real sandbox.
 JUDGES = {kind for kind in KINDS if "model" in graders.kinds()[kind].spec_model.model_fields}
 # Specs per kind, and outputs per spec: a few seconds per kind on a laptop core.
-SPECS_PER_KIND = 6
+SPECS_PER_KIND = 5
 EXAMPLES_PER_SPEC = 25
 
 _outer = settings(
