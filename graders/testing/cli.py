@@ -21,6 +21,8 @@ from graders._registry import load_spec
 # Probes run on the first rows of the dataset: enough for stable means, quick for a judge.
 DEFAULT_LIMIT = 200
 DEFAULT_MAX_EXAMPLES = 100
+# A model judge pays per call (and each example makes several): fewer examples by default.
+DEFAULT_JUDGE_EXAMPLES = 20
 # Probe outputs are shown in the report up to this many characters.
 _EXAMPLE_CHARS = 120
 
@@ -54,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-examples",
         type=int,
-        default=DEFAULT_MAX_EXAMPLES,
-        help=f"hypothesis examples for the property checks (default {DEFAULT_MAX_EXAMPLES}; 0 skips them)",
+        default=None,
+        help=f"hypothesis examples for the property checks (default {DEFAULT_MAX_EXAMPLES}, "
+        f"{DEFAULT_JUDGE_EXAMPLES} for model judges; 0 skips them)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
@@ -65,16 +68,19 @@ def main(command: str, argv: Sequence[str]) -> int:
     """Runs ``rftkit check``; returns the exit code."""
     try:
         args = _parser().parse_args(list(argv))
-        if args.limit < 1 or args.max_examples < 0 or args.threshold < 0:
+        if args.limit < 1 or (args.max_examples or 0) < 0 or args.threshold < 0:
             raise _UsageError("rftkit check: --limit must be >= 1, --max-examples and --threshold >= 0")
         items = read_items(args.data, args.limit)
         grader = load_spec(args.spec)
     except (_UsageError, SpecError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    examples = args.max_examples
+    if examples is None:
+        examples = DEFAULT_JUDGE_EXAMPLES if grader.is_async else DEFAULT_MAX_EXAMPLES
     try:
         with grader:
-            report = check(grader, items, threshold=args.threshold, max_examples=args.max_examples)
+            report = check(grader, items, threshold=args.threshold, max_examples=examples)
     except GraderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
