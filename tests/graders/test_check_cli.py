@@ -183,9 +183,9 @@ def test_a_judge_that_pays_for_anything_is_flagged_everywhere(
     with FakeOpenAIServer() as server:  # its default reply: {"result": 1.0} to every request
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
         code = main(["check", str(root / "specs/judge_qa.json"), "--data", str(root / "examples/check/qa.jsonl"),
-                     "--max-examples", "10", "--json"])
+                     "--json"])
     report = json.loads(capsys.readouterr().out)
-    assert code == 1 and report["properties"]["ok"]
+    assert code == 1 and report["properties"] == {"ok": True, "examples": 20}  # fewer for a paid judge
     assert report["flagged"] == ["empty", "whitespace", "padded_list", "format_only", "multiple_answers",
                                  "multiple_boxed", "prompt_injection"]
     fixes = {p["probe"]: p["fix"] for p in report["probes"]}
