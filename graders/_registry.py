@@ -227,6 +227,8 @@ def _walk(loc: tuple[Any, ...], data: Any) -> tuple[tuple[str | int, ...], Any]:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             holder, node = node, node[part]
             path.append(part)
+        elif isinstance(node, Mapping) and part == node.get("type"):
+            continue  # the discriminated union's tag
         elif last and isinstance(part, str) and isinstance(node, Mapping):
             holder, node = node, None  # a missing field
             path.append(part)
