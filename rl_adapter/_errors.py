@@ -8,7 +8,8 @@ Exception tree::
 
     RLAdapterError              root of everything rl_adapter raises
     ├── DatasetMismatchError    the dataset lacks item fields the grader's templates read
-    └── JobConfigError          an ``rftkit train`` job config is invalid; carries the JSON path
+    ├── JobConfigError          an ``rftkit train`` job config is invalid; carries the JSON path
+    └── DataFileError           a training or validation file is unreadable; names file and line
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class JobConfigError(RLAdapterError, ValueError):
         self.path: tuple[str | int, ...] = tuple(path)
         where = format_path(self.path)
         super().__init__(f"{reason} at {where}" if where else reason)
+
+
+class DataFileError(RLAdapterError, ValueError):
+    """A training or validation file has a bad line; the message names the file and line."""
 
 
 def format_path(path: Sequence[str | int]) -> str:
