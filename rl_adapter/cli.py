@@ -11,7 +11,7 @@ from typing import Any
 
 from graders import GraderError, SpecError
 
-from rl_adapter._errors import JobConfigError, RLAdapterError
+from rl_adapter._errors import DataFileError, JobConfigError, RLAdapterError
 
 
 class _UsageError(Exception):
@@ -55,7 +55,7 @@ def main(command: str, argv: Sequence[str]) -> int:
         if command == "train":
             return _train(args)
         return _serve(args)
-    except (_UsageError, SpecError, JobConfigError) as exc:
+    except (_UsageError, SpecError, JobConfigError, DataFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (GraderError, RLAdapterError, OSError) as exc:
