@@ -103,6 +103,12 @@ class HttpBackend:
             self._client.close()
             self._client = None
 
+    def __enter__(self) -> HttpBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.url, self.token, self.timeout))
 

@@ -23,6 +23,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from graders import Sample, Score
 
 from rl_adapter._backend import RewardBackend
@@ -45,6 +47,25 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+class GradeRequest(BaseModel):
+    """``POST /grade``: samples (output text or sample objects) and their items."""
+
+    samples: list[str | dict[str, Any]]
+    items: list[dict[str, Any]] | None = None
+
+
+class OpenRLHFRequest(BaseModel):
+    """``POST /get_reward``: what OpenRLHF's remote reward client posts."""
+
+    query: list[str]
+    prompts: list[str] | None = None
+    labels: list[Any] | None = None
+
+
+class GradeResponse(BaseModel):
+    scores: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class _BodyLimit:
     """ASGI middleware: 413 for a body over ``limit`` bytes (declared or streamed)."""
 
@@ -61,31 +82,31 @@ class _BodyLimit:
                 await _reject(send, self.limit)
                 return
         seen = 0
-        started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    # Answer 413 now; the app then sees a disconnect and whatever it sends is dropped.
+                    rejected = True
+                    await _reject(send, self.limit)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _reject(send, self.limit)
-
-
-class _TooLarge(Exception):
-    pass
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not rejected:
+                raise
 
 
 async def _reject(send: Send, limit: int) -> None:
@@ -116,20 +137,7 @@ def create_app(
         The app (a FastAPI instance wrapped in the body-size middleware).
     """
     from fastapi import FastAPI, Header, HTTPException
-    from pydantic import BaseModel, Field
     from starlette.concurrency import run_in_threadpool
-
-    class GradeRequest(BaseModel):
-        samples: list[str | dict[str, Any]]
-        items: list[dict[str, Any]] | None = None
-
-    class OpenRLHFRequest(BaseModel):
-        query: list[str]
-        prompts: list[str] | None = None
-        labels: list[Any] | None = None
-
-    class GradeResponse(BaseModel):
-        scores: list[dict[str, Any]] = Field(default_factory=list)
 
     app = FastAPI(title="rftkit reward service", docs_url=None, redoc_url=None)
     app.state.limit = None  # the semaphore binds to the server's event loop on first use
