@@ -25,9 +25,14 @@ class RewardBackend(Protocol):
         is_async: True when ``ascore`` should be preferred (the grader waits on I/O).
     """
 
-    name: str
-    item_fields: frozenset[str]
-    is_async: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def item_fields(self) -> frozenset[str]: ...
+
+    @property
+    def is_async(self) -> bool: ...
 
     def score(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         """Returns one Score per sample (samples[i] graded against items[i])."""
@@ -99,7 +104,7 @@ class MockBackend:
         """Records the call and returns ``handler``'s Score for each sample."""
         self.calls.append((list(samples), list(items)))
         out = []
-        for sample, item in zip(samples, items):
+        for sample, item in zip(samples, items, strict=True):
             try:
                 out.append(self.handler(sample, item))
             except Exception as exc:  # noqa: BLE001 - mirrors Grader.grade: a bad sample is an error Score

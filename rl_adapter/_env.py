@@ -16,7 +16,6 @@ import functools
 import os
 
 from graders import load_spec
-
 from rl_adapter._backend import GraderBackend, RewardBackend
 from rl_adapter._errors import RLAdapterError
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 # Error kinds of the reward paths that do not run the grader in-process.
 REWARD_SERVICE_ERROR = "reward_service_error"
 """The reward service could not be reached or answered with an error."""

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graders import Sample, Score, ScoreError
-
 from rl_adapter._errors import REWARD_SERVICE_ERROR, REWARD_SERVICE_TIMEOUT
 
 # A training step waits on this at most once per reward call; long enough for 1024 samples of

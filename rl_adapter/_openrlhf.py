@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graders import Grader, Sample
-
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._trl import component_means, to_rewards
 
@@ -81,8 +80,8 @@ def openrlhf_rewards(
     labels = list(labels) if labels is not None else [None] * n
     if len(prompts) != n or len(labels) != n:
         raise ValueError(f"OpenRLHF batch has {n} queries, {len(prompts)} prompts and {len(labels)} labels")
-    samples = [Sample(split_response(q, p)) for q, p in zip(queries, prompts)]
-    items = [label_item(label, p, label_field) for label, p in zip(labels, prompts)]
+    samples = [Sample(split_response(q, p)) for q, p in zip(queries, prompts, strict=True)]
+    items = [label_item(label, p, label_field) for label, p in zip(labels, prompts, strict=True)]
     scores = backend.score(samples, items)
     rewards, _, _ = to_rewards(scores, error_value)
     values = [error_value if r is None else r for r in rewards]

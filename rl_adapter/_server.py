@@ -26,7 +26,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from graders import Sample, Score
-
 from rl_adapter._backend import RewardBackend
 from rl_adapter._openrlhf import DEFAULT_LABEL_FIELD, openrlhf_rewards
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from graders import Grader, MissingDependencyError, SpecError, compile_spec, load_spec
-
 from rl_adapter._config import JobConfig
 from rl_adapter._data import load_rows
 from rl_adapter._errors import DataFileError, DatasetMismatchError, JobConfigError
@@ -83,7 +82,8 @@ def prepare(job: JobConfig) -> Prepared:
             except DatasetMismatchError as exc:
                 raise JobConfigError(str(exc), (key,)) from None
     if job.model != "tiny" and not job.path(job.model).is_dir():
-        raise JobConfigError(f"model directory {str(job.path(job.model))!r} does not exist (or use \"tiny\")", ("model",))
+        where = str(job.path(job.model))
+        raise JobConfigError(f"model directory {where!r} does not exist (or use \"tiny\")", ("model",))
     if job.sft_warmup is not None:
         sft_rows = _rows(job, job.sft_warmup.file, "sft_warmup.file") if job.sft_warmup.file else train_rows
         field_ = job.sft_warmup.completion_field
@@ -350,7 +350,7 @@ def _rl(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool, max_steps: i
     reward = trl_reward(prep.grader)
     recorder = _Recorder(prep, tokenizer, reward)
 
-    class Callback(TrainerCallback):  # type: ignore[misc]
+    class Callback(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
             recorder.validate(model, 0)
             if recorder.pending:
@@ -383,6 +383,7 @@ def _rl(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool, max_steps: i
     if hp.loss_type is not None:
         args["loss_type"] = hp.loss_type
     dataset = Dataset.from_list(prep.train_rows)
+    trainer: Any
     if job.method == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from graders import Grader, Sample, Score
-
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._errors import REWARD_BACKEND_ERROR, DatasetMismatchError
 
@@ -163,7 +162,7 @@ class TRLReward:
         values = [kwargs[key] for key in columns]
         items = []
         for i in range(n):
-            item = {key: column[i] for key, column in zip(columns, values)}
+            item = {key: column[i] for key, column in zip(columns, values, strict=True)}
             item[PROMPT_FIELD] = prompts[i] if i < len(prompts) else None
             items.append(item)
         return [completion_to_sample(c) for c in completions], items

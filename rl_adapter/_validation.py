@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graders import Grader
-
-from rl_adapter._trl import component_means, completion_to_sample
+from rl_adapter._trl import completion_to_sample, component_means
 
 # Validation prompts generated per forward batch: bounds memory on small GPUs and CPUs.
 GENERATION_BATCH = 64
@@ -57,10 +56,7 @@ def generate(
         with torch.no_grad():
             for start in range(0, len(prompts), GENERATION_BATCH):
                 batch = list(prompts[start : start + GENERATION_BATCH])
-                texts = [
-                    p if isinstance(p, str) else tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
-                    for p in batch
-                ]
+                texts = [p if isinstance(p, str) else _chat(tokenizer, p) for p in batch]
                 enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
                 enc = {k: v.to(model.device) for k, v in enc.items()}
                 options: dict[str, Any] = {"do_sample": not greedy}
@@ -81,3 +77,8 @@ def generate(
         if was_training:
             model.train()
     return out
+
+
+def _chat(tokenizer: Any, messages: Any) -> str:
+    text: str = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text

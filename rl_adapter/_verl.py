@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from graders import Grader, Sample
-
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._trl import to_rewards
 

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from graders import GraderError, SpecError
-
 from rl_adapter._errors import DataFileError, JobConfigError, RLAdapterError
 
 
@@ -83,7 +82,6 @@ def _train(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from graders import load_spec
-
     from rl_adapter._backend import GraderBackend
     from rl_adapter._server import serve
 

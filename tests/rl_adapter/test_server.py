@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from graders import Grader, Sample, Score
 from rl_adapter import GraderBackend, HttpBackend, MockBackend, RewardBackend, trl_reward

@@ -36,14 +36,16 @@ def write_job(tmp_path: Path, **changes: Any) -> Path:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"hyperparameters": {"batch_sise": 4}}, r"unknown field 'batch_sise'; did you mean 'batch_size'\? .* at hyperparameters.batch_sise"),
+        ({"hyperparameters": {"batch_sise": 4}},
+         r"unknown field 'batch_sise'; did you mean 'batch_size'\? .* at hyperparameters.batch_sise"),
         ({"method": "ppo"}, "at method"),
         ({"hyperparameters": {"num_generations": 1}}, "at hyperparameters.num_generations"),
         ({"hyperparameters": {"learning_rate_multiplier": 2.0}}, "learning_rate or learning_rate_multiplier, not both"),
         ({"grader": {"type": "list_rank", "name": "g", "input": "{{sample.output_text}}", "reference": "{{item.x}}",
                      "decay": "tabel"}}, "at grader.decay"),
         ({"grader": {"type": "string_check", "name": "g", "operation": "eq", "input": "{{sample.output_text}}",
-                     "reference": "{{item.correct_answers}}"}}, "'correct_answers' \\(did you mean 'correct_answer'\\?\\)"),
+                     "reference": "{{item.correct_answers}}"}},
+         r"'correct_answers' \(did you mean 'correct_answer'\?\)"),
         ({"training_file": "missing.jsonl"}, "does not exist at training_file"),
         ({"model": "no/such/dir"}, "does not exist .* at model"),
     ],
