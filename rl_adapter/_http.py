@@ -30,6 +30,8 @@ class HttpBackend:
         url: The server's base URL (``http://127.0.0.1:8900``).
         token: The bearer token the server expects, if it was started with one.
         timeout: Seconds to wait for one batch before scoring it as ``reward_service_timeout``.
+        details: Ask for each Score's full ``details`` (the evidence); by default only the
+            value, the error and ``multi`` sub-scores come back, which is all a reward needs.
 
     Example:
         >>> reward = trl_reward(HttpBackend("http://127.0.0.1:8900"))  # doctest: +SKIP
@@ -37,10 +39,13 @@ class HttpBackend:
 
     is_async = False
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, url: str, *, token: str | None = None, timeout: float = DEFAULT_TIMEOUT_S, details: bool = False
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.details = details
         self.name = "remote"
         self._item_fields: frozenset[str] | None = None
         self._client: Any = None
@@ -76,7 +81,11 @@ class HttpBackend:
 
         if not samples:
             return []
-        payload = {"samples": [_sample_json(s) for s in samples], "items": list(items)}
+        # Only the fields the grader reads travel: a long prompt would otherwise dominate the request.
+        fields = self._item_fields
+        if fields:
+            items = [{k: v for k, v in item.items() if k in fields} for item in items]
+        payload = {"samples": [_sample_json(s) for s in samples], "items": list(items), "details": self.details}
         try:
             body = json.dumps(payload, default=str, allow_nan=False)
             response = self._http().post(
@@ -109,21 +118,20 @@ class HttpBackend:
         self.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self.url, self.token, self.timeout))
+        return (_rebuild, (self.url, self.token, self.timeout, self.details))
 
     def __repr__(self) -> str:
         return f"HttpBackend({self.url!r})"
 
 
-def _rebuild(url: str, token: str | None, timeout: float) -> HttpBackend:
-    return HttpBackend(url, token=token, timeout=timeout)
+def _rebuild(url: str, token: str | None, timeout: float, details: bool) -> HttpBackend:
+    return HttpBackend(url, token=token, timeout=timeout, details=details)
 
 
-def _sample_json(sample: Sample) -> dict[str, Any]:
-    out: dict[str, Any] = {"output_text": sample.output_text}
-    if sample.output_tools:
-        out["output_tools"] = sample.output_tools
-    return out
+def _sample_json(sample: Sample) -> str | dict[str, Any]:
+    if not sample.output_tools:
+        return sample.output_text
+    return {"output_text": sample.output_text, "output_tools": sample.output_tools}
 
 
 def _score_from_json(data: Mapping[str, Any]) -> Score:
