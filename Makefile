@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 # trl would resolve to a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
+# text_similarity's METEOR reads WordNet 3.0 offline from Debian's wordnet-base package (nltk's
+# downloader needs the internet). Installed when we are root with apt-get; otherwise say how.
+WORDNET := /usr/share/wordnet/index.noun
+
 .PHONY: demo test bench lint typecheck clean
 
 $(BIN)/python:
@@ -30,7 +34,15 @@ lint: $(VENV)/.full
 typecheck: $(VENV)/.full
 	$(BIN)/mypy
 
-test: lint typecheck
+$(WORDNET):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q wordnet-base >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wordnet-base >/dev/null; }; \
+	else \
+		echo "METEOR tests need WordNet 3.0: sudo apt-get install wordnet-base (or set WNSEARCHDIR)"; \
+	fi
+
+test: lint typecheck $(WORDNET)
 	$(BIN)/pytest
 
 # Benchmarks compare against peers installed into the benchmark environment only.

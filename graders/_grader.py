@@ -69,13 +69,14 @@ class Grader:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"grade_batch got {len(samples)} samples but {len(items)} items")
+        # The per-sample loop of every training step: locals, and no Sample.of call for plain text.
         grade = self._grade
         of = Sample.of
         out: list[Score] = []
         append = out.append
-        for sample, item in zip(samples, items):
+        for sample, item in zip(samples, items, strict=True):
             try:
-                append(grade(of(sample), item))
+                append(grade(Sample(sample) if sample.__class__ is str else of(sample), item))
             except Exception as exc:  # noqa: BLE001 - see grade()
                 append(error_score(exc))
         return out
@@ -97,7 +98,7 @@ class Grader:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"agrade_batch got {len(samples)} samples but {len(items)} items")
-        return list(await asyncio.gather(*(self.agrade(s, i) for s, i in zip(samples, items))))
+        return list(await asyncio.gather(*(self.agrade(s, i) for s, i in zip(samples, items, strict=True))))
 
     def close(self) -> None:
         """Releases what the grader holds (worker processes, HTTP clients); idempotent."""

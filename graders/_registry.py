@@ -8,6 +8,7 @@ A spec model may refer to "any grader spec" (``multi``'s children) with the forw
 
 from __future__ import annotations
 
+import builtins
 import functools
 import importlib
 import json
@@ -35,7 +36,7 @@ class Kind:
     """A registered grader kind."""
 
     type: str
-    spec_model: type[BaseSpec]
+    spec_model: builtins.type[BaseSpec]
     compile: Compiler
     hosted: bool
     """True for the kinds of the hosted OpenAI graders API (same fields, same scores)."""

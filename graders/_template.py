@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graders._errors import SpecError, did_you_mean
@@ -49,12 +49,14 @@ Step = str | int
 class Variable:
     """One ``{{namespace.path}}`` accessor."""
 
-    __slots__ = ("namespace", "steps", "text")
+    __slots__ = ("namespace", "steps", "text", "field")
 
     def __init__(self, namespace: str, steps: tuple[Step, ...], text: str) -> None:
         self.namespace = namespace
         self.steps = steps
         self.text = text
+        # The Sample attribute a sample variable starts from (the parser checks it is a name).
+        self.field = steps[0] if namespace == "sample" and isinstance(steps[0], str) else ""
 
     def resolve(self, sample: Sample, item: Mapping[str, Any]) -> Any:
         steps = self.steps
@@ -62,7 +64,7 @@ class Variable:
             value: Any = item
             start = 0
         else:
-            value = getattr(sample, steps[0])  # may raise SampleParseError for output_json
+            value = getattr(sample, self.field)  # may raise SampleParseError for output_json
             start = 1
         for i in range(start, len(steps)):
             step = steps[i]
@@ -98,13 +100,22 @@ def render_value(value: Any) -> str:
 class Template:
     """A parsed template string.
 
+    ``render`` and ``resolve`` are closures built at parse time for the template's shape (a
+    constant, ``{{sample.output_text}}``, ``{{item.field}}``, one variable, or text with
+    variables), so grading makes one call per template and does no parsing.
+
     Example:
         >>> t = Template.parse("Answer: {{ item.answer }}")
         >>> t.render(Sample.of("x"), {"answer": 42})
         'Answer: 42'
     """
 
-    __slots__ = ("source", "parts", "variable", "item_fields")
+    __slots__ = ("source", "parts", "variable", "item_fields", "render", "resolve")
+
+    render: Callable[[Sample, Mapping[str, Any]], str]
+    """The template with every variable replaced by its rendered value."""
+    resolve: Callable[[Sample, Mapping[str, Any]], Any]
+    """The raw value for a one-variable template, else the rendered string."""
 
     def __init__(self, source: str, parts: tuple[str | Variable, ...]) -> None:
         self.source = source
@@ -116,6 +127,7 @@ class Template:
             if var.namespace == "item" and var.steps and isinstance(var.steps[0], str):
                 fields.add(var.steps[0])
         self.item_fields: frozenset[str] = frozenset(fields)
+        self.render, self.resolve = _compile(parts, self.variable)
 
     @staticmethod
     def parse(source: str, path: Sequence[str | int] = ()) -> Template:
@@ -126,22 +138,54 @@ class Template:
     def is_constant(self) -> bool:
         return not any(isinstance(p, Variable) for p in self.parts)
 
-    def resolve(self, sample: Sample, item: Mapping[str, Any]) -> Any:
-        """The raw value for a one-variable template, else the rendered string."""
-        if self.variable is not None:
-            return self.variable.resolve(sample, item)
-        return self.render(sample, item)
-
-    def render(self, sample: Sample, item: Mapping[str, Any]) -> str:
-        """The template with every variable replaced by its rendered value."""
-        parts = self.parts
-        if len(parts) == 1:
-            part = parts[0]
-            return part if isinstance(part, str) else render_value(part.resolve(sample, item))
-        return "".join(p if isinstance(p, str) else render_value(p.resolve(sample, item)) for p in parts)
-
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
+
+
+Renderer = Callable[[Sample, Mapping[str, Any]], Any]
+
+
+def _compile(parts: tuple[str | Variable, ...], variable: Variable | None) -> tuple[Renderer, Renderer]:
+    """Builds (render, resolve) closures specialised for the template's shape."""
+    if variable is None:
+        if len(parts) == 1:  # constant text
+            text = parts[0]
+            constant: Renderer = lambda sample, item: text  # noqa: E731
+            return constant, constant
+
+        def render_all(sample: Sample, item: Mapping[str, Any]) -> str:
+            return "".join(p if isinstance(p, str) else render_value(p.resolve(sample, item)) for p in parts)
+
+        return render_all, render_all
+    steps = variable.steps
+    if variable.namespace == "sample" and steps == ("output_text",):
+        text_of: Renderer = lambda sample, item: sample.output_text  # noqa: E731
+        return text_of, text_of
+    if variable.namespace == "item" and len(steps) == 1:
+        key = steps[0]
+        slow = variable.resolve
+
+        def item_value(sample: Sample, item: Mapping[str, Any]) -> Any:
+            try:
+                return item[key]  # type: ignore[index]
+            except (KeyError, IndexError, TypeError):
+                return slow(sample, item)  # raises MissingVariable with the full message
+
+        def item_text(sample: Sample, item: Mapping[str, Any]) -> str:
+            try:
+                value = item[key]  # type: ignore[index]
+            except (KeyError, IndexError, TypeError):
+                value = slow(sample, item)
+            return value if value.__class__ is str else render_value(value)
+
+        return item_text, item_value
+    resolve = variable.resolve
+
+    def one_text(sample: Sample, item: Mapping[str, Any]) -> str:
+        value = resolve(sample, item)
+        return value if value.__class__ is str else render_value(value)
+
+    return one_text, resolve
 
 
 @functools.lru_cache(maxsize=4096)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from graders._errors import REFERENCE_PARSE_ERROR, SAMPLE_PARSE_ERROR
 from graders._grader import Grader
@@ -28,6 +28,18 @@ MAX_TEXT_CHARS = 2_000_000
 
 _BULLET = re.compile(r"^\s*(?:\(?\d{1,4}[.):]|[-*+•])\s+")
 _TRIM = "\"'`*_ \t"
+
+
+# A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
+EXAMPLE: dict[str, Any] = {
+    "type": "list_rank",
+    "name": "gene_rank",
+    "input": "{{sample.output_json.genes}}",
+    "reference": "{{item.correct_answer}}",
+    "decay": "exponential",
+    "base": 0.7,
+    "max_items": 20,
+}
 
 
 class ListRankSpec(BaseSpec):
@@ -57,6 +69,8 @@ class ListRankSpec(BaseSpec):
     ``linear`` pay nothing past their length. ``max_items`` closes the loophole: a list with
     more distinct entries than that scores 0 (``details.too_long``).
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     type: Literal["list_rank"] = "list_rank"
     input: str
@@ -121,12 +135,19 @@ class ListRankGrader(Grader):
         entries = self._entries(self.input.resolve(sample, item))
         if isinstance(entries, Score):
             return entries
-        normalise = self._normalise
+        # _normalise inlined: this loop runs for every entry of every sample.
+        fold = not self.case_sensitive
+        aliases = self.aliases
         seen: set[str] = set()
         rank = None
         matched = None
         for entry in entries:
-            name = normalise(entry)
+            text = entry if entry.__class__ is str else json.dumps(entry, ensure_ascii=False)
+            name = " ".join(text.split())
+            if fold:
+                name = name.casefold()
+            if aliases:
+                name = aliases.get(name, name)
             if not name or name in seen:
                 continue
             seen.add(name)

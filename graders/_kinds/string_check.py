@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
+
+from pydantic import ConfigDict
 
 from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template
-from graders._types import Sample, Score, clip
+from graders._types import MAX_DETAIL_CHARS, Sample, Score, clip
+
+# A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
+EXAMPLE: dict[str, Any] = {
+    "type": "string_check",
+    "name": "answer",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+    "operation": "eq",
+}
 
 
 class StringCheckSpec(BaseSpec):
@@ -23,6 +35,8 @@ class StringCheckSpec(BaseSpec):
     * ``like``: input *contains* reference, case-sensitive;
     * ``ilike``: input contains reference, case-insensitive (``str.casefold``).
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     type: Literal["string_check"] = "string_check"
     input: str
@@ -41,13 +55,16 @@ class StringCheckGrader(Grader):
         got = self.input.render(sample, item)
         ref = self.reference.render(sample, item)
         ok = self.check(got, ref)
-        return Score(1.0 if ok else 0.0, ok, {"input": clip(got), "reference": clip(ref)})
+        if len(got) > MAX_DETAIL_CHARS or len(ref) > MAX_DETAIL_CHARS:
+            got, ref = clip(got), clip(ref)
+        return Score(1.0 if ok else 0.0, ok, {"input": got, "reference": ref})
 
 
-_OPERATIONS = {
-    "eq": lambda got, ref: got == ref,
-    "ne": lambda got, ref: got != ref,
-    "like": lambda got, ref: ref in got,
+# operator's C functions where they fit: this check runs once per sample in a training loop.
+_OPERATIONS: dict[str, Callable[[str, str], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "like": operator.contains,  # contains(got, ref) is `ref in got`
     "ilike": lambda got, ref: ref.casefold() in got.casefold(),
 }
 

@@ -1,0 +1,78 @@
+"""`rftkit validate | grade | schema`, driven in-process through rftkit.cli.main."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from graders import json_schema
+from rftkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+GENE_RANK = str(ROOT / "specs" / "gene_rank.json")
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", GENE_RANK, str(ROOT / "specs" / "tool_call.json")]) == 0
+    out = capsys.readouterr().out
+    assert "gene_rank.json: ok" in out and "tool_call.json: ok" in out
+
+
+def test_validate_bad_spec_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    spec = {"type": "multi", "graders": {"answer": {"type": "list_rnk"}}, "calculate_output": "answer"}
+    bad.write_text(json.dumps(spec), encoding="utf-8")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "unknown grader type 'list_rnk' at graders.answer.type; did you mean 'list_rank'?" in err
+
+
+def test_validate_missing_file_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "no/such/spec.json"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_grade_prints_the_score(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["grade", GENE_RANK, "--item", '{"correct_answer":"TSC2"}', "--sample", '{"genes":["TSC1","TSC2"]}'])
+    assert code == 0
+    score = json.loads(capsys.readouterr().out)
+    assert score["value"] == 0.7 and score["error"] is None and score["details"]["rank"] == 2
+
+
+def test_grade_bad_output_is_a_score_not_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["grade", GENE_RANK, "--item", '{"correct_answer":"TSC2"}', "--sample", "TSC2 I think"]) == 0
+    score = json.loads(capsys.readouterr().out)
+    assert score["value"] == 0.0 and score["error"]["kind"] == "sample_parse_error"
+
+
+def test_grade_sample_object_with_tools(capsys: pytest.CaptureFixture[str]) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "get_acceptors", "arguments": '{"smiles": "CCO"}'}}
+    sample = json.dumps({"output_tools": [call]})
+    assert (
+        main(["grade", str(ROOT / "specs" / "tool_call.json"), "--item", '{"smiles": "CCO"}', "--sample", sample]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["value"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["grade", GENE_RANK, "--item", "[1]", "--sample", "x"], id="item-not-object"),
+        pytest.param(["grade", GENE_RANK, "--item", "{", "--sample", "x"], id="item-not-json"),
+        pytest.param(["grade", GENE_RANK], id="no-sample"),
+        pytest.param(["validate"], id="no-spec"),
+        pytest.param(["valdate", GENE_RANK], id="unknown-command"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+
+
+def test_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == json_schema()
