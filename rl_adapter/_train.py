@@ -161,6 +161,9 @@ def _run(job: JobConfig, prep: Prepared, torch: Any, start: float, max_steps: in
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    import datasets
+
+    datasets.disable_progress_bars()
     out = prep.output_dir
     out.mkdir(parents=True, exist_ok=True)
     model_dir, tokenizer = _base_model(prep)
@@ -238,7 +241,7 @@ def _sft_warmup(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool) -> s
     assert warm is not None
     rows = load_rows(job.path(warm.file)) if warm.file else prep.train_rows
     pairs = [
-        {"prompt": r["prompt"], "completion": r[warm.completion_field]}
+        {"prompt": r["prompt"], "completion": _joinable(r["prompt"], r[warm.completion_field])}
         for r in rows
         if isinstance(r.get(warm.completion_field), str)
     ]
@@ -252,11 +255,25 @@ def _sft_warmup(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool) -> s
     )
     trainer = SFTTrainer(model=model_dir, args=SFTConfig(**args), train_dataset=Dataset.from_list(pairs),
                          processing_class=tokenizer)
+    _quiet(trainer)
     trainer.train()
     target = prep.output_dir / "sft_model"
     trainer.save_model(str(target))
     tokenizer.save_pretrained(target)
     return str(target)
+
+
+def _joinable(prompt: Any, completion: str) -> str:
+    """The completion, with a space first where SFT would glue it onto a text prompt's last word."""
+    if isinstance(prompt, str) and prompt and not prompt[-1].isspace() and completion[:1] not in ("", " ", "\n"):
+        return " " + completion
+    return completion
+
+
+def _quiet(trainer: Any) -> None:
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # metrics.jsonl has every number; keep stdout for the summary
 
 
 class _Recorder:
@@ -397,8 +414,6 @@ def _rl(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool, max_steps: i
             model=model_dir, reward_funcs=[reward], args=RLOOConfig(**args), train_dataset=dataset,
             processing_class=tokenizer, callbacks=[Callback()],
         )
-    from transformers import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)  # metrics.jsonl has every number; keep stdout for the summary
+    _quiet(trainer)
     trainer.train()
     return _RunMetrics(recorder.lines, recorder.best, reward)

@@ -6,13 +6,11 @@
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graders import Grader
-from rl_adapter._trl import completion_to_sample, component_means
+from rl_adapter._trl import completion_to_sample, component_means, to_rewards
 
 # Validation prompts generated per forward batch: bounds memory on small GPUs and CPUs.
 GENERATION_BATCH = 64
@@ -22,17 +20,19 @@ TOP_K = (1, 3, 5)
 def score_predictions(grader: Grader, items: Sequence[Mapping[str, Any]], predictions: Sequence[Any]) -> dict[str, Any]:
     """Grades predictions against items and summarises them.
 
-    Returns ``valid_reward_mean`` (over samples that did not abstain; errors count as 0),
+    Returns ``valid_reward_mean`` (the reward a trainer sees, as ``trl_reward`` maps it with
+    ``error_value`` 0, averaged over samples that did not abstain),
     ``valid_top@k`` where scores carry a ``rank``, ``valid/<component>`` for ``multi`` parts,
     ``valid_errors`` (by kind) and ``valid_n``.
     """
     scores = grader.grade_batch([completion_to_sample(p) for p in predictions], items)
     counted = [s for s in scores if not s.abstained]
-    values = [s.value if s.error is None and math.isfinite(s.value) else 0.0 for s in counted]
+    rewards, errors, _ = to_rewards(scores, 0.0)
+    values = [r for r in rewards if r is not None]
     out: dict[str, Any] = {
         "valid_reward_mean": sum(values) / len(values) if values else None,
-        "valid_n": len(counted),
-        "valid_errors": dict(Counter(s.error.kind for s in scores if s.error is not None and not s.abstained)),
+        "valid_n": len(values),
+        "valid_errors": dict(errors),
     }
     ranks = [s.details.get("rank") for s in counted if "rank" in s.details]
     if ranks and counted:

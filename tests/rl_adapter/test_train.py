@@ -117,23 +117,30 @@ def test_tiny_example_learns_through_rftkit_train(tmp_path: Path, capsys: pytest
 
 @pytest.mark.slow
 def test_rloo_with_sft_warmup_and_a_grader_that_errs(tmp_path: Path) -> None:
-    """RLOO (beta > 0 needs the model by path), SFT warm-up first, and a grader whose errors are counted."""
+    """RLOO (beta > 0 needs the model by path), SFT warm-up first, sampled validation, and a multi
+    grader with a part that always errs: errors counted, parts logged, partial credit kept."""
     rows = [json.loads(line) for line in (EXAMPLE / "train.jsonl").read_text().splitlines()][:64]
     for row in rows:
         row["completion"] = row["correct_answer"]
     path = write_job(
         tmp_path,
         method="rloo",
-        sft_warmup={"n_epochs": 1, "batch_size": 16, "learning_rate": 0.003},
-        grader={"type": "string_check", "name": "first", "operation": "eq",
-                "input": "{{sample.output_json.gene}}", "reference": "{{item.correct_answer}}"},
+        sft_warmup={"n_epochs": 4, "batch_size": 16, "learning_rate": 0.003},
+        grader={"type": "multi", "name": "mix", "calculate_output": "0.5 * js + 0.5 * rank", "graders": {
+            "js": {"type": "string_check", "name": "js", "operation": "eq",
+                   "input": "{{sample.output_json.gene}}", "reference": "{{item.correct_answer}}"},
+            "rank": json.loads((EXAMPLE / "grader.json").read_text()),
+        }},
         hyperparameters={"max_steps": 2, "batch_size": 4, "num_generations": 4, "eval_interval": 1,
-                         "eval_samples": 8, "beta": 0.05},
+                         "eval_samples": 8, "beta": 0.05, "eval_greedy": False},
     )
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert rftkit(["train", "--config", str(path), "--output-dir", str(tmp_path / "run")]) == 0
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert (tmp_path / "run" / "sft_model").is_dir()
-    # Tiny-model output is never JSON: every sample is a counted sample_parse_error, reward 0, no crash.
-    assert lines[-1]["train/first/errors/sample_parse_error"] == 16.0
-    assert lines[-1]["valid_errors"] == {"sample_parse_error": 8} and lines[-1]["train_reward_mean"] == 0.0
+    # Tiny-model output is never JSON: every sample is a counted sample_parse_error, no crash,
+    # and the reward is the other part's partial credit.
+    last = lines[-1]
+    assert last["train/mix/errors/sample_parse_error"] == 16.0 and last["valid_errors"] == {"sample_parse_error": 8}
+    assert last["train/mix/js"] == 0.0 and last["train_reward_mean"] == pytest.approx(0.5 * last["train/mix/rank"])
+    assert last["valid/js"] == 0.0 and last["valid_reward_mean"] == pytest.approx(0.5 * last["valid/rank"])
