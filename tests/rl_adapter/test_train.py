@@ -144,3 +144,6 @@ def test_rloo_with_sft_warmup_and_a_grader_that_errs(tmp_path: Path) -> None:
     assert last["train/mix/errors/sample_parse_error"] == 16.0 and last["valid_errors"] == {"sample_parse_error": 8}
     assert last["train/mix/js"] == 0.0 and last["train_reward_mean"] == pytest.approx(0.5 * last["train/mix/rank"])
     assert last["valid/js"] == 0.0 and last["valid_reward_mean"] == pytest.approx(0.5 * last["valid/rank"])
+    # The SFT warm-up taught the answer words: the rank part earns credit from the first validation on.
+    assert lines[0]["step"] == 0 and lines[0]["valid/rank"] > 0.1
+    assert max(line.get("train/mix/rank", 0.0) for line in lines) > 0
