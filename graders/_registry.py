@@ -15,7 +15,8 @@ import json
 import pkgutil
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union
 
@@ -44,6 +45,24 @@ class Kind:
 
 _KINDS: dict[str, Kind] = {}
 _loaded = False
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Options of one ``compile_spec`` call, visible to every kind it compiles (nested too)."""
+
+    trusted: bool = False
+    """Run ``python`` sources in-process instead of in the sandbox."""
+    instances: dict[int, Grader] = field(default_factory=dict)
+    """Already compiled graders given as child values, by ``id`` of their spec."""
+
+
+_OPTIONS: ContextVar[CompileOptions | None] = ContextVar("rftkit_compile_options", default=None)
+
+
+def compile_options() -> CompileOptions:
+    """The options of the ``compile_spec`` call in progress (defaults outside one)."""
+    return _OPTIONS.get() or CompileOptions()
 
 
 def register(spec_model: type[S], *, hosted: bool = False) -> Callable[[Callable[[S], Grader]], Callable[[S], Grader]]:
@@ -113,12 +132,16 @@ def parse_spec(data: Mapping[str, Any] | BaseSpec) -> BaseSpec:
         raise _translate(exc, data) from None
 
 
-def compile_spec(spec: Mapping[str, Any] | BaseSpec) -> Grader:
+def compile_spec(spec: Mapping[str, Any] | BaseSpec | Grader, *, trusted: bool = False) -> Grader:
     """Validates a spec and compiles it into a Grader.
 
     Args:
         spec: Spec JSON (a dict, as written for the hosted graders API or one of rftkit's own
-            kinds) or an already validated spec model.
+            kinds) or an already validated spec model. Where a child spec goes (a value of
+            ``multi``'s ``graders``), an already compiled Grader may stand instead, such as
+            ``graders.from_function(fn)``; it is used as it is.
+        trusted: Run ``python`` graders' source in this process, without the sandbox. Only for
+            code you wrote or reviewed: it can do anything this process can.
 
     Returns:
         The compiled Grader. Compilation parses every template, formula and regex, so grading
@@ -133,12 +156,40 @@ def compile_spec(spec: Mapping[str, Any] | BaseSpec) -> Grader:
         >>> g.grade("Paris", {"answer": "Paris"}).value
         1.0
     """
-    parsed = parse_spec(spec)
-    return kinds()[parsed.type].compile(parsed)
+    from graders._grader import Grader
+
+    if isinstance(spec, Grader):
+        return spec
+    options = CompileOptions(trusted=trusted)
+    token = _OPTIONS.set(options)
+    try:
+        parsed = parse_spec(_bind_instances(spec, options.instances, Grader))
+        return kinds()[parsed.type].compile(parsed)
+    finally:
+        _OPTIONS.reset(token)
+
+
+def _bind_instances(data: Any, instances: dict[int, Grader], grader_type: type[Grader]) -> Any:
+    """Replaces compiled Graders in spec JSON by their spec models, remembering which is which.
+
+    pydantic keeps a model instance as it is when it validates one, so ``compile_child``
+    recognises the spec by identity and hands back the Grader instead of compiling it.
+    """
+    if isinstance(data, grader_type):
+        instances[id(data.spec)] = data
+        return data.spec
+    if isinstance(data, Mapping):
+        return {key: _bind_instances(value, instances, grader_type) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_bind_instances(value, instances, grader_type) for value in data]
+    return data
 
 
 def compile_child(spec: BaseSpec, *path: str | int) -> Grader:
     """Compiles a nested spec, putting ``path`` in front of the path of any SpecError."""
+    bound = compile_options().instances.get(id(spec))
+    if bound is not None:
+        return bound
     try:
         return _KINDS[spec.type].compile(spec)
     except SpecError as exc:

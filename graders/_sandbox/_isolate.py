@@ -1,0 +1,253 @@
+"""Confines the worker process before it loads user code (Linux; stdlib and ctypes only).
+
+Runs inside the worker, never in the caller. Each step is best effort and reports whether it
+took effect, so the threat model in ``graders._sandbox`` can say what a given machine got:
+
+1. rlimits: address space, CPU time, file size, no core dumps (process count as a fallback);
+2. ``unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID)``: no network
+   interfaces but a down loopback, a private mount table in which every mount is remounted
+   read-only and the working directory is a fresh size-capped tmpfs, and a PID namespace
+   whose fresh ``/proc`` shows only the sandbox's own process;
+3. a seccomp filter that refuses to create processes (``fork``, ``vfork``, ``clone`` without
+   ``CLONE_THREAD``, ``clone3``), which bounds fork bombs even where ``RLIMIT_NPROC`` does not
+   apply (it never applies to root), and to touch other processes' memory (``ptrace``,
+   ``process_vm_readv``, ``process_vm_writev``);
+4. every capability dropped and ``no_new_privs`` set;
+5. where namespaces are unavailable, a socket-level guard (``socket.socket`` refuses to be
+   created). That guard is a speed bump, not a wall: code that imports ``_socket`` passes it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import resource
+import signal
+import socket
+import sys
+from typing import Any
+
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWPID = 0x20000000
+_CLONE_NEWNET = 0x40000000
+_CLONE_THREAD = 0x00010000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
+_PR_SET_PDEATHSIG, _PR_SET_SECCOMP, _PR_SET_NO_NEW_PRIVS = 1, 22, 38
+_SECCOMP_MODE_FILTER = 2
+_RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
+_EPERM, _ENOSYS = 1, 38
+# (audit arch, clone, clone3, fork, vfork); aarch64 has no fork/vfork syscalls.
+_SYSCALLS = {
+    "x86_64": (0xC000003E, 56, 435, 57, 58),
+    "aarch64": (0xC00000B7, 220, 435, None, None),
+}
+# ptrace, process_vm_readv, process_vm_writev: reading or writing another process's memory
+# (the caller's, where no PID namespace hides it).
+_MEMORY_ACCESS = {"x86_64": (101, 310, 311), "aarch64": (117, 270, 271)}
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def set_limits(limits: dict[str, Any]) -> dict[str, bool]:
+    """Sets the rlimits; returns which ones took effect."""
+    done: dict[str, bool] = {}
+    mib = 1024 * 1024
+    wanted = {
+        "RLIMIT_AS": limits["memory_mb"] * mib,
+        "RLIMIT_FSIZE": limits["file_mb"] * mib,
+        "RLIMIT_CORE": 0,
+        "RLIMIT_CPU": limits["worker_cpu_s"],
+    }
+    for name, value in wanted.items():
+        which = getattr(resource, name, None)
+        if which is None:
+            done[name.lower()] = False
+            continue
+        try:
+            _, hard = resource.getrlimit(which)
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)
+            resource.setrlimit(which, (value, value))
+            done[name.lower()] = True
+        except (OSError, ValueError):
+            done[name.lower()] = False
+    # A write past RLIMIT_FSIZE then fails with EFBIG (an exception in user code) instead of
+    # killing the worker with SIGXFSZ.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    return done
+
+
+def limit_processes(count: int) -> bool:
+    """RLIMIT_NPROC: the fallback where seccomp is unavailable; never applies to root.
+
+    The limit counts every process and thread of the user, so it is set to what the user
+    runs now plus ``count``: a bare ``count`` could stop the worker from starting a thread.
+    """
+    try:
+        limit = _user_tasks() + count
+        resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+    except (OSError, ValueError):
+        return False
+    return os.getuid() != 0
+
+
+def _user_tasks() -> int:
+    uid, tasks = os.getuid(), 0
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    tasks += len(os.listdir(f"/proc/{pid}/task"))
+            except OSError:
+                pass  # gone meanwhile
+    return tasks
+
+
+def enter_namespaces(workdir: str, disk_mb: int) -> dict[str, bool]:
+    """Unshares user, network, mount and PID namespaces and locks the file system down.
+
+    Returns what took effect. The caller must fork next: only the child lives in the new PID
+    namespace (as its PID 1).
+    """
+    done = {"user_namespace": False, "network_namespace": False, "read_only_fs": False, "pid_namespace": False}
+    if not sys.platform.startswith("linux"):
+        return done
+    libc = _libc()
+    uid, gid = os.getuid(), os.getgid()
+    flags = _CLONE_NEWUSER | _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWPID
+    if libc.unshare(flags) != 0:
+        return done
+    done.update(user_namespace=True, network_namespace=True, pid_namespace=True)
+    try:
+        # Map our own ids so files in the tmpfs get an owner (unmapped ids give EOVERFLOW).
+        with open("/proc/self/setgroups", "w") as f:
+            f.write("deny")
+        with open("/proc/self/uid_map", "w") as f:
+            f.write(f"{uid} {uid} 1")
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"{gid} {gid} 1")
+    except OSError:
+        pass
+    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return done
+    size = f"size={disk_mb}m,mode=0700".encode()
+    if libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, size) != 0:
+        return done
+    failed = 0
+    for mount_point in _mount_points():
+        if mount_point == workdir:
+            continue
+        try:
+            kept = os.statvfs(mount_point).f_flag & (_MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+        except OSError:
+            continue  # covered by a later mount
+        # Flags a less privileged namespace may not clear must be kept, or the remount fails.
+        if libc.mount(None, mount_point.encode(), None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | kept, None) != 0:
+            failed += 1
+    done["read_only_fs"] = failed == 0
+    return done
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+        points = [line.split()[4].replace("\\040", " ") for line in f if len(line.split()) > 4]
+    return points
+
+
+def inside_pid_namespace() -> dict[str, bool]:
+    """In the forked PID 1: dies with the worker, gets a /proc showing only the sandbox."""
+    libc = _libc()
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    fresh_proc = libc.mount(b"proc", b"/proc", b"proc", flags, None) == 0
+    return {"private_proc": fresh_proc}
+
+
+def drop_privileges() -> dict[str, bool]:
+    """Drops every capability, sets no_new_privs and refuses new processes (seccomp)."""
+    libc = _libc()
+    done = {"no_capabilities": False, "no_new_processes": False}
+    if not sys.platform.startswith("linux"):
+        return done
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    done["no_capabilities"] = (
+        libc.capget(ctypes.byref(header), data) == 0 and libc.capset(ctypes.byref(header), (_CapData * 2)()) == 0
+    )
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return done
+    program = _seccomp_program()
+    if program is None:
+        return done
+    filters = (_SockFilter * len(program))(*(_SockFilter(*ins) for ins in program))
+    prog = _SockFprog(len(program), filters)
+    done["no_new_processes"] = libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
+    return done
+
+
+def _seccomp_program() -> list[tuple[int, int, int, int]] | None:
+    machine = platform.machine()
+    table = _SYSCALLS.get(machine)
+    if table is None:
+        return None
+    arch, clone, clone3, fork, vfork = table
+    ld_w_abs, jeq_k, jset_k, jge_k, ret_k = 0x20, 0x15, 0x45, 0x35, 0x06
+    deny = _RET_ERRNO | _EPERM
+    prog: list[tuple[int, int, int, int]] = [
+        (ld_w_abs, 0, 0, 4),  # seccomp_data.arch
+        (jeq_k, 1, 0, arch),
+        (ret_k, 0, 0, _RET_KILL),  # another ABI (i386 via int 0x80) could dodge the filter
+        (ld_w_abs, 0, 0, 0),  # seccomp_data.nr
+        (jge_k, 0, 1, 0x40000000),  # x32 syscall numbers
+        (ret_k, 0, 0, _RET_KILL),
+    ]
+    for nr in (fork, vfork, *_MEMORY_ACCESS[machine]):
+        if nr is not None:
+            prog += [(jeq_k, 0, 1, nr), (ret_k, 0, 0, deny)]
+    # clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.
+    prog += [(jeq_k, 0, 1, clone3), (ret_k, 0, 0, _RET_ERRNO | _ENOSYS)]
+    prog += [
+        (jeq_k, 0, 3, clone),
+        (ld_w_abs, 0, 0, 16),  # low 32 bits of args[0] (the flags)
+        (jset_k, 1, 0, _CLONE_THREAD),
+        (ret_k, 0, 0, deny),
+        (ret_k, 0, 0, _RET_ALLOW),
+    ]
+    return prog
+
+
+def guard_sockets() -> None:
+    """Fallback where no network namespace could be made: refuse to create sockets."""
+
+    class _NoSocket(socket.socket):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise PermissionError("network access is disabled in the python grader sandbox")
+
+    socket.socket = _NoSocket  # type: ignore[misc]
+    socket.create_connection = _refuse
+    socket.socketpair = _refuse
+
+
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    raise PermissionError("network access is disabled in the python grader sandbox")

@@ -1,0 +1,303 @@
+"""The sandbox worker, and the ``grade(sample, item) -> float`` contract shared with trusted mode.
+
+The pool runs this file as a script (``python -I _worker.py``) in a fresh process with a
+minimal environment; it imports nothing from rftkit, so user code finds no rftkit state. The
+worker confines itself (``_isolate``), loads the user source once, says hello, then serves
+batches: for each request it grades every (sample, item) pair in turn and streams one reply
+per pair, so the pool can hold each pair to its own deadline.
+
+Wire format, both ways: a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
+The worker's own stdin/stdout carry the protocol on private descriptors; fds 0-2 point at
+/dev/null, and user code's ``sys.stdout`` / ``sys.stderr`` are bounded in-memory captures.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import math
+import numbers
+import os
+import resource
+import signal
+import struct
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+# Error kinds: the hosted API's names for python graders.
+RUNTIME_ERROR = "python_grader_runtime_error"
+TIMEOUT_ERROR = "python_grader_timeout"
+SERVER_ERROR = "python_grader_server_error"
+
+# The hosted API caps python grader source at 256 kB.
+MAX_SOURCE_BYTES = 256 * 1024
+# A reward this large is a bug, and would swamp any advantage normalisation in an RL step.
+MAX_ABS_VALUE = 1e9
+# Evidence, not a second copy: captured output and tracebacks are cut to this many characters.
+MAX_CAPTURE_CHARS = 4_000
+MAX_TRACEBACK_CHARS = 4_000
+# Exit status of a worker that stops itself before its CPU budget runs out (the pool replaces
+# it and re-sends what it did not grade).
+RETIRE_EXIT = 75
+SOURCE_FILENAME = "<grader>"
+
+
+class GradeTimeout(BaseException):
+    """Raised inside user code when its wall-clock or CPU-time limit is reached."""
+
+
+def load_source(source: str) -> Callable[[Any, Any], Any]:
+    """Runs ``source`` as a module and returns its ``grade`` function."""
+    code = compile(source, SOURCE_FILENAME, "exec")
+    # Tracebacks then show the user's source lines.
+    linecache.cache[SOURCE_FILENAME] = (len(source), None, source.splitlines(True), SOURCE_FILENAME)
+    namespace: dict[str, Any] = {"__name__": "grader", "__file__": SOURCE_FILENAME}
+    exec(code, namespace)  # noqa: S102 - running user code is this module's job
+    grade = namespace.get("grade")
+    if not callable(grade):
+        raise TypeError("the source defines no callable grade(sample, item)")
+    return grade
+
+
+def check_value(value: Any) -> float:
+    """The contract's return value: a real number, finite, at most MAX_ABS_VALUE in size.
+
+    Raises:
+        TypeError: ``value`` is not a real number (a str, None, a list, ...).
+        ValueError: ``value`` is NaN, infinite, or too large.
+    """
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"grade() must return a float, not {type(value).__name__}")
+    try:
+        out = float(value)
+    except OverflowError:
+        raise ValueError("grade() returned a number too large for a float") from None
+    if not math.isfinite(out):
+        raise ValueError(f"grade() returned {out}, not a finite float")
+    if abs(out) > MAX_ABS_VALUE:
+        raise ValueError(f"grade() returned {out:g}, beyond the +-{MAX_ABS_VALUE:g} limit")
+    return out
+
+
+def call_grade(fn: Callable[[Any, Any], Any], sample: Any, item: Any) -> dict[str, Any]:
+    """Calls ``fn(sample, item)`` under the contract.
+
+    Returns:
+        ``{"value": float}``, or ``{"error": kind, "message": str, "traceback": str}`` when
+        ``fn`` raised or returned something other than a valid float.
+    """
+    try:
+        value = fn(sample, item)
+    except GradeTimeout:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are user errors too
+        return runtime_error(exc, exc.__traceback__.tb_next if exc.__traceback__ else None)
+    try:
+        return {"value": check_value(value)}
+    except (TypeError, ValueError) as exc:
+        return {"error": RUNTIME_ERROR, "message": str(exc), "traceback": ""}
+
+
+def runtime_error(exc: BaseException, tb: Any) -> dict[str, Any]:
+    """The result for ``exc`` raised by user code: kind, message and the traceback's tail."""
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    if len(text) > MAX_TRACEBACK_CHARS:
+        text = "..." + text[-MAX_TRACEBACK_CHARS:]
+    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return {"error": RUNTIME_ERROR, "message": message[:500], "traceback": text}
+
+
+class _Capture:
+    """A bounded text sink for user code's sys.stdout / sys.stderr."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = MAX_CAPTURE_CHARS - self.kept
+        if room > 0:
+            self.parts.append(text[:room])
+            self.kept += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"... [{self.dropped} more characters]"
+        self.parts, self.kept, self.dropped = [], 0, 0
+        return text
+
+
+# --- the worker process ------------------------------------------------------------------------
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(fd: int) -> Any:
+    header = _read_exact(fd, 4)
+    if header is None:
+        return None
+    body = _read_exact(fd, struct.unpack(">I", header)[0])
+    return None if body is None else json.loads(body)
+
+
+def _send(fd: int, message: Any) -> None:
+    body = json.dumps(message, allow_nan=False).encode()
+    data = struct.pack(">I", len(body)) + body
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _cpu_used() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+_armed = [False]  # whether a limit signal may interrupt: only while user code runs
+
+
+def _on_limit(signum: int, frame: Any) -> None:
+    # A late SIGALRM, or SIGXCPU (repeated every second past the soft limit), must not
+    # interrupt the worker's own code between calls.
+    if _armed[0]:
+        _armed[0] = False
+        raise GradeTimeout
+
+
+class _Worker:
+    def __init__(self, rfd: int, wfd: int, config: dict[str, Any]) -> None:
+        self.rfd, self.wfd = rfd, wfd
+        self.timeout = float(config["limits"]["timeout_s"])
+        self.cpu_budget = float(config["limits"]["worker_cpu_s"])
+        self.stdout, self.stderr = _Capture(), _Capture()
+        self.fn: Callable[[Any, Any], Any] | None = None
+        self.load_error: dict[str, Any] | None = None
+
+    def _arm(self) -> None:
+        soft = math.ceil(_cpu_used() + self.timeout) + 1
+        try:
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, int(self.cpu_budget)))
+        except (OSError, ValueError):
+            pass
+        _armed[0] = True
+        signal.setitimer(signal.ITIMER_REAL, self.timeout)
+
+    def _disarm(self) -> None:
+        _armed[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def load(self, source: str) -> None:
+        sys.stdout, sys.stderr = self.stdout, self.stderr
+        self._arm()
+        try:
+            self.fn = load_source(source)
+        except GradeTimeout:
+            self.load_error = {"error": TIMEOUT_ERROR, "message": f"loading the source ran past {self.timeout:g} s"}
+        except BaseException as exc:  # noqa: BLE001 - a broken module is graded, not fatal
+            self.load_error = runtime_error(exc, exc.__traceback__)
+        finally:
+            self._disarm()
+
+    def grade(self, sample: Any, item: Any) -> dict[str, Any]:
+        if self.fn is None:
+            result = dict(self.load_error or {"error": SERVER_ERROR, "message": "no grade function"})
+        else:
+            self._arm()
+            try:
+                result = call_grade(self.fn, sample, item)
+            except GradeTimeout:
+                result = {"error": TIMEOUT_ERROR, "message": f"grade() ran past the {self.timeout:g} s limit"}
+            finally:
+                self._disarm()
+        for key, capture in (("stdout", self.stdout), ("stderr", self.stderr)):
+            text = capture.take()
+            if text:
+                result[key] = text
+        return result
+
+    def serve(self) -> int:
+        while True:
+            request = _recv(self.rfd)
+            if request is None:
+                return 0
+            for sample, item in request["batch"]:
+                if self.cpu_budget - _cpu_used() < self.timeout + 1:
+                    return RETIRE_EXIT
+                _send(self.wfd, self.grade(sample, item))
+
+
+def main() -> int:
+    # Keep the protocol on private descriptors; user code writing to fd 1 cannot corrupt it.
+    rfd, wfd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    config = _recv(rfd)
+    if config is None:
+        return 0
+    limits = config["limits"]
+    workdir = os.getcwd()
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    import _isolate  # type: ignore[import-not-found]
+
+    sys.path.remove(here)
+    report: dict[str, bool] = {}
+    report.update(_isolate.set_limits(limits))
+    confine = bool(limits.get("confine", True))
+    if confine:
+        report.update(_isolate.enter_namespaces(workdir, limits["disk_mb"]))
+    else:
+        report.update(network_namespace=False, pid_namespace=False)
+    if report["pid_namespace"]:
+        child = os.fork()
+        if child:
+            # The parent stays outside as a reaper; only PID 1 inside keeps the protocol fds.
+            os.close(rfd)
+            os.close(wfd)
+            _, status = os.waitpid(child, 0)
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code
+        report.update(_isolate.inside_pid_namespace())
+    os.chdir(workdir)
+    if confine:
+        report.update(_isolate.drop_privileges())
+    if not report.get("no_new_processes"):
+        report["rlimit_nproc"] = _isolate.limit_processes(limits["max_processes"])
+    if not report["network_namespace"]:
+        _isolate.guard_sockets()
+        report["socket_guard"] = True
+    signal.signal(signal.SIGALRM, _on_limit)
+    signal.signal(signal.SIGXCPU, _on_limit)
+    worker = _Worker(rfd, wfd, config)
+    worker.load(config["source"])
+    _send(wfd, {"hello": report})
+    return worker.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Grader source for the sandbox tests: one ``grade`` that misbehaves as ``item["case"]`` says."""
+
+import math
+import os
+import socket
+import sys
+import time
+
+LOADED_AT = time.monotonic_ns() % 1_000_003  # distinct per worker: the source loads once per worker
+CALLS = [0]
+
+
+def grade(sample, item):
+    case = item.get("case", "ok")
+    CALLS[0] += 1
+    if case == "ok":
+        return 1.0
+    if case == "echo":
+        return float(sample["output_json"]["x"]) + len(item["tags"])
+    if case == "keys":
+        return float(sorted(sample) == ["choices", "output_audio", "output_json", "output_text", "output_tools"])
+    if case == "worker":
+        return LOADED_AT + CALLS[0] / 1e6
+    if case == "spin":  # a tenth of a second of CPU
+        end = time.process_time() + 0.1
+        while time.process_time() < end:
+            pass
+        return LOADED_AT
+    if case == "loop":
+        while True:
+            pass
+    if case == "stubborn_loop":  # swallows the worker's own interrupt: only a kill stops it
+        while True:
+            try:
+                while True:
+                    pass
+            except BaseException:
+                pass
+    if case == "fork_bomb":  # bounded, so a machine without any process limit survives the test
+        children = []
+        for _ in range(200):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(5)
+                os._exit(0)
+            children.append(pid)
+        return 1.0
+    if case == "memory":
+        return float(len(bytearray(10 * 1024**3)))
+    if case == "ptrace":  # attach to the parent process, as a debugger would
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.ptrace(16, os.getppid() or 1, None, None) != 0:  # PTRACE_ATTACH
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        return 1.0
+    if case == "environ":
+        found = any(key.startswith("RFTKIT_TEST_SECRET") for key in os.environ)
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    found = found or b"RFTKIT_TEST_SECRET" in f.read()
+            except OSError:
+                pass
+        return float(found)
+    if case == "scratch":  # the working directory is the code's own
+        with open("scratch.txt", "w") as f:
+            f.write("ok")
+        with open(os.path.join(os.environ["TMPDIR"], "scratch.txt")) as f:
+            return float(f.read() == "ok")
+    if case == "write":
+        with open(item["path"], "w") as f:
+            f.write("escaped")
+        return 1.0
+    if case == "socket":
+        with socket.create_connection(("127.0.0.1", item["port"]), timeout=2):
+            return 1.0
+    if case == "sys_exit":
+        sys.exit(0)
+    if case == "os_exit":
+        os._exit(3)
+    if case == "nan":
+        return math.nan
+    if case == "huge_int":
+        return 10**400
+    if case == "huge_float":
+        return 1e300
+    if case == "text":
+        return "1.0"
+    if case == "stdout":
+        print("x" * 5_000_000)
+        sys.stderr.write("warning\n")
+        os.write(1, b"y" * 5_000_000)
+        return 0.5
+    if case == "numpy":
+        import numpy as np
+
+        return float(np.mean(np.array([0.0, 1.0])))
+    if case == "missing_package":
+        import rftkit_no_such_package  # noqa: F401
+    raise ValueError(f"unknown case {case!r}")
