@@ -60,6 +60,10 @@ class GraderBackend:
         """Async ``score``: I/O-bound graders grade the batch concurrently."""
         return await self.grader.agrade_batch(samples, items)
 
+    def close(self) -> None:
+        """Releases what the grader holds (sandbox workers, HTTP clients)."""
+        self.grader.close()
+
     def __reduce__(self) -> tuple[Any, ...]:
         if self.grader.spec.type in kinds():
             return (_backend_from_spec, (self.grader.spec,))

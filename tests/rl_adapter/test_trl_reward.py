@@ -184,3 +184,20 @@ def test_trl_recognises_the_reward_as_async_and_names_it() -> None:
     async_ = trl_reward(MockBackend(lambda s, i: Score(1.0), is_async=True), name="judge")
     assert (is_async_callable(sync), is_async_callable(async_)) == (False, True)
     assert (get_callable_name(sync), get_callable_name(async_)) == ("rank", "judge")
+
+
+def test_user_python_code_that_raises_is_a_counted_error() -> None:
+    source = (
+        "def grade(sample, item):\n"
+        "    if sample['output_text'] == 'boom':\n"
+        "        raise ValueError('user code failed')\n"
+        "    return 1.0 if sample['output_text'] == item['answer'] else 0.0\n"
+    )
+    with compile_spec({"type": "python", "name": "user", "source": source}) as grader:
+        reward = trl_reward(grader)
+        rewards, metrics = call_like_trl(reward, ["q"] * 3, ["4", "boom", "5"], answer=["4"] * 3)
+        clone = pickle.loads(pickle.dumps(reward))  # recompiled from the spec, sandbox and all
+        again, _ = call_like_trl(clone, ["q"], ["boom"], answer=["4"])
+        clone.backend.close()
+    assert rewards == [1.0, 0.0, 0.0] and again == [0.0]
+    assert metrics == {"user/errors/python_grader_runtime_error": [1.0]}
