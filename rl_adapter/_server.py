@@ -228,7 +228,7 @@ def serve(
     label_field: str = DEFAULT_LABEL_FIELD,
     log_level: str = "info",
 ) -> None:
-    """Serves ``backend`` with uvicorn until SIGINT/SIGTERM (then drains in-flight requests)."""
+    """Serves ``backend`` with uvicorn until SIGINT/SIGTERM, drains in-flight requests, closes it."""
     server = make_server(
         backend,
         host=host,
@@ -239,7 +239,12 @@ def serve(
         label_field=label_field,
         log_level=log_level,
     )
-    server.run()
+    try:
+        server.run()
+    finally:
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()  # sandbox workers and judge clients go with the server
 
 
 def make_server(backend: RewardBackend, *, host: str, port: int, log_level: str = "info", **options: Any) -> Any:
