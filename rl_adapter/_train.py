@@ -138,10 +138,13 @@ def run_job(job: JobConfig, *, max_steps: int | None = None) -> JobResult:
     start = time.perf_counter()
     prep = prepare(job)
     torch, _ = _import_rl()
-    with warnings.catch_warnings():
-        for message in _THIRD_PARTY_WARNINGS:
-            warnings.filterwarnings("ignore", message=message)
-        return _run(job, prep, torch, start, max_steps)
+    try:
+        with warnings.catch_warnings():
+            for message in _THIRD_PARTY_WARNINGS:
+                warnings.filterwarnings("ignore", message=message)
+            return _run(job, prep, torch, start, max_steps)
+    finally:
+        prep.grader.close()
 
 
 # Deprecations that TRL itself triggers on every generation step; nothing a job can change.
