@@ -72,7 +72,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.check:
         from rl_adapter._train import prepare
 
-        prepare(job)
+        prepare(job).grader.close()
         print(f"{args.config}: ok")
         return 0
     result = run_job(job, max_steps=args.max_steps)
