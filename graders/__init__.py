@@ -17,6 +17,7 @@ from graders._sandbox import SandboxLimits
 from graders._spec import BaseSpec
 from graders._template import Template
 from graders._types import Item, Sample, Score, ScoreError
+from graders._usage import ScoreBatch
 
 __all__ = [
     "BaseSpec",
@@ -29,6 +30,7 @@ __all__ = [
     "Sample",
     "SandboxLimits",
     "Score",
+    "ScoreBatch",
     "ScoreError",
     "SpecError",
     "Template",

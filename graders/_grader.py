@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from graders._aio import run_sync
 from graders._errors import INVALID_VARIABLE_ERROR, OTHER_ERROR, SAMPLE_PARSE_ERROR
 from graders._template import MissingVariable
 from graders._types import Sample, SampleParseError, Score
+from graders._usage import ScoreBatch, track_usage
 
 if TYPE_CHECKING:
     from graders._spec import BaseSpec
@@ -56,6 +58,9 @@ class Grader:
         Returns:
             The Score; ``error`` is set (and ``value`` is 0) when the sample could not be graded.
         """
+        if self.is_async:
+            # On the private I/O loop, so this works inside a running event loop too.
+            return run_sync(self.agrade(sample, item))
         try:
             return self._grade(Sample.of(sample), _EMPTY if item is None else item)
         except Exception as exc:  # noqa: BLE001 - a bad sample must never crash a training loop
@@ -64,7 +69,13 @@ class Grader:
     def grade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
     ) -> list[Score]:
-        """Grades samples[i] against items[i] for every i (items default to empty rows)."""
+        """Grades samples[i] against items[i] for every i (items default to empty rows).
+
+        Graders that wait on I/O (``is_async``) grade the batch concurrently and return a
+        ``ScoreBatch`` (a list with the batch's token usage per model), as ``agrade_batch`` does.
+        """
+        if self.is_async:
+            return run_sync(self.agrade_batch(samples, items))
         if items is None:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
@@ -91,14 +102,22 @@ class Grader:
     async def agrade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
     ) -> list[Score]:
-        """Async ``grade_batch``; kinds that wait on I/O grade the samples concurrently."""
+        """Async ``grade_batch``; kinds that wait on I/O grade the samples concurrently.
+
+        Returns:
+            The Scores. Here (and in the model judges) the list is a ``ScoreBatch`` whose
+            ``.usage`` holds the token usage per model summed over the batch; overrides in
+            kinds that call no model may return a plain list.
+        """
         if not self.is_async:
-            return self.grade_batch(samples, items)
+            return ScoreBatch(self.grade_batch(samples, items))
         if items is None:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"agrade_batch got {len(samples)} samples but {len(items)} items")
-        return list(await asyncio.gather(*(self.agrade(s, i) for s, i in zip(samples, items, strict=True))))
+        with track_usage() as meter:
+            scores = await asyncio.gather(*(self.agrade(s, i) for s, i in zip(samples, items, strict=True)))
+        return ScoreBatch(scores, meter.snapshot())
 
     def close(self) -> None:
         """Releases what the grader holds (worker processes, HTTP clients); idempotent."""

@@ -31,6 +31,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("spec", help="grader spec JSON file")
         parser.add_argument("--sample", required=True, help="the model output: JSON (object or string) or plain text")
         parser.add_argument("--item", default="{}", help="the dataset row as a JSON object")
+        parser.add_argument("--no-cache", action="store_true", help="model graders: do not read or write the cache")
+        parser.add_argument("--cache", metavar="PATH", help="model graders: the cache file (default: $RFTKIT_CACHE)")
+        parser.add_argument("--base-url", metavar="URL", help="model graders: the server for every judge")
     elif command == "schema":
         parser.description = "Print the JSON Schema of every grader kind."
     return parser
@@ -43,6 +46,7 @@ def main(command: str, argv: Sequence[str]) -> int:
         if command == "validate":
             return _validate(args.specs)
         if command == "grade":
+            _configure_client(args)
             return _grade(args.spec, args.sample, args.item)
         print(json.dumps(json_schema(), indent=2))
         return 0
@@ -64,6 +68,20 @@ def _validate(paths: list[str]) -> int:
             print(f"{exc}", file=sys.stderr)
             code = 2
     return code
+
+
+def _configure_client(args: argparse.Namespace) -> None:
+    changes: dict[str, Any] = {}
+    if args.no_cache:
+        changes["cache"] = None
+    elif args.cache:
+        changes["cache"] = args.cache
+    if args.base_url:
+        changes["base_url"] = args.base_url
+    if changes:
+        from graders.client import configure
+
+        configure(**changes)
 
 
 def _grade(spec_path: str, sample_text: str, item_text: str) -> int:

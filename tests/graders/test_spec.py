@@ -16,26 +16,6 @@ SPECS = sorted((ROOT / "specs").glob("*.json"))
 # Minimal specs for kinds whose model carries no schema example yet (their compile is not
 # available in this version); a kind with neither fails test_every_kind_has_an_example.
 FALLBACK_EXAMPLES: dict[str, dict[str, Any]] = {
-    "score_model": {
-        "type": "score_model",
-        "name": "judge",
-        "model": "gpt-4o-2024-08-06",
-        "input": [
-            {"role": "system", "content": "Score the answer from 0 to 1 against the reference."},
-            {"role": "user", "content": "Reference: {{item.answer}}\nAnswer: {{sample.output_text}}"},
-        ],
-        "range": [0.0, 1.0],
-        "sampling_params": {"temperature": 0, "seed": 42},
-        "pass_threshold": 0.75,
-    },
-    "label_model": {
-        "type": "label_model",
-        "name": "polite",
-        "model": "gpt-4o-mini-2024-07-18",
-        "input": [{"role": "user", "content": "Is this reply polite? {{sample.output_text}}"}],
-        "labels": ["polite", "rude"],
-        "passing_labels": ["polite"],
-    },
     "python": {
         "type": "python",
         "name": "non_empty",
