@@ -1,0 +1,194 @@
+"""``math``: symbolic equivalence of a LaTeX or plain-text answer with a reference answer."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from graders._deadline import DeadlineExceeded, run_with_deadline
+from graders._errors import REFERENCE_PARSE_ERROR
+from graders._grader import Grader
+from graders._latex import Node, StructureError, extract_answer, key, normalize, structure
+from graders._mathcmp import (
+    Comparison,
+    LimitExceeded,
+    check_symbolic_limits,
+    load_sympy,
+    sympy_parse,
+)
+from graders._mathexpr import TextAnswer, TooLarge, Unsupported, parse
+from graders._numbers import last_boxed
+from graders._registry import register
+from graders._spec import BaseSpec
+from graders._template import Template
+from graders._types import Sample, Score, clip
+
+# Outputs longer than this are not read (the final answer never needs a megabyte of text).
+MAX_INPUT_CHARS = 1_000_000
+# An extracted answer longer than this is not a final answer; it is refused before parsing.
+MAX_ANSWER_CHARS = 10_000
+# Default deadline of one comparison; only its symbolic (sympy) step can take that long.
+DEFAULT_TIMEOUT_S = 2.0
+
+# A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
+EXAMPLE: dict[str, Any] = {
+    "type": "math",
+    "name": "math",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+}
+
+INPUT_TOO_LONG = "input_too_long"
+MATH_TIMEOUT = "math_timeout"
+MATH_LIMIT = "math_limit"
+
+
+class MathSpec(BaseSpec):
+    """Scores 1 when the answer in ``input`` is mathematically equal to ``reference``, else 0.
+
+    Extraction (``extract="auto"``): the last ``\\boxed{...}`` (several boxes: the last
+    counts), else what follows "the answer is" / "Answer:", else the last ``$...$`` of a long
+    output, else the whole text. ``extract="none"`` takes the whole input as the answer. The
+    reference is read the same way (a bare reference stays as it is).
+
+    Equal means: the same structure (tuples and intervals in order, with the same brackets;
+    sets, bare lists ``1, -2`` and ``\\pm`` in any order; unions; matrices of the same shape)
+    with equal leaves. Leaves are compared cheaply first: the normalised strings (``\\dfrac``,
+    ``\\left(``, spacing, ``$``, ``^\\circ``, ``\\text{ cm}`` units, ``15,\\!000`` all folded);
+    then exact rational values (``\\frac{1}{2}`` = ``0.5`` = ``1/2``; ``1\\frac{4}{5}`` is the
+    mixed number 9/5); then values at fixed test points with relative tolerance 1e-9 (so
+    ``\\sqrt{8}`` = ``2\\sqrt2`` and ``(x+1)^2`` = ``x^2+2x+1``; a decimal approximation
+    equals an irrational only to 9 significant digits); only then sympy. ``timeout_s`` bounds the
+    whole comparison (and, separately, the first reading of a reference).
+
+    Surprising cases: ``x = 3`` answers ``3`` (and ``3`` answers ``x = 3``) when one side is
+    a bare name; two equations are equal when one is a multiple of the other (``x=2`` and
+    ``2=x``); ``x<2`` equals ``2>x``; ``33.5\\%`` equals both ``0.335`` and ``33.5`` (a
+    percent sign is read as /100 or as a unit left off); ``74^\\circ`` equals ``74``;
+    ``52_8`` and ``\\text{Evelyn}`` are text and compare as case-folded text; ``e`` and ``i``
+    are Euler's number and the imaginary unit.
+
+    Limits: outputs over 1,000,000 characters give error ``input_too_long``; a boxed or stated
+    answer beyond the size, nesting or exponent limits gives ``math_limit`` (a long output with
+    no marked answer scores 0); a comparison past
+    ``timeout_s`` gives ``math_timeout``. A reference that is empty, has unbalanced braces or
+    cannot be parsed at all gives ``reference_parse_error`` (not scored).
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
+
+    type: Literal["math"] = "math"
+    input: str = "{{sample.output_text}}"
+    reference: str
+    extract: Literal["auto", "none"] = "auto"
+    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=60, allow_inf_nan=False)
+
+
+class _BadReference(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=4096)
+def _reference(text: str, timeout: float) -> tuple[str, Node]:
+    # A reference is the answer itself: only a box is taken out of it (the last-$...$ rule is
+    # for chains of thought; "$g(x)=..$ for some $a>0$" must not shrink to "a>0").
+    if len(text) > MAX_INPUT_CHARS:
+        raise _BadReference(f"the reference is over {MAX_INPUT_CHARS} characters")
+    answer = normalize(last_boxed(text) or text)
+    if not answer:
+        raise _BadReference("the reference is empty")
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise _BadReference(f"the reference is over {MAX_ANSWER_CHARS} characters")
+    try:
+        node = structure(answer)
+    except StructureError as exc:
+        raise _BadReference(f"cannot read the reference: {exc}") from None
+    clock = Comparison(timeout)  # one deadline for all the leaves
+    for leaf in _leaves(node):
+        _check_leaf(leaf, clock)
+    return answer, node
+
+
+def _leaves(node: Node) -> list[str]:
+    if node.kind == "leaf":
+        return [node.text]
+    return [leaf for part in node.parts for leaf in _leaves(part)]
+
+
+def _check_leaf(text: str, clock: Comparison) -> None:
+    if not text.strip():
+        raise _BadReference("the reference has an empty part")
+    try:
+        parse(text)
+        return
+    except (TextAnswer, TooLarge):
+        return
+    except Unsupported:
+        pass
+    try:
+        check_symbolic_limits(text)
+    except LimitExceeded as exc:
+        raise _BadReference(f"cannot parse the reference: {exc}") from None
+    load_sympy()
+    try:
+        run_with_deadline(sympy_parse, text, timeout=clock.remaining())
+    except DeadlineExceeded:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure means an unusable reference
+        raise _BadReference(f"cannot parse the reference {text!r}: {str(exc)[:200]}") from None
+
+
+class MathGrader(Grader):
+    def __init__(self, spec: MathSpec) -> None:
+        self.input = Template.parse(spec.input, ("input",))
+        self.reference = Template.parse(spec.reference, ("reference",))
+        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
+        self.extract = spec.extract
+        self.timeout = spec.timeout_s
+
+    def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
+        ref_text = self.reference.render(sample, item)
+        try:
+            reference, gold = _reference(ref_text, self.timeout)
+        except _BadReference as exc:
+            return Score.failure(REFERENCE_PARSE_ERROR, str(exc), reference=clip(ref_text))
+        except DeadlineExceeded as exc:
+            return Score.failure(MATH_TIMEOUT, f"parsing the reference: {exc}", reference=clip(ref_text))
+        details: dict[str, Any] = {"reference": clip(reference)}
+        text = self.input.render(sample, item)
+        if len(text) > MAX_INPUT_CHARS:
+            return Score.failure(INPUT_TOO_LONG, f"output is {len(text)} characters, over {MAX_INPUT_CHARS}", **details)
+        if len(text) <= 2 * len(ref_text) + 50:
+            whole = normalize(text)  # an output that is the reference as a whole, e.g. text around $..$
+            if key(whole) == key(reference):
+                return Score(1.0, True, {"extracted": clip(whole), **details, "method": "string"})
+        raw, marked = extract_answer(text) if self.extract == "auto" else (text, True)
+        if len(raw) > MAX_ANSWER_CHARS:
+            if not marked:  # a long output with no boxed or stated answer: graded 0, not an error
+                return Score(0.0, False, {"extracted": None, **details, "note": "no final answer found"})
+            return Score.failure(MATH_LIMIT, f"answer is over {MAX_ANSWER_CHARS} characters", **details)
+        answer = normalize(raw, plain_units=True)
+        details = {"extracted": clip(answer), **details}
+        if not answer:
+            return Score(0.0, False, details)
+        try:
+            pred = structure(answer)
+        except StructureError as exc:
+            return Score(0.0, False, {**details, "method": "structure", "note": str(exc)})
+        comparison = Comparison(self.timeout)
+        try:
+            ok = comparison.equal(gold, pred)
+        except LimitExceeded as exc:
+            return Score.failure(MATH_LIMIT, str(exc), **details)
+        except DeadlineExceeded as exc:
+            return Score.failure(MATH_TIMEOUT, str(exc), **details)
+        details["method"] = "+".join(sorted(comparison.methods)) or "structure"
+        return Score(1.0 if ok else 0.0, ok, details)
+
+
+@register(MathSpec)
+def compile_math(spec: MathSpec) -> Grader:
+    return MathGrader(spec)
