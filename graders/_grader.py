@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from graders._aio import run_sync
 from graders._errors import INVALID_VARIABLE_ERROR, OTHER_ERROR, SAMPLE_PARSE_ERROR
 from graders._template import MissingVariable
-from graders._types import Sample, SampleParseError, Score
+from graders._types import Sample, SampleParseError, Score, ScoreError
 from graders._usage import ScoreBatch, track_usage
 
 if TYPE_CHECKING:
@@ -47,6 +47,14 @@ class Grader:
     async def _agrade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         return self._grade(sample, item)
 
+    def _grade_parts(self, sample: Sample, item: Mapping[str, Any]) -> tuple[float, dict[str, Any], ScoreError | None]:
+        """``_grade``'s value, details and error, for a parent (``multi``) that keeps only these.
+
+        A kind may override it to skip building a Score its parent would drop at once.
+        """
+        score = self._grade(sample, item)
+        return score.value, score.details, score.error
+
     def grade(self, sample: SampleLike, item: Mapping[str, Any] | None = None) -> Score:
         """Grades one sample against one item.
 
@@ -80,6 +88,14 @@ class Grader:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"grade_batch got {len(samples)} samples but {len(items)} items")
+        return self._grade_rows(samples, items)
+
+    def _grade_rows(self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """``grade_batch`` after its checks; kinds override it with a loop specialised at compile time.
+
+        An override must give exactly the Scores ``grade`` gives; the simple way is to handle
+        the common case inline and hand any other sample (or any failure) to ``grade``.
+        """
         # The per-sample loop of every training step: locals, and no Sample.of call for plain text.
         grade = self._grade
         of = Sample.of

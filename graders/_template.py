@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -110,12 +111,16 @@ class Template:
         'Answer: 42'
     """
 
-    __slots__ = ("source", "parts", "variable", "item_fields", "render", "resolve")
+    __slots__ = ("source", "parts", "variable", "item_fields", "render", "resolve", "render_text")
 
     render: Callable[[Sample, Mapping[str, Any]], str]
     """The template with every variable replaced by its rendered value."""
     resolve: Callable[[Sample, Mapping[str, Any]], Any]
     """The raw value for a one-variable template, else the rendered string."""
+    render_text: TextRenderer | None
+    """``render`` taking the output text instead of a Sample; None when the template reads
+    another sample field. On a missing variable it raises a plain lookup error: batch fast paths
+    then grade that sample through ``render`` for the proper error."""
 
     def __init__(self, source: str, parts: tuple[str | Variable, ...]) -> None:
         self.source = source
@@ -128,6 +133,7 @@ class Template:
                 fields.add(var.steps[0])
         self.item_fields: frozenset[str] = frozenset(fields)
         self.render, self.resolve = _compile(parts, self.variable)
+        self.render_text = _text_renderer(parts)
 
     @staticmethod
     def parse(source: str, path: Sequence[str | int] = ()) -> Template:
@@ -143,6 +149,7 @@ class Template:
 
 
 Renderer = Callable[[Sample, Mapping[str, Any]], Any]
+TextRenderer = Callable[[str, Mapping[str, Any]], str]
 
 
 def _compile(parts: tuple[str | Variable, ...], variable: Variable | None) -> tuple[Renderer, Renderer]:
@@ -161,31 +168,93 @@ def _compile(parts: tuple[str | Variable, ...], variable: Variable | None) -> tu
     if variable.namespace == "sample" and steps == ("output_text",):
         text_of: Renderer = lambda sample, item: sample.output_text  # noqa: E731
         return text_of, text_of
-    if variable.namespace == "item" and len(steps) == 1:
-        key = steps[0]
-        slow = variable.resolve
-
-        def item_value(sample: Sample, item: Mapping[str, Any]) -> Any:
-            try:
-                return item[key]  # type: ignore[index]
-            except (KeyError, IndexError, TypeError):
-                return slow(sample, item)  # raises MissingVariable with the full message
-
-        def item_text(sample: Sample, item: Mapping[str, Any]) -> str:
-            try:
-                value = item[key]  # type: ignore[index]
-            except (KeyError, IndexError, TypeError):
-                value = slow(sample, item)
-            return value if value.__class__ is str else render_value(value)
-
-        return item_text, item_value
-    resolve = variable.resolve
+    resolve = _resolver(variable)
 
     def one_text(sample: Sample, item: Mapping[str, Any]) -> str:
         value = resolve(sample, item)
         return value if value.__class__ is str else render_value(value)
 
     return one_text, resolve
+
+
+def _resolver(variable: Variable) -> Renderer:
+    """``variable.resolve`` for the common shapes, as one closure without a loop over the steps.
+
+    The fast closures only try the lookup; any failure goes to ``variable.resolve``, which
+    raises MissingVariable with the full message (or SampleParseError), so both agree.
+    """
+    steps = variable.steps
+    slow = variable.resolve
+    if variable.namespace == "item":
+        if len(steps) == 1:
+            key = steps[0]
+
+            def item_value(sample: Sample, item: Mapping[str, Any]) -> Any:
+                try:
+                    return item[key]  # type: ignore[index]
+                except (KeyError, IndexError, TypeError):
+                    return slow(sample, item)
+
+            return item_value
+        return slow
+    head = operator.attrgetter(variable.field)
+    if len(steps) == 1:
+        return lambda sample, item: head(sample)
+    if len(steps) == 2:
+        step = steps[1]
+
+        def sample_value(sample: Sample, item: Mapping[str, Any]) -> Any:
+            try:
+                return head(sample)[step]
+            except (KeyError, IndexError, TypeError):
+                return slow(sample, item)
+
+        return sample_value
+    return slow
+
+
+def _text_renderer(parts: tuple[str | Variable, ...]) -> TextRenderer | None:
+    """``render`` from the output text alone, for templates that read no other sample field.
+
+    A batch of plain strings then needs no Sample per output. None when the template reads
+    another sample field. Failures (a missing item field) raise; callers grade such a sample
+    again through ``render``, which gives the proper error.
+    """
+    if any(isinstance(p, Variable) and p.namespace == "sample" and p.steps != ("output_text",) for p in parts):
+        return None
+    if len(parts) != 1:
+        pieces: list[str | TextRenderer] = []
+        for p in parts:
+            piece = p if isinstance(p, str) else _text_renderer((p,))
+            assert piece is not None  # every sample variable here is output_text
+            pieces.append(piece)
+
+        def render_all(text: str, item: Mapping[str, Any]) -> str:
+            return "".join(p if isinstance(p, str) else p(text, item) for p in pieces)
+
+        return render_all
+    part = parts[0]
+    if isinstance(part, str):
+        return lambda text, item: part
+    if part.namespace == "sample":
+        return lambda text, item: text
+    steps = part.steps
+    if len(steps) == 1:
+        key = steps[0]
+
+        def item_text(text: str, item: Mapping[str, Any]) -> str:
+            value = item[key]  # type: ignore[index]
+            return value if value.__class__ is str else render_value(value)
+
+        return item_text
+
+    def item_path(text: str, item: Mapping[str, Any]) -> str:
+        value: Any = item
+        for step in steps:
+            value = value[step]
+        return value if value.__class__ is str else render_value(value)
+
+    return item_path
 
 
 @functools.lru_cache(maxsize=4096)

@@ -45,7 +45,9 @@ class Sample:
         {'genes': ['TSC2']}
     """
 
-    __slots__ = ("output_text", "output_tools", "choices", "output_audio", "_json", "_json_error")
+    # output_tools and choices are made on first use: most samples are plain text, and two empty
+    # lists per sample are two more objects for the allocator and the GC in every training step.
+    __slots__ = ("output_text", "_tools", "_choices", "output_audio", "_json", "_json_error")
 
     def __init__(
         self,
@@ -57,8 +59,8 @@ class Sample:
         output_audio: Any = None,
     ) -> None:
         self.output_text = output_text
-        self.output_tools = output_tools if output_tools is not None else []
-        self.choices = choices if choices is not None else []
+        self._tools = output_tools
+        self._choices = choices
         self.output_audio = output_audio
         self._json = output_json
         self._json_error: str | None = None
@@ -98,6 +100,30 @@ class Sample:
             choices=choices,
             output_audio=value.get("output_audio"),
         )
+
+    @property
+    def output_tools(self) -> list[Any]:
+        """The tool calls the model made (an empty list when none)."""
+        tools = self._tools
+        if tools is None:
+            tools = self._tools = []
+        return tools
+
+    @output_tools.setter
+    def output_tools(self, value: list[Any]) -> None:
+        self._tools = value
+
+    @property
+    def choices(self) -> list[Any]:
+        """The raw chat-completion choices, when the sample came from one (else an empty list)."""
+        choices = self._choices
+        if choices is None:
+            choices = self._choices = []
+        return choices
+
+    @choices.setter
+    def choices(self, value: list[Any]) -> None:
+        self._choices = value
 
     @property
     def output_json(self) -> Any:

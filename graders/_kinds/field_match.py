@@ -111,52 +111,63 @@ class FieldMatchGrader(Grader):
         self.rules: dict[str, tuple[Comparator, float]] | None = None
         if rules is not None:
             self.rules = {name: (_comparator(rule, ("fields", name)), rule.weight) for name, rule in rules.items()}
+        # The rules as a list, for the per-sample loop.
+        self._rule_list = [(name, cmp, w) for name, (cmp, w) in (self.rules or {}).items()]
         self.measure = spec.score
         self.penalize_extras = spec.extra_fields == "penalize"
         self.threshold = spec.pass_threshold
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
-        reference = _as_object(self.reference.resolve(sample, item))
-        if reference is None:
-            return Score.failure(REFERENCE_PARSE_ERROR, "the reference is not a JSON object")
-        output = _as_object(self.input.resolve(sample, item))
-        if output is None:
-            return Score.failure(SAMPLE_PARSE_ERROR, "the output is not a JSON object")
+        reference = self.reference.resolve(sample, item)
+        if reference.__class__ is not dict:
+            reference = _as_object(reference)
+            if reference is None:
+                return Score.failure(REFERENCE_PARSE_ERROR, "the reference is not a JSON object")
+        output = self.input.resolve(sample, item)
+        if output.__class__ is not dict:
+            output = _as_object(output)
+            if output is None:
+                return Score.failure(SAMPLE_PARSE_ERROR, "the output is not a JSON object")
         rules = self.rules
-        if rules is None:
-            expected: list[tuple[str, Comparator, float]] = [(name, _exact, 1.0) for name in reference]
-        else:
-            expected = [(name, cmp, w) for name, (cmp, w) in rules.items() if name in reference]
+        # Without rules every reference field is expected; with rules, those the reference has.
+        expected = self._rule_list if rules is not None else [(name, _exact, 1.0) for name in reference]
         scores: dict[str, float] = {}
+        missing: list[str] | None = None
         total = matched = present = 0.0
+        found = 0
         for name, cmp, weight in expected:
+            if name not in reference:
+                continue
             total += weight
             if name in output:
                 s = cmp(output[name], reference[name])
                 scores[name] = s
                 matched += weight * s
                 present += weight
+                found += 1
             else:
                 scores[name] = 0.0
-        extra = [key for key in output if key not in scores]
-        if self.penalize_extras:
+                if missing is None:
+                    missing = []
+                missing.append(name)
+        extra = [key for key in output if key not in scores] if len(output) > found else None
+        if extra and self.penalize_extras:
             for key in extra:
                 present += rules[key][1] if rules is not None and key in rules else 1.0
         recall = matched / total if total else 1.0
         precision = matched / present if present else (0.0 if total else 1.0)
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        figures = {"precision": precision, "recall": recall, "f1": f1}
-        value = figures[self.measure]
+        measure = self.measure
+        value = f1 if measure == "f1" else precision if measure == "precision" else recall
         passed = None if self.threshold is None else value >= self.threshold
-        details: dict[str, Any] = {**figures, "fields": scores}
-        missing = [name for name, _, _ in expected if name not in output]
+        details: dict[str, Any] = {"precision": precision, "recall": recall, "f1": f1, "fields": scores}
         if missing:
             details["missing"] = missing
         if extra:
             details["extra"] = [clip(key) for key in extra[:MAX_LISTED_EXTRAS]]
             if len(extra) > MAX_LISTED_EXTRAS:
                 details["extra_count"] = len(extra)
-        return Score(value, passed, details)
+        return Score(value, passed, details, None)
 
 
 def _as_object(value: Any) -> dict[str, Any] | None:
@@ -205,21 +216,28 @@ def _exact(got: Any, ref: Any) -> float:
 
 
 def _ilike(got: Any, ref: Any) -> float:
-    return 1.0 if render_value(ref).casefold() in render_value(got).casefold() else 0.0
+    got = got if got.__class__ is str else render_value(got)
+    ref = ref if ref.__class__ is str else render_value(ref)
+    return 1.0 if ref.casefold() in got.casefold() else 0.0
 
 
 def _fuzzy(threshold: float) -> Comparator:
     from rapidfuzz import fuzz, utils
 
+    ratio, process = fuzz.ratio, utils.default_process
+
     def fuzzy(got: Any, ref: Any) -> float:
-        s = fuzz.ratio(render_value(got), render_value(ref), processor=utils.default_process) / 100.0
+        got = got if got.__class__ is str else render_value(got)
+        ref = ref if ref.__class__ is str else render_value(ref)
+        s = ratio(got, ref, processor=process) / 100.0
         return s if s >= threshold else 0.0
 
     return fuzzy
 
 
 def _number(value: Any) -> float | None:
-    if _is_number(value):
+    cls = value.__class__
+    if cls is float or cls is int:
         return float(value)
     if isinstance(value, str) and len(value) < 100:
         try:
@@ -231,11 +249,15 @@ def _number(value: Any) -> float | None:
 
 
 def _numeric(abs_tol: float, rel_tol: float) -> Comparator:
+    isclose = math.isclose
+
     def numeric(got: Any, ref: Any) -> float:
-        a, b = _number(got), _number(ref)
+        # Two JSON numbers (the usual case) skip _number's checks.
+        a = float(got) if got.__class__ is int or got.__class__ is float else _number(got)
+        b = float(ref) if ref.__class__ is int or ref.__class__ is float else _number(ref)
         if a is None or b is None:
             return 0.0
-        return 1.0 if math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol) else 0.0
+        return 1.0 if isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol) else 0.0
 
     return numeric
 
@@ -250,9 +272,18 @@ def _canonical(value: Any) -> Any:
     return ("json", json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
+def _element_set(value: Any) -> set[Any]:
+    values = value if isinstance(value, list) else [value]
+    for x in values:
+        cls = x.__class__
+        if cls is not str and cls is not int and cls is not float:
+            return {_canonical(x) for x in values}
+    return set(values)  # strings and numbers are their own canonical form
+
+
 def _set_f1(got: Any, ref: Any) -> float:
-    got_set = {_canonical(x) for x in (got if isinstance(got, list) else [got])}
-    ref_set = {_canonical(x) for x in (ref if isinstance(ref, list) else [ref])}
+    got_set = _element_set(got)
+    ref_set = _element_set(ref)
     if not got_set and not ref_set:
         return 1.0
     common = len(got_set & ref_set)

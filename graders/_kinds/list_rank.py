@@ -26,6 +26,9 @@ MAX_ENTRIES = 100_000
 # Text outputs are split into entries; text beyond this is not read.
 MAX_TEXT_CHARS = 2_000_000
 
+# Distinct references whose normalised form is kept; the cache starts over past this.
+MAX_CACHED_REFERENCES = 10_000
+
 _BULLET = re.compile(r"^\s*(?:\(?\d{1,4}[.):]|[-*+•])\s+")
 _TRIM = "\"'`*_ \t"
 
@@ -104,6 +107,9 @@ class ListRankGrader(Grader):
         self.max_items = spec.max_items
         self.pass_threshold = spec.pass_threshold
         self.scores = self._score_table(spec)
+        # Normalised references by raw reference text: a dataset repeats its answers, and an RL
+        # step grades several samples per item.
+        self._reference_cache: dict[str, tuple[set[str], list[str]]] = {}
 
     @staticmethod
     def _score_table(spec: ListRankSpec) -> list[float] | None:
@@ -129,47 +135,65 @@ class ListRankGrader(Grader):
         return self.aliases.get(cleaned, cleaned) if self.aliases else cleaned
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
-        references = self._references(self.reference.resolve(sample, item))
-        if isinstance(references, Score):
-            return references
-        entries = self._entries(self.input.resolve(sample, item))
-        if isinstance(entries, Score):
-            return entries
-        # _normalise inlined: this loop runs for every entry of every sample.
+        raw = self.reference.resolve(sample, item)
+        cached = self._reference_cache.get(raw) if raw.__class__ is str else None
+        if cached is None:
+            found = self._references(raw)
+            if isinstance(found, Score):
+                return found
+            cached = (found, sorted(found))
+            if raw.__class__ is str:
+                if len(self._reference_cache) >= MAX_CACHED_REFERENCES:
+                    self._reference_cache.clear()
+                self._reference_cache[raw] = cached
+        references, reference_list = cached
+        listed = self.input.resolve(sample, item)
+        if listed.__class__ is list and len(listed) <= MAX_ENTRIES:
+            entries = listed  # the usual JSON array, taken as it is
+        else:
+            found_entries = self._entries(listed)
+            if isinstance(found_entries, Score):
+                return found_entries
+            entries = found_entries
+        # _normalise inlined: this runs for every entry of every sample. The common options (case
+        # folding, no aliases) take one expression without the per-option checks.
+        dumps, join = json.dumps, " ".join
         fold = not self.case_sensitive
         aliases = self.aliases
+        common = fold and not aliases
         seen: set[str] = set()
+        add = seen.add
         rank = None
         matched = None
         for entry in entries:
-            text = entry if entry.__class__ is str else json.dumps(entry, ensure_ascii=False)
-            name = " ".join(text.split())
-            if fold:
-                name = name.casefold()
-            if aliases:
-                name = aliases.get(name, name)
-            if not name or name in seen:
-                continue
-            seen.add(name)
-            if rank is None and name in references:
-                rank = len(seen)
-                matched = entry
-        details: dict[str, Any] = {"rank": rank, "list_length": len(seen), "reference": sorted(references)}
+            if common:
+                name = join((entry if entry.__class__ is str else dumps(entry, ensure_ascii=False)).split()).casefold()
+            else:
+                name = join((entry if entry.__class__ is str else dumps(entry, ensure_ascii=False)).split())
+                if fold:
+                    name = name.casefold()
+                if aliases:
+                    name = aliases.get(name, name)
+            if name and name not in seen:
+                add(name)
+                if rank is None and name in references:
+                    rank = len(seen)
+                    matched = entry
+        # A copy of the cached list: each Score owns its details.
+        details: dict[str, Any] = {"rank": rank, "list_length": len(seen), "reference": [*reference_list]}
         if matched is not None:
             details["matched"] = clip(matched) if isinstance(matched, str) else matched
         if self.max_items is not None and len(seen) > self.max_items:
             details["too_long"] = True
-            return Score(0.0, False if self.pass_threshold is not None else None, details)
-        value = self._value(rank)
-        passed = None if self.pass_threshold is None else value >= self.pass_threshold
-        return Score(value, passed, details)
-
-    def _value(self, rank: int | None) -> float:
+            return Score(0.0, False if self.pass_threshold is not None else None, details, None)
         if rank is None or (self.cutoff is not None and rank > self.cutoff):
-            return 0.0
-        if self.scores is None:
-            return 1.0 / rank
-        return self.scores[rank - 1] if rank <= len(self.scores) else 0.0
+            value = 0.0
+        elif self.scores is None:
+            value = 1.0 / rank
+        else:
+            value = self.scores[rank - 1] if rank <= len(self.scores) else 0.0
+        passed = None if self.pass_threshold is None else value >= self.pass_threshold
+        return Score(value, passed, details, None)
 
     def _references(self, value: Any) -> set[str] | Score:
         if isinstance(value, str) and value.lstrip().startswith("["):
@@ -186,7 +210,7 @@ class ListRankGrader(Grader):
 
     def _entries(self, value: Any) -> list[Any] | Score:
         if isinstance(value, list):
-            return value[:MAX_ENTRIES]
+            return value if len(value) <= MAX_ENTRIES else value[:MAX_ENTRIES]
         if isinstance(value, str):
             return _split(value[:MAX_TEXT_CHARS])[:MAX_ENTRIES]
         if isinstance(value, Mapping):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from graders._errors import FORMULA_EVAL_ERROR
+from graders._errors import ABSTENTION_KINDS, FORMULA_EVAL_ERROR
 from graders._formula import Formula
 from graders._grader import Grader, error_score
 from graders._registry import compile_child, register
@@ -73,47 +74,56 @@ class MultiGrader(Grader):
             fields |= child.item_fields
         super().__init__(spec, fields)
         self.is_async = any(child.is_async for child in self.children.values())
-        self._child_list = list(self.children.values())
-        # Positions of the formula's variables among the children, for positional evaluation.
-        self._keys = list(self.children)
-        self._formula_args = [self._keys.index(name) for name in self.formula.variables]
+        # (key, child._grade_parts) pairs: the per-sample loop needs no child Score objects.
+        self._parts = [(key, child._grade_parts) for key, child in self.children.items()]
+        # The formula's arguments from the values dict in one C call (itemgetter of one key gives
+        # the bare value, of none a TypeError, so those shapes get a tuple-returning lambda).
+        variables = self.formula.variables
+        self._arguments: Callable[[dict[str, float]], tuple[float, ...]]
+        if len(variables) > 1:
+            self._arguments = operator.itemgetter(*variables)
+        else:
+            self._arguments = lambda values: tuple(values[name] for name in variables)
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
-        # The children's _grade directly (the sample is already a Sample): one call less per child.
-        scores = []
-        for child in self._child_list:
+        values: dict[str, float] = {}
+        sub_details: dict[str, Any] = {}
+        errors: list[tuple[str, ScoreError]] | None = None
+        for key, parts in self._parts:
             try:
-                scores.append(child._grade(sample, item))
+                value, details, error = parts(sample, item)
             except Exception as exc:  # noqa: BLE001 - as in Grader.grade
-                scores.append(error_score(exc))
-        return self._combine(scores)
+                failed = error_score(exc)
+                value, details, error = failed.value, failed.details, failed.error
+            values[key] = value
+            sub_details[key] = details
+            if error is not None:
+                if errors is None:
+                    errors = []
+                errors.append((key, error))
+        return self._combine(values, sub_details, errors)
 
     async def _agrade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         scores = await asyncio.gather(*(child.agrade(sample, item) for child in self.children.values()))
-        return self._combine(list(scores))
+        values = {key: score.value for key, score in zip(self.children, scores, strict=True)}
+        sub_details = {key: score.details for key, score in zip(self.children, scores, strict=True)}
+        errors = [(key, s.error) for key, s in zip(self.children, scores, strict=True) if s.error is not None]
+        return self._combine(values, sub_details, errors)
 
-    def _combine(self, scores: list[Score]) -> Score:
-        values: dict[str, float] = {}
-        sub_details: dict[str, Any] = {}
-        sub_errors: dict[str, Any] = {}
-        error: ScoreError | None = None
-        abstention: ScoreError | None = None
-        for key, score in zip(self._keys, scores, strict=True):
-            values[key] = score.value
-            sub_details[key] = score.details
-            if score.error is not None:
-                sub_errors[key] = score.error.to_dict()
-                if score.abstained:
-                    abstention = abstention or score.error
-                elif error is None:
-                    error = ScoreError(score.error.kind, f"{key}: {score.error.message}")
+    def _combine(
+        self, values: dict[str, float], sub_details: dict[str, Any], errors: list[tuple[str, ScoreError]] | None
+    ) -> Score:
         details: dict[str, Any] = {"sub_scores": values, "sub_details": sub_details}
-        if sub_errors:
-            details["sub_errors"] = sub_errors
-        if abstention is not None:
-            return Score(0.0, None, details, abstention)
+        error: ScoreError | None = None
+        if errors:
+            details["sub_errors"] = {key: e.to_dict() for key, e in errors}
+            abstentions = [e for _, e in errors if e.kind in ABSTENTION_KINDS]
+            if abstentions:
+                return Score(0.0, None, details, abstentions[0])
+            key, first = errors[0]
+            error = ScoreError(first.kind, f"{key}: {first.message}")
         try:
-            value = self.formula.evaluate_args(*[scores[i].value for i in self._formula_args])
+            value = self.formula.evaluate_args(*self._arguments(values))
         except (ArithmeticError, ValueError) as exc:
             return Score(0.0, None, details, ScoreError(FORMULA_EVAL_ERROR, f"{self.formula.source!r}: {exc}"))
         if not math.isfinite(value):

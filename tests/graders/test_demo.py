@@ -10,9 +10,9 @@ import pytest
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
 
 
-def test_demo_prints_the_scores(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_prints_the_scores(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     module = runpy.run_path(str(DEMO), run_name="demo")
-    assert module["main"]() == 0
+    assert module["main"](["--out", str(tmp_path)]) == 0  # the evaluation part writes run directories
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["spec", "sample", "value"]
     rows = {" ".join(line.split()[:4]): line for line in lines[2:]}

@@ -1,0 +1,119 @@
+"""Metrics: mean/CI, pass rate, top@k from ranks, pass@k, maj@k, errors vs abstentions, groups."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalkit import ItemScores, compute_metrics, evaluate
+from graders import Grader, Score, ScoreError, compile_spec
+
+
+def _item(i: int, *scores: Score) -> ItemScores:
+    return ItemScores(str(i), list(scores))
+
+
+def test_top_at_k_from_ranks(ranker: Grader) -> None:
+    items = [{"id": i, "answer": "G"} for i in range(5)]
+    lists = [["G"], ["x", "G"], ["x", "y", "z", "w", "v", "G"], ["x"], None]
+    preds = [
+        {"id": i, "output_text": "not json" if lst is None else f'{{"genes": {lst!r}}}'.replace("'", '"')}
+        for i, lst in enumerate(lists)
+    ]
+    metrics = evaluate(ranker, items, preds, k=(1, 2, 5)).metrics
+    assert metrics["top@1"] == pytest.approx(1 / 5)
+    assert metrics["top@2"] == pytest.approx(2 / 5)
+    assert metrics["top@5"] == pytest.approx(2 / 5)
+    assert metrics["top@max"] == pytest.approx(3 / 5)
+    assert metrics["mean"] == pytest.approx((1 + 1 / 2 + 1 / 6) / 5)
+    # The output that is not JSON is an error counted as "not found", not left out.
+    assert metrics["error_rate"] == pytest.approx(1 / 5)
+    assert metrics["error_rate/sample_parse_error"] == pytest.approx(1 / 5)
+    assert metrics["n"] == 5
+
+
+def test_rank_inside_multi_is_found() -> None:
+    grader = compile_spec(
+        {
+            "type": "multi",
+            "name": "m",
+            "calculate_output": "0.5 * r + 0.5 * e",
+            "graders": {
+                "e": {
+                    "type": "string_check",
+                    "name": "e",
+                    "operation": "eq",
+                    "input": "{{sample.output_text}}",
+                    "reference": "{{item.answer}}",
+                },
+                "r": {
+                    "type": "list_rank",
+                    "name": "r",
+                    "input": "{{sample.output_json.genes}}",
+                    "reference": "{{item.answer}}",
+                },
+            },
+        }
+    )
+    preds = [{"id": 0, "output_text": '{"genes": ["a", "G"]}'}, {"id": 1, "output_text": '{"genes": ["G"]}'}]
+    metrics = evaluate(grader, [{"answer": "G"}, {"answer": "G"}], preds, k=(1,)).metrics
+    assert metrics["top@1"] == 0.5 and metrics["top@max"] == 1.0
+
+
+def test_no_rank_metrics_without_ranks(exact: Grader) -> None:
+    metrics = evaluate(exact, [{"answer": "a"}], [{"id": 0, "output_text": "a"}]).metrics
+    assert not [m for m in metrics if m.startswith("top@")]
+    assert metrics["pass_rate"] == 1.0
+
+
+def test_abstention_is_not_scored_zero(ranker: Grader) -> None:
+    items = [{"answer": "G"}, {"answer": "G"}, {"answer": ""}]  # the last reference is unusable
+    preds = [{"id": i, "output_text": '{"genes": ["G"]}' if i == 0 else '{"genes": []}'} for i in range(3)]
+    metrics = evaluate(ranker, items, preds).metrics
+    assert metrics["mean"] == 0.5  # over the two scored items, not 1/3
+    assert metrics["n"] == 2 and metrics["n_items"] == 3
+    assert metrics["not_scored"] == 1 and metrics["not_scored_rate"] == pytest.approx(1 / 3)
+    assert metrics["error_rate"] == 0.0
+
+
+def test_pass_at_k_and_maj_at_k_with_several_samples(exact: Grader) -> None:
+    items = [{"id": "a", "answer": "4"}, {"id": "b", "answer": "7"}]
+    outputs = {"a": ["4", "5", "4", "4"], "b": ["1", "1", "7", "2"]}
+    preds = [{"id": i, "output_text": o} for i, outs in outputs.items() for o in outs]
+    metrics = evaluate(exact, items, preds, k=(1, 2, 10)).metrics
+    assert metrics["pass@1"] == pytest.approx((3 / 4 + 1 / 4) / 2)
+    assert metrics["pass@2"] == pytest.approx((1.0 + (1 - 3 / 6)) / 2)
+    assert metrics["pass@4"] == 1.0  # k = n is always reported; 10 > n is not
+    assert "pass@10" not in metrics
+    # maj@k over the first k samples: a -> "4" (right) at k=1, 2 and 4; b -> "1" (wrong).
+    assert metrics["maj@1"] == 0.5 and metrics["maj@4"] == 0.5
+    assert metrics["mean"] == pytest.approx((3 / 4 + 1 / 4) / 2)
+    assert metrics["n_samples"] == 8
+
+
+def test_pass_rate_counts_errors_as_failures() -> None:
+    items = [_item(0, Score(1.0, True)), _item(1, Score.failure("judge_timeout", "slow")), _item(2, Score(0.0, False))]
+    metrics = compute_metrics(items)
+    assert metrics["pass_rate"] == pytest.approx(1 / 3)
+    assert metrics["error_rate/judge_timeout"] == pytest.approx(1 / 3)
+
+
+def test_every_sample_abstaining_leaves_item_unscored() -> None:
+    abstain = Score(0.0, None, {}, ScoreError("reference_parse_error", "bad"))
+    metrics = compute_metrics([_item(0, abstain, abstain), _item(1, Score(0.25))])
+    assert metrics["n"] == 1 and metrics["mean"] == 0.25 and metrics["not_scored"] == 2
+
+
+def test_breakdown_by_field(exact: Grader) -> None:
+    items = [{"answer": "x", "subject": s} for s in ["alg", "alg", "geo", "geo", "geo"]] + [{"answer": "x"}]
+    preds = [{"id": i, "output_text": o} for i, o in enumerate(["x", "y", "x", "x", "x", "x"])]
+    result = evaluate(exact, items, preds, by="subject")
+    groups = result.groups["subject"]
+    assert list(groups) == ["(missing)", "alg", "geo"]
+    assert groups["alg"]["mean"] == 0.5 and groups["alg"]["n"] == 2
+    assert groups["geo"]["mean"] == 1.0 and groups["(missing)"]["n"] == 1
+
+
+def test_metrics_are_deterministic(exact: Grader) -> None:
+    items = [{"answer": str(i % 3)} for i in range(50)]
+    preds = [{"id": i, "output_text": str(i % 2)} for i in range(50)]
+    assert evaluate(exact, items, preds).metrics == evaluate(exact, items, preds).metrics
