@@ -1,16 +1,19 @@
 """Validation during training: completions for the validation prompts, graded and summarised.
 
-``score_predictions`` is the one seam to evalkit: it summarises Scores into ``valid_reward_mean``,
-``top@k`` (for graders whose details carry a ``rank``), per-component means and error counts.
+``score_predictions`` is the seam to evalkit: ``evalkit.evaluate`` grades the completions and
+computes the metrics (``mean``, ``top@k``), summarised as ``valid_reward_mean``, ``valid_top@k``,
+per-component means and error counts.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graders import Grader
-from rl_adapter._trl import completion_to_sample, component_means, to_rewards
+from rl_adapter._trl import completion_to_sample, component_means
 
 # Validation prompts generated per forward batch: bounds memory on small GPUs and CPUs.
 GENERATION_BATCH = 64
@@ -18,29 +21,49 @@ TOP_K = (1, 3, 5)
 
 
 def score_predictions(grader: Grader, items: Sequence[Mapping[str, Any]], predictions: Sequence[Any]) -> dict[str, Any]:
-    """Grades predictions against items and summarises them.
+    """Grades predictions against items with ``evalkit.evaluate`` and summarises them.
 
-    Returns ``valid_reward_mean`` (the reward a trainer sees, as ``trl_reward`` maps it with
-    ``error_value`` 0, averaged over samples that did not abstain),
-    ``valid_top@k`` where scores carry a ``rank``, ``valid/<component>`` for ``multi`` parts,
-    ``valid_errors`` (by kind) and ``valid_n``.
+    Returns ``valid_reward_mean`` (evalkit's ``mean``: the reward a trainer sees with
+    ``error_value`` 0, over samples that did not abstain), ``valid_top@k`` where scores carry a
+    ``rank``, ``valid/<component>`` for ``multi`` parts, ``valid_errors`` (by kind) and ``valid_n``.
     """
-    scores = grader.grade_batch([completion_to_sample(p) for p in predictions], items)
-    counted = [s for s in scores if not s.abstained]
-    rewards, errors, _ = to_rewards(scores, 0.0)
-    values = [r for r in rewards if r is not None]
+    from evalkit import evaluate
+
+    rows, ids = _with_ids(items)
+    preds: list[dict[str, Any]] = []
+    for i, prediction in zip(ids, predictions, strict=True):
+        sample = completion_to_sample(prediction)
+        pred: dict[str, Any] = {"id": i, "output_text": sample.output_text}
+        if sample.output_tools:
+            pred["output_tools"] = sample.output_tools
+        preds.append(pred)
+    result = evaluate(grader, rows, preds, k=TOP_K)
+    metrics = result.metrics
+    scores = [score for item in result.items for score in item.scores]
+    mean = metrics.get("mean")
     out: dict[str, Any] = {
-        "valid_reward_mean": sum(values) / len(values) if values else None,
-        "valid_n": len(values),
-        "valid_errors": dict(errors),
+        "valid_reward_mean": mean if isinstance(mean, float) and math.isfinite(mean) else None,
+        "valid_n": metrics.get("n", 0),
+        "valid_errors": dict(Counter(s.error.kind for s in scores if s.error is not None and not s.abstained)),
     }
-    ranks = [s.details.get("rank") for s in counted if "rank" in s.details]
-    if ranks and counted:
-        for k in TOP_K:
-            out[f"valid_top@{k}"] = sum(1 for r in ranks if isinstance(r, int) and r <= k) / len(counted)
-    for key, mean in component_means(counted).items():
-        out[f"valid/{key}"] = mean
+    for k in TOP_K:
+        value = metrics.get(f"top@{k}")
+        if isinstance(value, float) and math.isfinite(value):
+            out[f"valid_top@{k}"] = value
+    for key, value in component_means([s for s in scores if not s.abstained]).items():
+        out[f"valid/{key}"] = value
     return out
+
+
+def _with_ids(items: Sequence[Mapping[str, Any]]) -> tuple[Sequence[Mapping[str, Any]], list[Any]]:
+    """Items and the ids evalkit matches predictions by: their own unique ``id``s, else positions."""
+    own = [item.get("id") for item in items]
+    if all(i is not None for i in own) and len({str(i) for i in own}) == len(own):
+        return items, own
+    if all(i is None for i in own):
+        return items, list(range(len(items)))
+    # Some rows have an id and some do not (or ids repeat): number them for this evaluation.
+    return [{**item, "id": str(n)} for n, item in enumerate(items)], [str(n) for n in range(len(items))]
 
 
 def generate(
