@@ -1,0 +1,47 @@
+"""rftkit rl_adapter: any grader as the reward of a real RL trainer.
+
+* ``trl_reward(grader)``: a reward function for TRL's ``GRPOTrainer`` / ``RLOOTrainer``;
+* ``verl_compute_score`` / ``openrlhf_reward_func``: the verl and OpenRLHF reward signatures
+  (``rl_adapter/verl_reward.py`` and ``rl_adapter/openrlhf_reward.py`` are the files those
+  trainers load by path);
+* ``create_app`` / ``serve``: the HTTP reward service behind ``rftkit serve``;
+* ``run_job``: the local RFT job behind ``rftkit train``.
+
+torch and trl are imported only by the code that trains.
+
+Example:
+    >>> from graders import compile_spec
+    >>> from rl_adapter import trl_reward
+    >>> reward = trl_reward(compile_spec({"type": "string_check", "name": "exact", "operation": "eq",
+    ...                                   "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}))
+    >>> reward(prompts=["2+2?"], completions=["4"], completion_ids=[[4]], answer=["4"])
+    [1.0]
+"""
+
+from rl_adapter._backend import GraderBackend, MockBackend, RewardBackend
+from rl_adapter._errors import DatasetMismatchError, JobConfigError, RLAdapterError
+from rl_adapter._http import HttpBackend
+from rl_adapter._openrlhf import openrlhf_reward_func, openrlhf_rewards
+from rl_adapter._server import create_app, serve
+from rl_adapter._trl import AsyncTRLReward, TRLReward, check_dataset, completion_to_sample, trl_reward
+from rl_adapter._verl import verl_compute_score
+
+__all__ = [
+    "AsyncTRLReward",
+    "DatasetMismatchError",
+    "GraderBackend",
+    "HttpBackend",
+    "JobConfigError",
+    "MockBackend",
+    "RLAdapterError",
+    "RewardBackend",
+    "TRLReward",
+    "check_dataset",
+    "completion_to_sample",
+    "create_app",
+    "openrlhf_reward_func",
+    "openrlhf_rewards",
+    "serve",
+    "trl_reward",
+    "verl_compute_score",
+]

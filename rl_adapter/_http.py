@@ -1,0 +1,155 @@
+"""``HttpBackend``: a reward backend that grades through a remote ``rftkit serve``.
+
+A service that is down, slow or broken never stops training: every sample of the failed
+request scores as an error (``reward_service_error`` / ``reward_service_timeout``), which the
+reward functions count and map to their ``error_value``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from graders import Sample, Score, ScoreError
+from rl_adapter._errors import REWARD_SERVICE_ERROR, REWARD_SERVICE_TIMEOUT
+
+# A training step waits on this at most once per reward call; long enough for 1024 samples of
+# a slow grader, short enough that a hung service costs one step, not the run.
+DEFAULT_TIMEOUT_S = 60.0
+# /health is a cheap call made once to learn the grader's item fields.
+HEALTH_TIMEOUT_S = 5.0
+
+
+class HttpBackend:
+    """Grades by POSTing batches to an ``rftkit serve`` ``/grade`` endpoint.
+
+    Args:
+        url: The server's base URL (``http://127.0.0.1:8900``).
+        token: The bearer token the server expects, if it was started with one.
+        timeout: Seconds to wait for one batch before scoring it as ``reward_service_timeout``.
+        details: Ask for each Score's full ``details`` (the evidence); by default only the
+            value, the error and ``multi`` sub-scores come back, which is all a reward needs.
+
+    Example:
+        >>> reward = trl_reward(HttpBackend("http://127.0.0.1:8900"))  # doctest: +SKIP
+    """
+
+    is_async = False
+
+    def __init__(
+        self, url: str, *, token: str | None = None, timeout: float = DEFAULT_TIMEOUT_S, details: bool = False
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.details = details
+        self.name = "remote"
+        self._item_fields: frozenset[str] | None = None
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def item_fields(self) -> frozenset[str]:
+        """The served grader's item fields, read once from ``/health`` (empty if unreachable)."""
+        if self._item_fields is None:
+            fields: frozenset[str] = frozenset()
+            try:
+                response = self._http().get(f"{self.url}/health", timeout=HEALTH_TIMEOUT_S)
+                body = response.json()
+                fields = frozenset(body.get("item_fields") or ())
+                self.name = str(body.get("grader") or self.name)
+            except Exception:  # noqa: BLE001 - an unreachable service is reported per batch instead
+                return frozenset()
+            self._item_fields = fields
+        return self._item_fields
+
+    def _http(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import socket
+
+                import httpx
+
+                headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+                # Without TCP_NODELAY, a request body sent after its headers waits on the peer's
+                # delayed ACK: tens of milliseconds per batch, more than grading 1024 samples.
+                nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+                transport = httpx.HTTPTransport(socket_options=nodelay)
+                self._client = httpx.Client(headers=headers, timeout=self.timeout, transport=transport)
+            return self._client
+
+    def score(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """POSTs the batch to ``/grade``; any failure scores every sample of it as an error."""
+        import httpx
+
+        if not samples:
+            return []
+        # Only the fields the grader reads travel: a long prompt would otherwise dominate the request.
+        fields = self._item_fields
+        if fields:
+            items = [{k: v for k, v in item.items() if k in fields} for item in items]
+        payload = {"samples": [_sample_json(s) for s in samples], "items": list(items), "details": self.details}
+        try:
+            body = json.dumps(payload, default=str, allow_nan=False)
+            response = self._http().post(
+                f"{self.url}/grade", content=body, headers={"Content-Type": "application/json"}
+            )
+        except httpx.TimeoutException:
+            return _failed(REWARD_SERVICE_TIMEOUT, f"no answer from {self.url} within {self.timeout:g} s", len(samples))
+        except (httpx.HTTPError, ValueError) as exc:
+            return _failed(REWARD_SERVICE_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}", len(samples))
+        if response.status_code != 200:
+            return _failed(REWARD_SERVICE_ERROR, f"HTTP {response.status_code}: {response.text[:200]}", len(samples))
+        try:
+            scores = [_score_from_json(s) for s in response.json()["scores"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            return _failed(REWARD_SERVICE_ERROR, f"malformed answer: {str(exc)[:200]}", len(samples))
+        if len(scores) != len(samples):
+            return _failed(REWARD_SERVICE_ERROR, f"{len(scores)} scores for {len(samples)} samples", len(samples))
+        return scores
+
+    def close(self) -> None:
+        """Closes the HTTP client; idempotent."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> HttpBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.url, self.token, self.timeout, self.details))
+
+    def __repr__(self) -> str:
+        return f"HttpBackend({self.url!r})"
+
+
+def _rebuild(url: str, token: str | None, timeout: float, details: bool) -> HttpBackend:
+    return HttpBackend(url, token=token, timeout=timeout, details=details)
+
+
+def _sample_json(sample: Sample) -> str | dict[str, Any]:
+    if not sample.output_tools:
+        return sample.output_text
+    return {"output_text": sample.output_text, "output_tools": sample.output_tools}
+
+
+def _score_from_json(data: Mapping[str, Any]) -> Score:
+    value = data.get("value")
+    error = data.get("error")
+    return Score(
+        float(value) if value is not None else math.nan,
+        data.get("passed"),
+        dict(data.get("details") or {}),
+        ScoreError(str(error.get("kind")), str(error.get("message", ""))) if error else None,
+    )
+
+
+def _failed(kind: str, message: str, n: int) -> list[Score]:
+    return [Score.failure(kind, message) for _ in range(n)]

@@ -1,0 +1,107 @@
+"""Validation during training: completions for the validation prompts, graded and summarised.
+
+``score_predictions`` is the seam to evalkit: ``evalkit.evaluate`` grades the completions and
+computes the metrics (``mean``, ``top@k``), summarised as ``valid_reward_mean``, ``valid_top@k``,
+per-component means and error counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from graders import Grader
+from rl_adapter._trl import completion_to_sample, component_means
+
+# Validation prompts generated per forward batch: bounds memory on small GPUs and CPUs.
+GENERATION_BATCH = 64
+TOP_K = (1, 3, 5)
+
+
+def score_predictions(grader: Grader, items: Sequence[Mapping[str, Any]], predictions: Sequence[Any]) -> dict[str, Any]:
+    """Grades predictions against items with ``evalkit.evaluate`` and summarises them.
+
+    Returns ``valid_reward_mean`` (evalkit's ``mean``: the reward a trainer sees with
+    ``error_value`` 0, over samples that did not abstain), ``valid_top@k`` where scores carry a
+    ``rank``, ``valid/<component>`` for ``multi`` parts, ``valid_errors`` (by kind) and ``valid_n``.
+    """
+    from evalkit import evaluate
+
+    rows, ids = _with_ids(items)
+    preds: list[dict[str, Any]] = []
+    for i, prediction in zip(ids, predictions, strict=True):
+        sample = completion_to_sample(prediction)
+        pred: dict[str, Any] = {"id": i, "output_text": sample.output_text}
+        if sample.output_tools:
+            pred["output_tools"] = sample.output_tools
+        preds.append(pred)
+    result = evaluate(grader, rows, preds, k=TOP_K)
+    metrics = result.metrics
+    scores = [score for item in result.items for score in item.scores]
+    mean = metrics.get("mean")
+    out: dict[str, Any] = {
+        "valid_reward_mean": mean if isinstance(mean, float) and math.isfinite(mean) else None,
+        "valid_n": metrics.get("n", 0),
+        "valid_errors": dict(Counter(s.error.kind for s in scores if s.error is not None and not s.abstained)),
+    }
+    for k in TOP_K:
+        value = metrics.get(f"top@{k}")
+        if isinstance(value, float) and math.isfinite(value):
+            out[f"valid_top@{k}"] = value
+    for key, value in component_means([s for s in scores if not s.abstained]).items():
+        out[f"valid/{key}"] = value
+    return out
+
+
+def _with_ids(items: Sequence[Mapping[str, Any]]) -> tuple[Sequence[Mapping[str, Any]], list[Any]]:
+    """Items and the ids evalkit matches predictions by: their own unique ``id``s, else positions."""
+    own = [item.get("id") for item in items]
+    if all(i is not None for i in own) and len({str(i) for i in own}) == len(own):
+        return items, own
+    if all(i is None for i in own):
+        return items, list(range(len(items)))
+    # Some rows have an id and some do not (or ids repeat): number them for this evaluation.
+    return [{**item, "id": str(n)} for n, item in enumerate(items)], [str(n) for n in range(len(items))]
+
+
+def generate(
+    model: Any, tokenizer: Any, prompts: Sequence[Any], *, max_new_tokens: int, greedy: bool, temperature: float
+) -> list[str]:
+    """Completions of ``prompts`` (strings, or message lists through the chat template)."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    out: list[str] = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(prompts), GENERATION_BATCH):
+                batch = list(prompts[start : start + GENERATION_BATCH])
+                texts = [p if isinstance(p, str) else _chat(tokenizer, p) for p in batch]
+                enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+                enc = {k: v.to(model.device) for k, v in enc.items()}
+                options: dict[str, Any] = {"do_sample": not greedy}
+                if not greedy:
+                    options["temperature"] = temperature
+                else:
+                    options.update(temperature=None, top_p=None, top_k=None)
+                generated = model.generate(
+                    **enc,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                    **options,
+                )
+                new = generated[:, enc["input_ids"].shape[1] :]
+                out.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
+    finally:
+        if was_training:
+            model.train()
+    return out
+
+
+def _chat(tokenizer: Any, messages: Any) -> str:
+    text: str = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text

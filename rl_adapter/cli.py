@@ -1,0 +1,102 @@
+"""The rl_adapter subcommands of ``rftkit``: ``train`` and ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from graders import GraderError, SpecError
+from rl_adapter._errors import DataFileError, JobConfigError, RLAdapterError
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    parser = _Parser(prog=f"rftkit {command}")
+    if command == "train":
+        parser.description = "Run a local RFT job (GRPO or RLOO through TRL) from a job config."
+        parser.add_argument("--config", required=True, help="job config JSON file")
+        parser.add_argument("--output-dir", help="run directory (default: the config's output_dir)")
+        parser.add_argument("--max-steps", type=int, help="stop after this many steps (overrides n_epochs)")
+        parser.add_argument("--check", action="store_true", help="validate the config and data, then exit")
+    else:
+        from rl_adapter._server import MAX_BODY_BYTES, MAX_CONCURRENT_BATCHES, TOKEN_ENV
+
+        parser.description = "Serve a grader as an HTTP reward service (OpenRLHF protocol, /grade, /health)."
+        parser.add_argument("spec", help="grader spec JSON file")
+        parser.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 for all)")
+        parser.add_argument("--port", type=int, default=8900)
+        parser.add_argument(
+            "--token-env", default=TOKEN_ENV, help=f"env var holding the bearer token (default {TOKEN_ENV})"
+        )
+        parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
+        parser.add_argument("--max-concurrent", type=int, default=MAX_CONCURRENT_BATCHES)
+        parser.add_argument("--label-field", default="label", help="item field for OpenRLHF labels")
+        parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    return parser
+
+
+def main(command: str, argv: Sequence[str]) -> int:
+    """Runs ``train`` or ``serve``; returns the exit code (0 ok, 1 run failure, 2 usage/config)."""
+    try:
+        args = _parser(command).parse_args(list(argv))
+        if command == "train":
+            return _train(args)
+        return _serve(args)
+    except (_UsageError, SpecError, JobConfigError, DataFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (GraderError, RLAdapterError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rl_adapter._config import load_job
+    from rl_adapter._train import run_job
+
+    job = load_job(args.config)
+    if args.output_dir:
+        job = job.model_copy(update={"output_dir": args.output_dir})
+    if args.check:
+        from rl_adapter._train import prepare
+
+        prepare(job).grader.close()
+        print(f"{args.config}: ok")
+        return 0
+    result = run_job(job, max_steps=args.max_steps)
+    print(json.dumps(result.summary(), indent=2))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from graders import load_spec
+    from rl_adapter._backend import GraderBackend
+    from rl_adapter._server import serve
+
+    backend = GraderBackend(load_spec(args.spec))
+    token = os.environ.get(args.token_env) or None
+    auth = f"bearer token from ${args.token_env}" if token else "no token"
+    print(f"rftkit serve: grader {backend.name!r} on http://{args.host}:{args.port} ({auth})", file=sys.stderr)
+    serve(
+        backend,
+        host=args.host,
+        port=args.port,
+        token=token,
+        max_body_bytes=args.max_body_bytes,
+        max_concurrent=args.max_concurrent,
+        label_field=args.label_field,
+        log_level=args.log_level,
+    )
+    return 0

@@ -1,0 +1,36 @@
+"""Graders shared by the rl_adapter tests (string_check and multi: always on main)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from graders import Grader, compile_spec
+
+EXACT: dict[str, Any] = {
+    "type": "string_check",
+    "name": "exact",
+    "operation": "eq",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+}
+MULTI: dict[str, Any] = {
+    "type": "multi",
+    "name": "combo",
+    "graders": {
+        "exact": EXACT,
+        "has": {**EXACT, "name": "has", "operation": "like", "reference": "{{item.keyword}}"},
+    },
+    "calculate_output": "0.5 * exact + 0.5 * has",
+}
+
+
+@pytest.fixture
+def exact() -> Grader:
+    return compile_spec(EXACT)
+
+
+@pytest.fixture
+def multi() -> Grader:
+    return compile_spec(MULTI)

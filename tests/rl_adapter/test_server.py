@@ -1,0 +1,183 @@
+"""rftkit serve over real HTTP on 127.0.0.1: /health, /grade, OpenRLHF's /get_reward, limits, auth,
+HttpBackend against a service that is down or slow, graceful shutdown of the real CLI process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from graders import Grader, Sample, Score
+from rl_adapter import GraderBackend, HttpBackend, MockBackend, RewardBackend, trl_reward
+from rl_adapter._server import make_server
+
+# Generous bound for "did not hang"; a healthy call takes milliseconds.
+HANG_S = 20
+
+
+@contextmanager
+def running(backend: RewardBackend, **options: Any) -> Iterator[str]:
+    """Serves ``backend`` with uvicorn in a thread on a free 127.0.0.1 port; yields the base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = make_server(backend, host="127.0.0.1", port=port, log_level="warning", **options)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + HANG_S
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(HANG_S)
+        sock.close()
+
+
+def test_health_and_grade(exact: Grader) -> None:
+    with running(GraderBackend(exact)) as url:
+        health = httpx.get(f"{url}/health").json()
+        assert health == {"status": "ok", "grader": "exact", "type": "string_check", "item_fields": ["answer"]}
+        body = {"samples": ["4", {"output_text": "5"}, "x"], "items": [{"answer": "4"}, {"answer": "4"}, {}]}
+        scores = httpx.post(f"{url}/grade", json=body).json()["scores"]
+    assert [s["value"] for s in scores] == [1.0, 0.0, 0.0]
+    assert scores[0]["details"]["input"] == "4"
+    assert scores[2]["error"]["kind"] == "invalid_variable_error"
+
+
+def test_openrlhf_remote_reward_protocol(exact: Grader) -> None:
+    queries = ["<|user|>2+2?<|assistant|>4<|im_end|>", "<|user|>2+2?<|assistant|>5<|im_end|>"]
+    prompts = ["<|user|>2+2?<|assistant|>"] * 2
+    with running(GraderBackend(exact), label_field="answer") as url:
+        # Exactly what OpenRLHF's remote reward client posts.
+        answer = httpx.post(f"{url}/get_reward", json={"query": queries, "prompts": prompts, "labels": ["4", "4"]})
+    body = answer.json()
+    assert body["rewards"] == [1.0, 0.0] and body["scores"] == [1.0, 0.0]
+    assert body["extra_logs"]["grader_error"] == [0.0, 0.0]
+
+
+def test_bad_requests_get_4xx(exact: Grader) -> None:
+    with running(GraderBackend(exact), max_body_bytes=1000) as url:
+        assert httpx.post(f"{url}/grade", json={"samples": ["a"], "items": []}).status_code == 422
+        assert httpx.post(f"{url}/grade", json={"samples": "a"}).status_code == 422
+        too_big = httpx.post(f"{url}/grade", json={"samples": ["x" * 2000]})
+        assert too_big.status_code == 413 and "over 1000 bytes" in too_big.text
+        chunks = (b'{"samples": ["' + b"x" * 600, b"x" * 600 + b'"]}')
+        streamed = httpx.post(f"{url}/grade", content=iter(chunks), headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+
+
+def test_bearer_token(exact: Grader) -> None:
+    with running(GraderBackend(exact), token="s3cret") as url:
+        assert httpx.get(f"{url}/health").status_code == 200
+        assert httpx.post(f"{url}/grade", json={"samples": ["4"]}).status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert httpx.post(f"{url}/grade", json={"samples": ["4"]}, headers=wrong).status_code == 401
+        with HttpBackend(url, token="s3cret") as backend:
+            ok = backend.score([Sample("4")], [{"answer": "4"}])
+        assert ok[0].value == 1.0 and ok[0].error is None
+
+
+def test_trl_reward_through_the_server_matches_in_process(multi: Grader) -> None:
+    completions = ["cat", "a cat", "dog", ""]
+    columns = {"answer": ["cat"] * 4, "keyword": ["cat"] * 4}
+    local = trl_reward(multi)(prompts=["q"] * 4, completions=completions, **columns)
+    with running(GraderBackend(multi)) as url:
+        with HttpBackend(url) as backend:
+            assert backend.item_fields == frozenset({"answer", "keyword"})
+            remote = trl_reward(backend)(prompts=["q"] * 4, completions=completions, **columns)
+    assert remote == local == [1.0, 0.5, 0.0, 0.0]
+
+
+def test_a_service_that_is_down_scores_errors_and_training_goes_on() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    with HttpBackend(f"http://127.0.0.1:{port}", timeout=2) as backend:
+        reward = trl_reward(backend)
+        started = time.monotonic()
+        rewards = reward(prompts=["q", "q"], completions=["a", "b"], log_metric=lambda n, v: None)
+    assert rewards == [0.0, 0.0] and time.monotonic() - started < HANG_S
+    assert reward.stats["errors"] == {"reward_service_error": 2}
+
+
+def test_a_slow_service_times_out_as_errors() -> None:
+    def slow(sample: Sample, item: Mapping[str, Any]) -> Score:
+        time.sleep(1.5)
+        return Score(1.0)
+
+    with running(MockBackend(slow)) as url:
+        with HttpBackend(url, timeout=0.3) as backend:
+            reward = trl_reward(backend)
+            started = time.monotonic()
+            rewards = reward(prompts=["q"], completions=["a"])
+        assert rewards == [0.0] and time.monotonic() - started < 1.2
+    assert reward.stats["errors"] == {"reward_service_timeout": 1}
+
+
+def test_concurrent_batches_are_all_answered(exact: Grader) -> None:
+    results: list[list[float]] = []
+    with running(GraderBackend(exact), max_concurrent=2) as url:
+        backend = HttpBackend(url)
+
+        def work(i: int) -> None:  # one shared client, as trainer threads would share it
+            scores = backend.score([Sample(str(i))] * 50, [{"answer": str(i)}] * 50)
+            results.append([s.value for s in scores])
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(HANG_S)
+        backend.close()
+    assert len(results) == 8 and all(r == [1.0] * 50 for r in results)
+
+
+def test_rftkit_serve_process_answers_and_shuts_down_gracefully(tmp_path: Path, exact: Grader) -> None:
+    spec = tmp_path / "exact.json"
+    spec.write_text(json.dumps(exact.spec.to_json()))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "RFTKIT_SERVE_TOKEN": "tok-123", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rftkit", "serve", str(spec), "--port", str(port), "--log-level", "info"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + HANG_S
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "rftkit serve did not come up"
+            time.sleep(0.1)
+        headers = {"Authorization": "Bearer tok-123"}
+        answer = httpx.post(f"http://127.0.0.1:{port}/grade", json={"samples": ["4"], "items": [{"answer": "4"}]},
+                            headers=headers)
+        assert answer.json()["scores"][0]["value"] == 1.0
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=HANG_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # uvicorn drains, then re-raises SIGTERM so the exit status still says "terminated".
+    assert proc.returncode in (0, -signal.SIGTERM)
+    assert "Shutting down" in err and "Finished server process" in err and "tok-123" not in err

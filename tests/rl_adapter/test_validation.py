@@ -1,0 +1,37 @@
+"""Validation summaries through evalkit: rewards as the trainer sees them, top@k, parts, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from graders import compile_spec
+from rl_adapter._validation import score_predictions
+
+RANK = {"type": "list_rank", "name": "rank", "input": "{{sample.output_text}}",
+        "reference": "{{item.correct_answer}}", "decay": "table", "table": [1.0, 0.7, 0.4, 0.1]}
+
+
+@pytest.mark.parametrize(
+    "ids", [None, ["x", "y", "z"], ["x", "x", "z"], ["x", None, "z"]], ids=["none", "unique", "repeated", "mixed"]
+)
+def test_items_are_matched_to_predictions_by_position_whatever_their_ids(ids: list[str | None] | None) -> None:
+    items = [{"correct_answer": g} for g in ("G1", "G2", "G3")]
+    if ids is not None:
+        items = [{**item, "id": i} if i is not None else item for item, i in zip(items, ids, strict=True)]
+    out = score_predictions(compile_spec(RANK), items, ["G1", "G5\nG2", "G9"])
+    assert out["valid_reward_mean"] == pytest.approx((1.0 + 0.7 + 0.0) / 3)
+    assert out["valid_top@1"] == pytest.approx(1 / 3) and out["valid_top@3"] == pytest.approx(2 / 3)
+    assert out["valid_n"] == 3 and out["valid_errors"] == {}
+
+
+def test_multi_parts_and_errors() -> None:
+    spec = {"type": "multi", "name": "mix", "calculate_output": "0.5 * js + 0.5 * rank", "graders": {
+        "js": {"type": "string_check", "name": "js", "operation": "eq",
+               "input": "{{sample.output_json.gene}}", "reference": "{{item.correct_answer}}"},
+        "rank": RANK}}
+    items = [{"correct_answer": "G1"}, {"correct_answer": "G2"}]
+    out = score_predictions(compile_spec(spec), items, ['{"gene": "G1"}', "G2"])
+    # The second output is not JSON: its js part errs (counted) and the rank part's credit stays.
+    assert out["valid_errors"] == {"sample_parse_error": 1}
+    assert out["valid/js"] == 0.5 and out["valid/rank"] == 0.5
+    assert out["valid_reward_mean"] == pytest.approx((0.5 * 1 + 0.5 * 0) / 2 + (0.5 * 0 + 0.5 * 1.0) / 2)
