@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from graders._errors import GraderError
@@ -214,7 +215,7 @@ def _specs_from_model(model: type[BaseSpec]) -> st.SearchStrategy[dict[str, Any]
             fields[name] = st.just(info.default)
         elif info.is_required():
             fields[name] = _field_values(name, info)
-    return st.fixed_dictionaries(fields).filter(_parses)
+    return st.fixed_dictionaries(fields).filter(functools.partial(_valid, model))
 
 
 _TEXT_FIELDS = {"input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
@@ -237,10 +238,11 @@ def _field_values(name: str, info: FieldInfo) -> st.SearchStrategy[Any]:
     return st.nothing()
 
 
-def _parses(data: dict[str, Any]) -> bool:
+def _valid(model: type[BaseSpec], data: dict[str, Any]) -> bool:
     try:
-        parse_spec(data)
-    except GraderError:
+        # a registered kind through the registry (it resolves "any grader" fields), else the model
+        parse_spec(data) if data.get("type") in kinds() else model.model_validate(data)
+    except (GraderError, ValidationError):
         return False
     return True
 

@@ -30,6 +30,7 @@ from graders.testing import (
     run_probes,
     samples_for,
 )
+from graders.testing._strategies import _specs_from_model
 
 ROOT = Path(__file__).parents[2]
 
@@ -376,3 +377,23 @@ def test_one_argument_min_and_max_found_by_the_property_tests(formula: str) -> N
     multi = compile_spec({"type": "multi", "name": "m", "graders": {"a": check}, "calculate_output": formula})
     assert [multi.grade(out, {"answer": "x"}).value for out in ("x", "y")] == [1.0, 0.0]
     assert multi.grade("x", {"answer": "x"}).error is None
+
+
+class _NewKindSpec(BaseSpec):
+    type: Literal["new_kind"] = "new_kind"
+    input: str
+    reference: str
+    mode: Literal["strict", "loose"]
+    weight: float
+    note: str | None = None
+
+
+def test_specs_of_a_kind_without_a_profile_come_from_its_model() -> None:
+    @settings(max_examples=20, deadline=None, database=None)
+    @given(_specs_from_model(_NewKindSpec))
+    def check(data: dict[str, Any]) -> None:
+        spec = _NewKindSpec.model_validate(data)
+        assert (spec.input, spec.reference) == ("{{sample.output_text}}", "{{item.answer}}")
+        assert spec.mode in ("strict", "loose") and 0 <= spec.weight <= 1 and "note" not in data
+
+    check()
