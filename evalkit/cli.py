@@ -11,7 +11,6 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from evalkit._compare import compare
 from evalkit._errors import DatasetError, EvalError
@@ -19,15 +18,7 @@ from evalkit._evaluate import DEFAULT_K, evaluate, merge_runs
 from evalkit._report import REPORT_HTML, comparison_terminal, terminal, write_comparison, write_reports
 from evalkit._sample import DEFAULT_CONCURRENCY, sample
 from graders import GraderError, SpecError
-
-
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
-        raise _UsageError(f"{self.prog}: {message}")
+from graders.cli import CommandParser, UsageError
 
 
 def _ints(text: str) -> list[int]:
@@ -51,7 +42,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    parser = _Parser(prog=f"rftkit {command}")
+    parser = CommandParser(command)
     if command == "eval":
         parser.description = (
             "Grade predictions (a file, or sampled from a model server) on a dataset; print the metrics "
@@ -111,7 +102,7 @@ def main(command: str, argv: Sequence[str]) -> int:
         if command == "compare":
             return _compare(args)
         return _sample(args)
-    except (_UsageError, SpecError, DatasetError) as exc:
+    except (UsageError, SpecError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (EvalError, GraderError, OSError) as exc:
@@ -126,17 +117,17 @@ def _eval(args: argparse.Namespace) -> int:
     by = [field for value in args.by for field in value.split(",") if field]
     if args.merge:
         if not args.out:
-            raise _UsageError("rftkit eval: --merge needs --out")
+            raise UsageError("rftkit eval: --merge needs --out")
         result = merge_runs(args.merge, out=args.out)
     else:
         if not args.grader or not args.data:
-            raise _UsageError("rftkit eval: --grader and --data are required")
+            raise UsageError("rftkit eval: --grader and --data are required")
         predictions = args.predictions
         if predictions is None:
             if not args.model:
-                raise _UsageError("rftkit eval: give --predictions FILE, or --model (and --base-url) to sample")
+                raise UsageError("rftkit eval: give --predictions FILE, or --model (and --base-url) to sample")
             if not args.out:
-                raise _UsageError("rftkit eval: sampling needs --out (the samples are saved there)")
+                raise UsageError("rftkit eval: sampling needs --out (the samples are saved there)")
             predictions = _sample_into(args, Path(args.out) / "predictions.jsonl")
         result = evaluate(
             args.grader,
@@ -186,14 +177,14 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     if not args.model:
-        raise _UsageError("rftkit sample: --model is required")
+        raise UsageError("rftkit sample: --model is required")
     _sample_into(args, Path(args.out))
     return 0
 
 
 def _sample_into(args: argparse.Namespace, path: Path) -> Path:
     if args.n < 1:
-        raise _UsageError("-n must be at least 1")
+        raise UsageError("-n must be at least 1")
     stats = sample(
         args.data, path, model=args.model, base_url=args.base_url, n=args.n, prompt=args.prompt, system=args.system,
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.sampling_seed,

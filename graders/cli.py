@@ -1,4 +1,5 @@
-"""The graders' subcommands of ``rftkit``: validate, grade, schema."""
+"""The graders' subcommands of ``rftkit`` (validate, grade, schema), and the argument parser every
+package's subcommands share (``CommandParser``, ``UsageError``)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,22 @@ from graders._errors import GraderError, SpecError
 from graders._registry import json_schema, load_spec
 
 
-class _UsageError(Exception):
-    pass
+class UsageError(Exception):
+    """A bad command line: the subcommand prints it as one line and exits 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser for ``rftkit COMMAND`` whose errors raise UsageError instead of exiting."""
+
+    def __init__(self, command: str, description: str = "") -> None:
+        super().__init__(prog=f"rftkit {command}", description=description)
+
     def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
-        raise _UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    parser = _Parser(prog=f"rftkit {command}")
+    parser = CommandParser(command)
     if command == "validate":
         parser.description = "Check grader specs. Exit 0 when valid, 2 with one line per invalid spec."
         parser.add_argument("specs", nargs="+", help="grader spec JSON files")
@@ -50,7 +56,7 @@ def main(command: str, argv: Sequence[str]) -> int:
             return _grade(args.spec, args.sample, args.item)
         print(json.dumps(json_schema(), indent=2))
         return 0
-    except (_UsageError, SpecError) as exc:
+    except (UsageError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (GraderError, OSError) as exc:
@@ -61,6 +67,9 @@ def main(command: str, argv: Sequence[str]) -> int:
 def _validate(paths: list[str]) -> int:
     code = 0
     for path in paths:
+        if path.endswith(".schema.json"):  # so `rftkit validate specs/*.json` just works
+            print(f"{path}: skipped (a JSON Schema, not a grader spec)")
+            continue
         try:
             load_spec(path).close()
             print(f"{path}: ok")
@@ -88,9 +97,9 @@ def _grade(spec_path: str, sample_text: str, item_text: str) -> int:
     try:
         item = json.loads(item_text)
     except ValueError as exc:
-        raise _UsageError(f"--item is not JSON: {exc}") from None
+        raise UsageError(f"--item is not JSON: {exc}") from None
     if not isinstance(item, dict):
-        raise _UsageError("--item must be a JSON object")
+        raise UsageError("--item must be a JSON object")
     sample: Any
     try:
         parsed = json.loads(sample_text)

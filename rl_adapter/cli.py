@@ -7,23 +7,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from graders import GraderError, SpecError
+from graders.cli import CommandParser, UsageError
 from rl_adapter._errors import DataFileError, JobConfigError, RLAdapterError
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
-        raise _UsageError(f"{self.prog}: {message}")
-
-
 def _parser(command: str) -> argparse.ArgumentParser:
-    parser = _Parser(prog=f"rftkit {command}")
+    parser = CommandParser(command)
     if command == "train":
         parser.description = "Run a local RFT job (GRPO or RLOO through TRL) from a job config."
         parser.add_argument("--config", required=True, help="job config JSON file")
@@ -54,7 +45,7 @@ def main(command: str, argv: Sequence[str]) -> int:
         if command == "train":
             return _train(args)
         return _serve(args)
-    except (_UsageError, SpecError, JobConfigError, DataFileError) as exc:
+    except (UsageError, SpecError, JobConfigError, DataFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (GraderError, RLAdapterError, OSError) as exc:

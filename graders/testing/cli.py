@@ -17,6 +17,7 @@ from typing import Any
 from graders._errors import GraderError, SpecError
 from graders._grader import Grader
 from graders._registry import load_spec
+from graders.cli import CommandParser, UsageError
 
 # Probes run on the first rows of the dataset: enough for stable means, quick for a judge.
 DEFAULT_LIMIT = 200
@@ -27,20 +28,11 @@ DEFAULT_JUDGE_EXAMPLES = 20
 _EXAMPLE_CHARS = 120
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
-        raise _UsageError(f"{self.prog}: {message}")
-
-
 def _parser() -> argparse.ArgumentParser:
     from graders.testing._probes import DEFAULT_THRESHOLD
 
-    parser = _Parser(
-        prog="rftkit check",
+    parser = CommandParser(
+        "check",
         description="Property-test a grader on real items, then probe it for reward hacking. "
         "Exit 1 when a property fails or a probe earns more than the threshold.",
     )
@@ -69,10 +61,10 @@ def main(command: str, argv: Sequence[str]) -> int:
     try:
         args = _parser().parse_args(list(argv))
         if args.limit < 1 or (args.max_examples or 0) < 0 or args.threshold < 0:
-            raise _UsageError("rftkit check: --limit must be >= 1, --max-examples and --threshold >= 0")
+            raise UsageError("rftkit check: --limit must be >= 1, --max-examples and --threshold >= 0")
         items = read_items(args.data, args.limit)
         grader = load_spec(args.spec)
-    except (_UsageError, SpecError, OSError) as exc:
+    except (UsageError, SpecError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     examples = args.max_examples
@@ -100,14 +92,14 @@ def read_items(path: str, limit: int) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except ValueError as exc:
-                raise _UsageError(f"{path}:{number}: not valid JSON: {exc}") from None
+                raise UsageError(f"{path}:{number}: not valid JSON: {exc}") from None
             if not isinstance(row, dict):
-                raise _UsageError(f"{path}:{number}: a row must be a JSON object, not {type(row).__name__}")
+                raise UsageError(f"{path}:{number}: a row must be a JSON object, not {type(row).__name__}")
             items.append(row)
             if len(items) >= limit:
                 break
     if not items:
-        raise _UsageError(f"{path}: no rows")
+        raise UsageError(f"{path}: no rows")
     return items
 
 

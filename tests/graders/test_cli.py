@@ -20,6 +20,14 @@ def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert "gene_rank.json: ok" in out and "tool_call.json: ok" in out
 
 
+def test_validate_every_shipped_spec_skipping_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    paths = sorted(str(p) for p in (ROOT / "specs").glob("*.json"))
+    assert main(["validate", *paths]) == 0
+    out = capsys.readouterr().out
+    assert "grader.schema.json: skipped" in out
+    assert out.count(": ok") == len(paths) - 1
+
+
 def test_validate_bad_spec_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
     spec = {"type": "multi", "graders": {"answer": {"type": "list_rnk"}}, "calculate_output": "answer"}
