@@ -26,6 +26,7 @@ MODEL_GRADER_SERVER_ERROR = "model_grader_server_error"
 # rftkit's own kinds.
 FORMULA_EVAL_ERROR = "formula_eval_error"
 REFERENCE_PARSE_ERROR = "reference_parse_error"
+INPUT_TOO_LONG = "input_too_long"
 
 # Kinds that mean "could not be scored because the *reference* is unusable": the sample is
 # neither right nor wrong, so evaluations leave it out and RL trainers get None (no gradient).

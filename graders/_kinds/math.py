@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from graders._deadline import DeadlineExceeded, run_with_deadline
-from graders._errors import REFERENCE_PARSE_ERROR
+from graders._errors import INPUT_TOO_LONG, REFERENCE_PARSE_ERROR
 from graders._grader import Grader
 from graders._latex import Node, StructureError, extract_answer, key, normalize, structure
 from graders._mathcmp import (
@@ -41,7 +41,6 @@ EXAMPLE: dict[str, Any] = {
     "reference": "{{item.answer}}",
 }
 
-INPUT_TOO_LONG = "input_too_long"
 MATH_TIMEOUT = "math_timeout"
 MATH_LIMIT = "math_limit"
 

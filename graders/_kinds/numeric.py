@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from graders._errors import REFERENCE_PARSE_ERROR, SpecError
+from graders._errors import INPUT_TOO_LONG, REFERENCE_PARSE_ERROR, SpecError
 from graders._grader import Grader
 from graders._numbers import Number, extract
 from graders._registry import register
@@ -20,7 +20,6 @@ from graders._types import Sample, Score, clip
 # Outputs longer than this are not read: a final answer never needs a megabyte of text, and
 # every regex pass over it costs time inside the training loop.
 MAX_INPUT_CHARS = 1_000_000
-INPUT_TOO_LONG = "input_too_long"
 
 Mode = Literal["auto", "gsm8k", "boxed", "last_number", "first_number", "regex"]
 # A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.

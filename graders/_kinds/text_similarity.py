@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from graders._errors import OTHER_ERROR, SpecError
+from graders._errors import INPUT_TOO_LONG, SpecError
 from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
@@ -78,7 +78,7 @@ class TextSimilaritySpec(BaseSpec):
 
     ``pass_threshold`` sets ``passed`` (value >= threshold); the value itself stays continuous.
     Texts over ``MAX_METRIC_CHARS`` (50,000 characters), or over ``MAX_TOKEN_PAIRS`` (1,000,000)
-    output x reference tokens for ``rouge_l``, are not scored (``other_error``).
+    output x reference tokens for ``rouge_l``, are not scored (``input_too_long``).
     """
 
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
@@ -111,7 +111,7 @@ class TextSimilarityGrader(Grader):
         ref = self.reference.render(sample, item)
         too_long = _too_long(got, ref, self.pairwise)
         if too_long:
-            return Score.failure(OTHER_ERROR, too_long, metric=self.metric_name)
+            return Score.failure(INPUT_TOO_LONG, too_long, metric=self.metric_name)
         value = float(self.metric(got, ref))
         passed = None if self.threshold is None else value >= self.threshold
         return Score(value, passed, {"metric": self.metric_name, "input": clip(got), "reference": clip(ref)})

@@ -74,7 +74,8 @@ def test_bad_sample_is_a_score_never_an_exception(sample: Any) -> None:
 
 def test_huge_text_is_refused_by_text_similarity() -> None:
     score = TEXT[0].grade(HUGE, ITEM)
-    assert score.error is not None and "50000-character limit" in score.error.message
+    assert score.error is not None and score.error.kind == "input_too_long"
+    assert "50000-character limit" in score.error.message
 
 
 def test_batch_keeps_going_past_bad_samples() -> None:
