@@ -10,6 +10,7 @@ not to send it again; the reply is then parsed tolerantly (``graders._judge_pars
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import threading
@@ -58,7 +59,7 @@ class Outcome:
         self.details = details
 
 
-class JudgeGrader(Grader):
+class JudgeGrader(Grader, abc.ABC):
     """Base of the model-judge graders; subclasses turn parsed replies into a Score."""
 
     is_async = True
@@ -251,12 +252,13 @@ class JudgeGrader(Grader):
         details["parse"] = parsed.how
         return Outcome(parsed, None, details)
 
+    @abc.abstractmethod
     def check(self, parsed: Parsed) -> None:
         """Validates and normalises ``parsed.result`` in place; raises ReplyParseError."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _score(self, outcomes: Sequence[Outcome]) -> Score:
-        raise NotImplementedError
+        """The Score of one sample from the judge's replies (several when it is sampled n times)."""
 
 
 def _with_hint(messages: list[dict[str, Any]], hint: str) -> list[dict[str, Any]]:
