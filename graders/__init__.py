@@ -12,12 +12,12 @@ from graders._errors import GraderError, MissingDependencyError, SpecError
 from graders._function import from_function
 from graders._grader import Grader
 from graders._kinds.python import PythonGrader
+from graders._llm.usage import ScoreBatch
 from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec, parse_spec, register
 from graders._sandbox import SandboxLimits
 from graders._spec import BaseSpec
 from graders._template import Template
 from graders._types import Item, Sample, Score, ScoreError
-from graders._usage import ScoreBatch
 
 __all__ = [
     "BaseSpec",

@@ -8,19 +8,19 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from graders._deadline import DeadlineExceeded, run_with_deadline
 from graders._errors import INPUT_TOO_LONG, REFERENCE_PARSE_ERROR
 from graders._grader import Grader
-from graders._latex import Node, StructureError, extract_answer, key, normalize, structure
-from graders._mathcmp import (
+from graders._math.compare import (
     Comparison,
     LimitExceeded,
     check_symbolic_limits,
     load_sympy,
     sympy_parse,
 )
-from graders._mathexpr import TextAnswer, TooLarge, Unsupported, parse
-from graders._numbers import last_boxed
+from graders._math.deadline import DeadlineExceeded, run_with_deadline
+from graders._math.expr import TextAnswer, TooLarge, Unsupported, parse
+from graders._math.latex import Node, StructureError, extract_answer, key, normalize, structure
+from graders._math.numbers import last_boxed
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template

@@ -6,7 +6,7 @@ The hosted fields (``model``, ``input``, ``range``, ``sampling_params``, ``pass_
 by default so a hosted spec dumps back unchanged: ``base_url`` and ``api_key_env`` (which
 server, which key variable), ``judge_samples`` (ask the judge several times and aggregate),
 ``aggregate`` and ``structured_output``. Connection, cache and retry settings for a whole run
-come from ``graders.client.configure``; see ``graders._judge`` for how a call is made.
+come from ``graders.client.configure``; see ``graders._llm.judge`` for how a call is made.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pydantic import ConfigDict, Field
 
 from graders._errors import SpecError, did_you_mean
 from graders._grader import Grader
-from graders._judge import STEPS_SCHEMA, JudgeGrader, Outcome
-from graders._judge_parse import Parsed, to_label, to_number
+from graders._llm.judge import STEPS_SCHEMA, JudgeGrader, Outcome
+from graders._llm.judge_parse import Parsed, to_label, to_number
 from graders._registry import register
 from graders._spec import BaseSpec, Message, SamplingParams
 from graders._types import Score

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from graders._errors import INPUT_TOO_LONG, REFERENCE_PARSE_ERROR, SpecError
 from graders._grader import Grader
-from graders._numbers import Number, extract
+from graders._math.numbers import Number, extract
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template

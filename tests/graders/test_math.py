@@ -142,7 +142,7 @@ def test_bad_input_gives_bounded_score(name: str) -> None:
 
 
 def test_symbolic_step_past_its_deadline_is_math_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    import graders._mathcmp as mathcmp
+    import graders._math.compare as mathcmp
 
     def stuck(gold: str, pred: str) -> bool:
         time.sleep(1.0)  # stands in for a sympy call that runs away
@@ -157,7 +157,7 @@ def test_symbolic_step_past_its_deadline_is_math_timeout(monkeypatch: pytest.Mon
 
 
 def test_deadline_bounds_the_whole_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
-    import graders._mathcmp as mathcmp
+    import graders._math.compare as mathcmp
 
     def slow(gold: str, pred: str) -> bool:
         time.sleep(0.05)  # each call is within the deadline; 400 of them are not
@@ -172,7 +172,7 @@ def test_deadline_bounds_the_whole_comparison(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_deadline_works_from_a_worker_thread() -> None:
-    from graders._deadline import DeadlineExceeded, run_with_deadline
+    from graders._math.deadline import DeadlineExceeded, run_with_deadline
 
     def slow() -> None:
         time.sleep(1.0)

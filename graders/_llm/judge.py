@@ -5,7 +5,7 @@ A judge grader renders its ``input`` messages, asks the server for the hosted AP
 object through a JSON-schema ``response_format``, and parses the reply. Servers that reject
 ``response_format`` (HTTP 400/422 while it was sent) are asked again without it, with the
 expected shape appended to the last message as plain instructions, and the grader remembers
-not to send it again; the reply is then parsed tolerantly (``graders._judge_parse``).
+not to send it again; the reply is then parsed tolerantly (``graders._llm.judge_parse``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from graders._errors import MODEL_GRADER_PARSE_ERROR, MODEL_GRADER_REFUSAL_ERROR, MODEL_GRADER_SERVER_ERROR
 from graders._grader import Grader, SampleLike, error_score
-from graders._judge_parse import Parsed, ReplyParseError, parse_reply
+from graders._llm.judge_parse import Parsed, ReplyParseError, parse_reply
+from graders._llm.usage import ScoreBatch, track_usage
 from graders._spec import InputAudio, InputImage, InputText, Message
 from graders._template import Template
 from graders._types import Sample, Score, clip
-from graders._usage import ScoreBatch, track_usage
 
 if TYPE_CHECKING:
     from graders._kinds.model_graders import JudgeSpec

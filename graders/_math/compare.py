@@ -1,7 +1,7 @@
 """Equivalence of two math answers: structure first, then each leaf by the cheapest sure test.
 
 Leaf tests, in order: the normalised strings are equal; both parse in the fast path
-(``graders._mathexpr``) and their exact rational values, or their values at fixed test points,
+(``graders._math.expr``) and their exact rational values, or their values at fixed test points,
 agree; a text answer (``\\text{Evelyn}``, ``odd n``) compares as case-folded text; otherwise sympy
 (through latex2sympy2_extended, imported on first use) decides ``simplify(a - b) == 0`` in the
 deadline worker. Before sympy sees a leaf, its size, nesting and number sizes are checked,
@@ -16,9 +16,8 @@ import threading
 import time
 from typing import Any
 
-from graders._deadline import DeadlineExceeded, run_with_deadline
-from graders._latex import Node
-from graders._mathexpr import (
+from graders._math.deadline import DeadlineExceeded, run_with_deadline
+from graders._math.expr import (
     TextAnswer,
     TooLarge,
     Undefined,
@@ -31,6 +30,7 @@ from graders._mathexpr import (
     strip_percent,
     variables,
 )
+from graders._math.latex import Node
 
 # Leaves longer than this never reach sympy: no final answer is that long, parsing it is slow.
 MAX_SYMBOLIC_CHARS = 600

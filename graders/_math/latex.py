@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from graders._numbers import fold, last_boxed
+from graders._math.numbers import fold, last_boxed
 
 # Elements of one set, tuple or matrix; more is not a final answer.
 MAX_ELEMENTS = 256
