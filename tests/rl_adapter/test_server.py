@@ -181,3 +181,21 @@ def test_rftkit_serve_process_answers_and_shuts_down_gracefully(tmp_path: Path, 
     # uvicorn drains, then re-raises SIGTERM so the exit status still says "terminated".
     assert proc.returncode in (0, -signal.SIGTERM)
     assert "Shutting down" in err and "Finished server process" in err and "tok-123" not in err
+
+
+def test_rftkit_serve_warns_when_labels_would_miss_the_grader(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    import rl_adapter._server
+    from rl_adapter.cli import main
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"type": "string_check", "name": "s", "operation": "eq",
+                                "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}))  # fmt: skip
+    served: list[Any] = []
+    monkeypatch.setattr(rl_adapter._server, "serve", lambda backend, **options: served.append(options))
+    assert main("serve", [str(spec)]) == 0
+    assert "pass --label-field answer" in capsys.readouterr().err
+    assert main("serve", [str(spec), "--label-field", "answer"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert [options["label_field"] for options in served] == ["label", "answer"]
