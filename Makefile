@@ -45,9 +45,10 @@ $(WORDNET):
 test: lint typecheck $(WORDNET)
 	$(BIN)/pytest
 
-# Benchmarks compare against peers installed into the benchmark environment only.
+# Benchmarks compare against peers installed into the benchmark environment only, pinned to the
+# version the committed results.json and the README name.
 bench: $(VENV)/.full
-	$(BIN)/pip install -q math-verify
+	$(BIN)/pip install -q math-verify==0.9.0
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

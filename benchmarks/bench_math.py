@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ def _compare(
             "rftkit_agreement": round(ours_agree, 4),
             "math_verify_agreement": round(theirs_agree, 4),
         },
-        "baseline": "Math-Verify 0.9.0 verify(parse(gold), parse(output)), same pairs, same process",
+        "baseline": f"Math-Verify {version('math-verify')} verify(parse(gold), parse(output)), same pairs and process",
         "ratio": round(theirs / ours, 2),
         "goal": goal,
     }

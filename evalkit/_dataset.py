@@ -200,13 +200,17 @@ def _prediction_id(row: Row, source: str, line: int) -> str:
     return norm_id(row["id"], source, line)
 
 
-def check_ids(items: ItemSource, predictions: PredictionSource) -> None:
-    """Raises IdMismatchError when both id sets are known and differ."""
+def check_ids(items: ItemSource, predictions: PredictionSource, shard: tuple[int, int] | None = None) -> None:
+    """Raises IdMismatchError when both id sets are known and differ (within ``shard``, if given).
+
+    A shard's predictions may be all of them or only the shard's own (sampled per shard).
+    """
     if items.ids is None or predictions.counts is None:
         return
     known = set(items.ids)
     unknown = [i for i in predictions.counts if i not in known]
-    missing = [i for i in items.ids if i not in predictions.counts]
+    ids = items.ids if shard is None else [i for i in items.ids if shard_of(i, shard[1]) == shard[0]]
+    missing = [i for i in ids if i not in predictions.counts]
     if unknown or missing:
         raise IdMismatchError(predictions.name, unknown, len(unknown), missing, len(missing))
 

@@ -107,7 +107,7 @@ def _evaluate(
         raise EvalError(f"shard index must be in 0..{shard[1] - 1}, got {shard[0]}")
     item_src = item_source(items, skip_bad=skip_bad)
     pred_src = prediction_source(predictions, skip_bad=skip_bad)
-    check_ids(item_src, pred_src)
+    check_ids(item_src, pred_src, shard)
     config: dict[str, Any] = {
         "grader": compiled.spec.model_dump(mode="json", exclude_none=True),
         "items": item_src.name,

@@ -20,8 +20,8 @@ Definitions (n = samples of an item that were scored, i.e. did not abstain):
   where the grader sets no ``passed``). Reported when items have several samples, for each
   requested k up to the smallest n, and for k = that n.
 - ``maj@k``: share of items whose majority answer among their first k samples is correct
-  (answer = ``details["answer"]``, ``["extracted"]``, ... or a string_check's ``["input"]``; ties go
-  to the answer seen first).
+  (answer = ``details["answer"]``, ``["extracted_value"]``, ``["extracted"]``, ... or a
+  string_check's ``["input"]``; ties go to the answer seen first).
   Reported with ``pass@k`` when the grader records answers.
 - ``error_rate``: share of samples whose score has an error that is not an abstention;
   ``error_rate/<kind>`` per error kind. ``not_scored`` / ``not_scored_rate``: abstained samples.
@@ -40,8 +40,9 @@ from evalkit._result import ItemScores
 from evalkit._stats import bootstrap_ci, majority, mean_stderr, pass_at_k
 from graders import Score
 
-# details keys that hold a sample's final answer, for majority voting; first present wins.
-ANSWER_KEYS = ("answer", "extracted", "extracted_answer", "prediction", "parsed", "input")
+# details keys that hold a sample's final answer, for majority voting; first present wins. A
+# normalised value comes before the text it was read from (numeric: "1,800" and "1800.0" are one vote).
+ANSWER_KEYS = ("answer", "extracted_value", "extracted", "extracted_answer", "prediction", "parsed", "input")
 _NO_RANK: Any = object()
 # The group of items that lack a breakdown field.
 MISSING = "(missing)"

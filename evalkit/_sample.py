@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from evalkit._dataset import PathLike, Row, item_source, read_jsonl
+from evalkit._dataset import PathLike, Row, item_source, read_jsonl, shard_of
 from evalkit._errors import DatasetError, EvalError
 from evalkit._progress import Progress
 from evalkit._rundir import drop_torn_tail
@@ -71,6 +71,7 @@ def sample(
     api_key_env: str = "OPENAI_API_KEY",
     skip_bad: bool = False,
     progress: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> SampleStats:
     """Samples ``n`` completions per item and appends them to the predictions file ``out``.
 
@@ -89,6 +90,8 @@ def sample(
         api_key_env: The environment variable holding the API key (local servers need none).
         skip_bad: Skip malformed dataset lines instead of raising.
         progress: Draw a progress bar on stderr.
+        shard: ``(index, count)``: sample only the items of that shard (``evalkit.shard_of``), as
+            ``evaluate(..., shard=...)`` grades them.
 
     Returns:
         SampleStats.
@@ -111,6 +114,8 @@ def sample(
     # Every prompt is built before the first request: a bad item fails the run up front.
     needed: list[tuple[str, list[dict[str, Any]], int]] = []
     for item_id, row in source.rows():
+        if shard is not None and shard_of(item_id, shard[1]) != shard[0]:
+            continue
         missing = n - have.get(item_id, 0)
         if missing > 0:
             needed.append((item_id, _messages(row, item_id, template, system, source.name), missing))

@@ -38,6 +38,8 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean of ``values`` (items resampled with replacement).
 
+    Independent of the order of ``values``, so it is the same for a run and its merged shards.
+
     Above RESAMPLE_MAX_N values, returns the normal interval mean +- z * stderr instead.
     """
     n = len(values)
@@ -47,6 +49,9 @@ def bootstrap_ci(
         mean, stderr = mean_stderr(values)
         z = _z(confidence)
         return mean - z * stderr, mean + z * stderr
+    # Sorted first: the interval then depends only on the values, not on the order items came in
+    # (a run merged from shards reports what the unsharded run does).
+    values = np.sort(values)
     rng = np.random.default_rng(seed)
     means = np.empty(resamples)
     rows = max(1, CHUNK_VALUES // n)
@@ -111,6 +116,7 @@ def permutation_test(diffs: np.ndarray, *, seed: int = 0, permutations: int = PE
 
         se = math.sqrt(float((diffs**2).sum())) / n  # the sign-flip distribution's std of the mean
         return min(1.0, 2 * (1 - NormalDist().cdf(observed / se)))
+    diffs = np.sort(diffs)  # as in bootstrap_ci: the p-value depends only on the values
     rng = np.random.default_rng(seed)
     extreme = 0
     rows = max(1, CHUNK_VALUES // n)

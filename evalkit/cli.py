@@ -189,6 +189,7 @@ def _sample_into(args: argparse.Namespace, path: Path) -> Path:
         args.data, path, model=args.model, base_url=args.base_url, n=args.n, prompt=args.prompt, system=args.system,
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.sampling_seed,
         concurrency=args.concurrency or DEFAULT_CONCURRENCY, skip_bad=args.skip_bad, progress=not args.quiet,
+        shard=getattr(args, "shard", None),
     )  # fmt: skip
     print(f"sampled {stats.saved} new completions for {stats.items} items ({stats.reused} already saved) into {path}",
           file=sys.stderr)  # fmt: skip

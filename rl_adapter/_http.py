@@ -105,7 +105,7 @@ class HttpBackend:
             return _failed(REWARD_SERVICE_ERROR, f"HTTP {response.status_code}: {response.text[:200]}", len(samples))
         try:
             scores = [_score_from_json(s) for s in response.json()["scores"]]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a score not an object
             return _failed(REWARD_SERVICE_ERROR, f"malformed answer: {str(exc)[:200]}", len(samples))
         if len(scores) != len(samples):
             return _failed(REWARD_SERVICE_ERROR, f"{len(scores)} scores for {len(samples)} samples", len(samples))

@@ -58,11 +58,12 @@ def score_predictions(grader: Grader, items: Sequence[Mapping[str, Any]], predic
 def _with_ids(items: Sequence[Mapping[str, Any]]) -> tuple[Sequence[Mapping[str, Any]], list[Any]]:
     """Items and the ids evalkit matches predictions by: their own unique ``id``s, else positions."""
     own = [item.get("id") for item in items]
-    if all(i is not None for i in own) and len({str(i) for i in own}) == len(own):
+    if all(type(i) in (str, int) for i in own) and len({str(i) for i in own}) == len(own):
         return items, own
     if all(i is None for i in own):
         return items, list(range(len(items)))
-    # Some rows have an id and some do not (or ids repeat): number them for this evaluation.
+    # Some rows have an id and some do not, ids repeat, or are of a type evalkit does not take as an
+    # id (a float, an object): number them for this evaluation.
     return [{**item, "id": str(n)} for n, item in enumerate(items)], [str(n) for n in range(len(items))]
 
 

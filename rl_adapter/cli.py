@@ -80,6 +80,14 @@ def _serve(args: argparse.Namespace) -> int:
     token = os.environ.get(args.token_env) or None
     auth = f"bearer token from ${args.token_env}" if token else "no token"
     print(f"rftkit serve: grader {backend.name!r} on http://{args.host}:{args.port} ({auth})", file=sys.stderr)
+    fields = sorted(backend.item_fields - {"prompt"})
+    if fields and args.label_field not in fields:
+        # Otherwise every /get_reward sample is an invalid_variable_error scored 0, and training goes on blind.
+        print(
+            f"warning: grader reads item field(s) {', '.join(fields)}; OpenRLHF labels (/get_reward) go to item "
+            f"field {args.label_field!r}: pass --label-field {fields[0]} (or send labels as JSON objects)",
+            file=sys.stderr,
+        )
     serve(
         backend,
         host=args.host,

@@ -117,3 +117,13 @@ def test_metrics_are_deterministic(exact: Grader) -> None:
     items = [{"answer": str(i % 3)} for i in range(50)]
     preds = [{"id": i, "output_text": str(i % 2)} for i in range(50)]
     assert evaluate(exact, items, preds).metrics == evaluate(exact, items, preds).metrics
+
+
+def test_maj_at_k_votes_on_numeric_values_not_their_spelling() -> None:
+    grader = compile_spec(
+        {"type": "numeric", "name": "n", "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
+    )
+    # 1,800 and 1800.0 are one answer (the right one); 1700 is written once.
+    preds = [{"id": 0, "output_text": f"The answer is {o}"} for o in ("1700", "1,800", "1800.0")]
+    metrics = evaluate(grader, [{"answer": "1800"}], preds, k=(3,)).metrics
+    assert metrics["maj@3"] == 1.0

@@ -118,6 +118,19 @@ def test_shards_merge_into_the_whole_run(tmp_path: Path, write_jsonl: Any) -> No
         merge_runs([tmp_path / "s0", tmp_path / "s0"])
 
 
+def test_merged_shards_report_the_same_confidence_interval(tmp_path: Path, write_jsonl: Any) -> None:
+    rank = {"type": "list_rank", "name": "r", "input": "{{sample.output_json.genes}}", "reference": "{{item.answer}}"}
+    items = write_jsonl(tmp_path / "items.jsonl", [{"id": f"q{i}", "answer": "G"} for i in range(300)])
+    lists = [json.dumps({"genes": ["x"] * (i * 7 % 9) + ["G"]}) for i in range(300)]  # 1/r, r = 1..9
+    preds = write_jsonl(tmp_path / "preds.jsonl", [{"id": f"q{i}", "output_text": o} for i, o in enumerate(lists)])
+    whole = evaluate(rank, items, preds, k=(1,))
+    for i in range(2):
+        evaluate(rank, items, preds, k=(1,), shard=(i, 2), out=tmp_path / f"s{i}")
+    merged = merge_runs([tmp_path / "s0", tmp_path / "s1"])
+    # The bootstrap must not depend on the order the items come in: same data, same report.
+    assert (merged.metrics["ci_low"], merged.metrics["ci_high"]) == (whole.metrics["ci_low"], whole.metrics["ci_high"])
+
+
 def test_async_grader_runs_on_one_event_loop(exact: Grader) -> None:
     import asyncio
 
@@ -184,6 +197,6 @@ def test_demo_reports_the_published_figures(tmp_path: Path) -> None:
     assert "top@1            0.5675" in done.stdout
     assert (tmp_path / "gene_ranking_valid" / "report.html").stat().st_size > 10_000
     # GSM8K: each model's accuracy next to its labels' (they agree), and the paired comparison.
-    assert "175b_verification    0.5625  0.536 to 0.588      0.5625" in done.stdout
+    assert "175b_verification    0.5625  0.536 to 0.590      0.5625" in done.stdout
     assert "wins / losses / ties: 499 / 43 / 777" in done.stdout
     assert "Comparison with 6b_finetuning" in (tmp_path / "gsm8k_175b_verification" / "report.html").read_text()

@@ -178,3 +178,22 @@ def test_model_judge_evaluation_reports_token_usage(tmp_path: Path, monkeypatch:
     usage = result.config["usage"]["judge-m"]
     assert usage["calls"] == 6 and usage["total_tokens"] > 0
     assert "- model `judge-m`: 6 calls" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_cli_sharded_eval_samples_only_its_shard(server: FakeOpenAIServer, tmp_path: Path, write_jsonl: Any) -> None:
+    from evalkit import merge_runs, shard_of
+
+    data = write_jsonl(tmp_path / "items.jsonl", ITEMS)
+    spec = tmp_path / "exact.json"
+    spec.write_text(json.dumps(EXACT))
+    for index in range(2):
+        mine = {item["id"] for item in ITEMS if shard_of(item["id"], 2) == index}
+        before = len(server.chat_requests)
+        args = ["eval", "--grader", str(spec), "--data", str(data), "--model", "m", "--base-url", server.url,
+                "--prompt", "{{item.question}}", "--shard", f"{index}/2", "--out", str(tmp_path / f"s{index}"),
+                "--quiet"]  # fmt: skip
+        assert main(args) == 0
+        assert len(server.chat_requests) - before == len(mine)  # each shard pays for its own items only
+        assert {line["id"] for line in _lines(tmp_path / f"s{index}" / "predictions.jsonl")} == mine
+    merged = merge_runs([tmp_path / "s0", tmp_path / "s1"])
+    assert merged.metrics["n"] == len(ITEMS) and merged.metrics["mean"] == 1.0

@@ -181,3 +181,53 @@ def test_rftkit_serve_process_answers_and_shuts_down_gracefully(tmp_path: Path, 
     # uvicorn drains, then re-raises SIGTERM so the exit status still says "terminated".
     assert proc.returncode in (0, -signal.SIGTERM)
     assert "Shutting down" in err and "Finished server process" in err and "tok-123" not in err
+
+
+def test_rftkit_serve_warns_when_labels_would_miss_the_grader(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    import rl_adapter._server
+    from rl_adapter.cli import main
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"type": "string_check", "name": "s", "operation": "eq",
+                                "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}))  # fmt: skip
+    served: list[Any] = []
+    monkeypatch.setattr(rl_adapter._server, "serve", lambda backend, **options: served.append(options))
+    assert main("serve", [str(spec)]) == 0
+    assert "pass --label-field answer" in capsys.readouterr().err
+    assert main("serve", [str(spec), "--label-field", "answer"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert [options["label_field"] for options in served] == ["label", "answer"]
+
+
+def test_a_malformed_service_answer_scores_errors() -> None:
+    """A proxy or another service answering /grade with the wrong shapes is an error Score, not an exception."""
+    import http.server
+
+    answers = [b'{"scores": [1]}', b'{"scores": [{"value": 1, "error": "boom"}]}', b'{"scores": 3}']
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = answers.pop(0)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with HttpBackend(f"http://127.0.0.1:{server.server_address[1]}", timeout=HANG_S) as backend:
+            for _ in range(3):
+                (score,) = backend.score([Sample("a")], [{}])
+                assert score.error is not None and score.error.kind == "reward_service_error"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,9 +12,11 @@ RANK = {"type": "list_rank", "name": "rank", "input": "{{sample.output_text}}",
 
 
 @pytest.mark.parametrize(
-    "ids", [None, ["x", "y", "z"], ["x", "x", "z"], ["x", None, "z"]], ids=["none", "unique", "repeated", "mixed"]
+    "ids",
+    [None, ["x", "y", "z"], ["x", "x", "z"], ["x", None, "z"], [1.5, 2.5, 3.5], [{"n": 1}, {"n": 2}, {"n": 3}]],
+    ids=["none", "unique", "repeated", "mixed", "floats", "objects"],  # evalkit takes only str and int ids
 )
-def test_items_are_matched_to_predictions_by_position_whatever_their_ids(ids: list[str | None] | None) -> None:
+def test_items_are_matched_to_predictions_by_position_whatever_their_ids(ids: list[object] | None) -> None:
     items = [{"correct_answer": g} for g in ("G1", "G2", "G3")]
     if ids is not None:
         items = [{**item, "id": i} if i is not None else item for item, i in zip(items, ids, strict=True)]
