@@ -6,6 +6,8 @@ import inspect
 import itertools
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -397,3 +399,13 @@ def test_specs_of_a_kind_without_a_profile_come_from_its_model() -> None:
         assert spec.mode in ("strict", "loose") and 0 <= spec.weight <= 1 and "note" not in data
 
     check()
+
+
+def test_fake_server_module_runs_without_runpy_warning() -> None:
+    # graders.testing must not import openai_server itself, or `python -m` warns (RuntimeWarning).
+    cmd = [sys.executable, "-W", "error", "-m", "graders.testing.openai_server", "--help"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    from graders.testing import FakeOpenAIServer, Reply
+
+    assert FakeOpenAIServer.__module__ == Reply.__module__ == "graders.testing.openai_server"
