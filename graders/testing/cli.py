@@ -60,7 +60,7 @@ def main(command: str, argv: Sequence[str]) -> int:
     """Runs ``rftkit check``; returns the exit code."""
     try:
         args = _parser().parse_args(list(argv))
-        if args.limit < 1 or (args.max_examples or 0) < 0 or args.threshold < 0:
+        if args.limit < 1 or (args.max_examples or 0) < 0 or not args.threshold >= 0:  # NaN too
             raise UsageError("rftkit check: --limit must be >= 1, --max-examples and --threshold >= 0")
         items = read_items(args.data, args.limit)
         grader = load_spec(args.spec)
@@ -85,12 +85,12 @@ def main(command: str, argv: Sequence[str]) -> int:
 def read_items(path: str, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` rows of a JSONL file; a bad line raises with file and line number."""
     items: list[dict[str, Any]] = []
-    with Path(path).open(encoding="utf-8") as lines:
+    with Path(path).open("rb") as lines:  # bytes, so a line that is not UTF-8 is reported with its number
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line.decode("utf-8"))
             except ValueError as exc:
                 raise UsageError(f"{path}:{number}: not valid JSON: {exc}") from None
             if not isinstance(row, dict):

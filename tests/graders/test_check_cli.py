@@ -23,7 +23,8 @@ def _write(tmp_path: Path, spec: dict[str, Any], rows: list[Any] | str) -> tuple
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
     data = tmp_path / "valid.jsonl"
-    data.write_text(rows if isinstance(rows, str) else "".join(json.dumps(r) + "\n" for r in rows))
+    text = rows if isinstance(rows, str) else "".join(json.dumps(r) + "\n" for r in rows)
+    data.write_text(text, encoding="utf-8", errors="surrogateescape")  # lone surrogates: bytes that are not UTF-8
     return str(spec_path), str(data)
 
 
@@ -75,8 +76,11 @@ def test_rows_missing_a_field_are_noted(tmp_path: Path, capsys: pytest.CaptureFi
         ({**NAIVE, "type": "list_rnk"}, _rows(), [], "did you mean 'list_rank'?"),
         (NAIVE, _rows(), ["--limit", "0"], "--limit must be >= 1"),
         (NAIVE, _rows(), ["--threshold", "x"], "invalid float value"),
+        (NAIVE, _rows(), ["--threshold", "nan"], "--threshold >= 0"),
+        (NAIVE, '{"correct_answer": "ok"}\n{"correct_answer": "caf\udce9"}\n', [], "valid.jsonl:2: not valid JSON"),
     ],
-    ids=["bad-line", "not-an-object", "empty-data", "spec-error", "unknown-kind", "bad-limit", "bad-threshold"],
+    ids=["bad-line", "not-an-object", "empty-data", "spec-error", "unknown-kind", "bad-limit", "bad-threshold",
+         "nan-threshold", "not-utf8"],
 )
 def test_usage_spec_and_data_errors_exit_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: dict[str, Any], rows: Any, args: list[str], message: str
