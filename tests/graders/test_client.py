@@ -258,6 +258,24 @@ def test_cache_is_per_endpoint(tmp_path: Path) -> None:
             assert b.complete_sync(ChatRequest("m", HI)).text == "two"
 
 
+@pytest.mark.parametrize("kind", ["directory", "not-a-database"])
+def test_an_unusable_cache_file_never_costs_the_answer(
+    server: FakeOpenAIServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    path = tmp_path / "c.sqlite"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b"this is not a database" * 100)
+    with ChatClient(base_url=server.url, cache=Cache(path)) as client:
+        for _ in range(2):
+            completion = client.complete_sync(ChatRequest("m", HI))
+            assert completion.text and not completion.cached
+        assert client.cached_many([ChatRequest("m", HI)]) == [None]
+    assert len(server.chat_requests) == 2
+    assert sum("going on without it" in r.getMessage() for r in caplog.records) == 1  # logged once
+
+
 def test_failed_calls_are_not_cached(server: FakeOpenAIServer, tmp_path: Path) -> None:
     server.script(Reply.error(400))
     with ChatClient(base_url=server.url, cache=Cache(tmp_path / "c.sqlite")) as client:
