@@ -13,14 +13,14 @@ reference's own score; ``rftkit check`` is its command line. ``FakeOpenAIServer`
 OpenAI-compatible server on 127.0.0.1 for testing model judges without a model.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from graders.testing._probes import PROBES, Probe, ProbeResult, run_probes
 from graders.testing._properties import GraderPropertyError, assert_grader_properties
 from graders.testing._strategies import items_for, reference_sample, samples_for, specs
 from graders.testing._values import adversarial_text
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest, Reply
 
 # Imported on first use, so `python -m graders.testing.openai_server` does not find its own
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     if name in _SERVER_NAMES:
         from graders.testing import openai_server
 
