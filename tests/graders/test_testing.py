@@ -307,6 +307,18 @@ def test_list_rank_without_max_items_is_flagged_for_listing_every_candidate() ->
     assert _flags(GENE_SPEC, rows) == {}
 
 
+@pytest.mark.parametrize(("score", "advice"), [("precision", "`score: precision` does not count missing fields"),
+                                                ("f1", "`f1` still pays a correct subset"),
+                                                ("recall", "the fields kept carry most of the weight")])
+def test_field_match_fix_fits_the_spec_it_is_given_for(score: str, advice: str) -> None:
+    # The shipped extraction spec (f1, name weighted 2) keeps 57% for the name alone.
+    spec = {**json.loads((ROOT / "specs/extraction_f1.json").read_text()), "score": score}
+    spec["fields"] = {**spec["fields"], "name": {"compare": "fuzzy", "weight": 6}}
+    rows = [{"expected": {"name": "Ann Lee", "email": "a@b.org", "age": 41, "skills": ["sql"]}}]
+    missing = {r.probe: r for r in run_probes(spec, rows)}["json_missing_fields"]
+    assert missing.flagged and advice in missing.fix
+
+
 def test_length_probes_flag_only_a_grader_that_pays_more_for_length() -> None:
     class _LengthLover(BuggyGrader):
         def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
