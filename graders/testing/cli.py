@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from graders._errors import GraderError, SpecError
+from graders._errors import MODEL_GRADER_SERVER_ERROR, GraderError, SpecError
 from graders._grader import Grader
 from graders._registry import load_spec
 from graders.cli import CommandParser, UsageError
@@ -126,11 +126,13 @@ def check(grader: Grader, items: list[dict[str, Any]], *, threshold: float, max_
             "probes are compared with the grader's maximum"
         )
     else:
-        errors = Counter(
-            score.error.kind
-            for score in grader.grade_batch([s for s, _ in built], [i for _, i in built])
-            if score.error is not None
-        )
+        first = grader.grade(*built[0])
+        if first.error is not None and first.error.kind == MODEL_GRADER_SERVER_ERROR:
+            # No server, a wrong model or key: every one of the hundreds of calls to come would fail the
+            # same way, each after its retries, so stop here with the reason.
+            raise GraderError(f"the judge cannot grade the first reference answer: {first.error.message}")
+        scores = [first, *grader.grade_batch([s for s, _ in built[1:]], [i for _, i in built[1:]])]
+        errors = Counter(score.error.kind for score in scores if score.error is not None)
         if errors:
             kinds = ", ".join(f"{kind} x{n}" for kind, n in errors.most_common())
             report["notes"].append(f"{sum(errors.values())} of {len(built)} reference answers could not be graded "

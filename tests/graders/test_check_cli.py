@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from graders.testing import FakeOpenAIServer
+from graders.testing import FakeOpenAIServer, Reply
 from rftkit.cli import main
 
 GENES = [f"GENE{i}" for i in range(30)]
@@ -194,3 +194,20 @@ def test_a_judge_that_pays_for_anything_is_flagged_everywhere(
                                  "multiple_boxed", "prompt_injection"]
     fixes = {p["probe"]: p["fix"] for p in report["probes"]}
     assert "content-free answer scores 0" in fixes["empty"] and "fence the output" in fixes["prompt_injection"]
+
+
+def test_a_judge_server_that_cannot_grade_stops_the_check_at_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # e.g. a wrong model name: without the early stop, every property example and probe would call it
+    root = Path(__file__).parents[2]
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("RFTKIT_CACHE", "off")
+    with FakeOpenAIServer(lambda request: Reply.error(404)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        code = main(["check", str(root / "specs/judge_qa.json"), "--data", str(root / "examples/check/qa.jsonl")])
+        calls = len(server.chat_requests)
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == "" and calls == 1
+    assert captured.err.startswith("error: the judge cannot grade the first reference answer: ")
+    assert captured.err.count("\n") == 1
