@@ -10,6 +10,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import judge_support
 import pytest
@@ -22,6 +23,7 @@ from graders.client import (
     ModelCallError,
     Usage,
     configure,
+    settings,
     track_usage,
 )
 from graders.testing.openai_server import FakeOpenAIServer, Reply
@@ -364,6 +366,15 @@ def test_environment_endpoint_and_settings(server: FakeOpenAIServer, monkeypatch
     client = ChatClient.from_settings(base_url="http://spec/v1", api_key_env="SPEC_KEY")
     assert (client.base_url, client.api_key_env) == (server.url, "RUN_KEY")
     assert configure(ClientSettings()).base_url == server.url
+
+
+@pytest.mark.parametrize("bad", [{"max_concurrency": 0}, {"timeout": -1}, {"retry_budget": float("nan")},
+                                 {"max_retries": -1}], ids=lambda bad: next(iter(bad)))
+def test_configure_rejects_bad_limits_at_once(bad: dict[str, Any]) -> None:
+    before = settings()
+    with pytest.raises(ValueError, match="must be"):
+        configure(**bad)
+    assert settings() is before  # nothing changed
 
 
 def test_default_cache_follows_the_environment(isolated_settings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
