@@ -96,3 +96,12 @@ def test_usage_errors_exit_2_with_one_line(argv: list[str], capsys: pytest.Captu
 def test_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     assert json.loads(capsys.readouterr().out) == json_schema()
+
+
+def test_rftkit_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    captured = capsys.readouterr()
+    assert "commands:" in captured.out and captured.err == ""
+    assert main([]) == 2  # a usage error: the usage goes to stderr, stdout stays clean
+    captured = capsys.readouterr()
+    assert "commands:" in captured.err and captured.out == ""
