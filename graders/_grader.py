@@ -121,9 +121,8 @@ class Grader:
         """Async ``grade_batch``; kinds that wait on I/O grade the samples concurrently.
 
         Returns:
-            The Scores. Here (and in the model judges) the list is a ``ScoreBatch`` whose
-            ``.usage`` holds the token usage per model summed over the batch; overrides in
-            kinds that call no model may return a plain list.
+            The Scores, as a ``ScoreBatch`` whose ``.usage`` holds the token usage per model
+            summed over the batch (empty for kinds that call no model).
         """
         if not self.is_async:
             return ScoreBatch(self.grade_batch(samples, items))

@@ -203,10 +203,10 @@ def load_spec(path: str | Path) -> Grader:
         SpecError: the file is not JSON or the spec is invalid (the message names the file).
         OSError: the file cannot be read.
     """
-    text = Path(path).read_text(encoding="utf-8")
+    raw = Path(path).read_bytes()
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError included
         raise SpecError(f"{path} is not valid JSON: {exc}") from None
     try:
         return compile_spec(data)

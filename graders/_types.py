@@ -29,7 +29,8 @@ def clip(text: str) -> str:
 
 
 class SampleParseError(Exception):
-    """Raised inside graders when ``output_json`` is needed but the output is not JSON."""
+    """Raised inside graders when ``output_json`` is needed but the output is not JSON, or when a
+    sample mapping is malformed (``choices`` that are not a chat-completions list)."""
 
 
 class Sample:
@@ -81,12 +82,18 @@ class Sample:
         choices = value.get("choices") or None
         text = value.get("output_text")
         tools = value.get("output_tools")
-        message: Mapping[str, Any] = {}
+        message: Any = {}
+        if choices is not None and not isinstance(choices, list):
+            raise SampleParseError(f"choices must be a list, not {type(choices).__name__}")
         if choices and isinstance(choices[0], Mapping):
             message = choices[0].get("message") or {}
+            if not isinstance(message, Mapping):
+                raise SampleParseError(f"choices[0].message must be an object, not {type(message).__name__}")
         if text is None:
             text = message.get("content")
         if tools is None and message.get("tool_calls"):
+            if not isinstance(message["tool_calls"], list):
+                raise SampleParseError("choices[0].message.tool_calls must be a list")
             tools = list(message["tool_calls"])
         output_json = value.get("output_json", _UNPARSED)
         if text is None:

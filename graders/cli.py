@@ -111,7 +111,11 @@ def _grade(spec_path: str, sample_text: str, item_text: str) -> int:
         sample = parsed  # a JSON string: the output text
     else:
         sample = sample_text  # anything else is the output text itself (JSON output included)
-    with load_spec(spec_path) as grader:
+    try:
+        grader = load_spec(spec_path)
+    except OSError as exc:  # a spec that cannot be read is a usage error, as in `validate`
+        raise UsageError(str(exc)) from None
+    with grader:
         score = grader.grade(sample, item)
     print(json.dumps(score.to_dict(), ensure_ascii=False))
     return 0

@@ -123,11 +123,24 @@ class ClientSettings:
     backoff_base: float = DEFAULT_BACKOFF_BASE
     cache: str | os.PathLike[str] | None = DEFAULT
 
+    def __post_init__(self) -> None:
+        # Checked here, so `configure(max_concurrency=0)` fails at once, not as an error score per sample.
+        _check_limits(self.max_concurrency, self.timeout, self.max_retries, self.retry_budget)
+
     def cache_path(self) -> Path | None:
         """The cache file these settings select, or None for no cache."""
         if self.cache is DEFAULT:
             return default_cache_path()
         return None if self.cache is None else Path(self.cache)
+
+
+def _check_limits(max_concurrency: int, timeout: float, max_retries: int, retry_budget: float) -> None:
+    if max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}")
+    if not (timeout > 0 and retry_budget > 0):  # NaN too
+        raise ValueError("timeout and retry_budget must be positive")
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be 0 or more, not {max_retries}")
 
 
 _settings = ClientSettings()
@@ -204,12 +217,7 @@ class ChatClient:
         backoff_base: float = DEFAULT_BACKOFF_BASE,
         cache: Cache | str | os.PathLike[str] | None = None,
     ) -> None:
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}")
-        if timeout <= 0 or retry_budget <= 0:
-            raise ValueError("timeout and retry_budget must be positive")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be 0 or more, not {max_retries}")
+        _check_limits(max_concurrency, timeout, max_retries, retry_budget)
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
         self.api_key_env = api_key_env
         self.max_concurrency = max_concurrency

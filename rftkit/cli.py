@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``rftkit`` with ``argv`` (default ``sys.argv[1:]``) and returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
-        print(_usage())
+        print(_usage(), file=sys.stdout if args else sys.stderr)  # asked for: stdout; a usage error: stderr
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command not in COMMANDS:

@@ -253,8 +253,11 @@ def _numeric(abs_tol: float, rel_tol: float) -> Comparator:
 
     def numeric(got: Any, ref: Any) -> float:
         # Two JSON numbers (the usual case) skip _number's checks.
-        a = float(got) if got.__class__ is int or got.__class__ is float else _number(got)
-        b = float(ref) if ref.__class__ is int or ref.__class__ is float else _number(ref)
+        try:
+            a = float(got) if got.__class__ is int or got.__class__ is float else _number(got)
+            b = float(ref) if ref.__class__ is int or ref.__class__ is float else _number(ref)
+        except OverflowError:  # an integer beyond float range: JSON allows any number of digits
+            return 0.0
         if a is None or b is None:
             return 0.0
         return 1.0 if isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol) else 0.0

@@ -18,6 +18,7 @@ from pydantic import ConfigDict
 
 from graders._errors import SpecError
 from graders._grader import Grader, SampleLike, error_score
+from graders._llm.usage import ScoreBatch
 from graders._registry import compile_options, parse_spec, register
 from graders._sandbox import (
     MAX_SOURCE_BYTES,
@@ -194,8 +195,11 @@ class PythonGrader(Grader):
     async def agrade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
     ) -> list[Score]:
-        """Async ``grade_batch``: waits for the pool on a thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.grade_batch, samples, items)
+        """Async ``grade_batch``: waits for the pool on a thread, so the event loop keeps running.
+
+        Returns a ``ScoreBatch`` (with no model usage), as every grader's ``agrade_batch`` does.
+        """
+        return ScoreBatch(await asyncio.to_thread(self.grade_batch, samples, items))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickles as its settings (a trainer may ship it to other processes); each copy starts

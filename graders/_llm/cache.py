@@ -9,6 +9,7 @@ Only the response is stored, under a hash of the request; no credentials ever re
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -23,6 +24,10 @@ DEFAULT_CACHE_ENV = "RFTKIT_CACHE"
 # Keys per IN (...) query: below SQLite's default limit on bound parameters.
 _CHUNK = 500
 _OFF = frozenset({"off", "0", "none", "false", "no"})
+# What a cache file that cannot be opened, read or written raises (a directory, a damaged file,
+# a full disk, a lock held past the busy timeout).
+_CACHE_FAILURES = (sqlite3.Error, OSError)
+_log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -50,24 +55,33 @@ class Cache:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        self._warned = False
 
     def _connection(self) -> sqlite3.Connection:
         # A connection must not cross a fork; reopen in the child.
         if self._conn is None or self._pid != os.getpid():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(_SCHEMA)
-            conn.commit()
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute(_SCHEMA)
+                conn.commit()
+            except BaseException:
+                conn.close()  # e.g. a file that is not a database
+                raise
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored response for ``key``, or None."""
-        with self._lock:
-            row = self._connection().execute("SELECT response FROM calls WHERE key = ?", (key,)).fetchone()
+        try:
+            with self._lock:
+                row = self._connection().execute("SELECT response FROM calls WHERE key = ?", (key,)).fetchone()
+        except _CACHE_FAILURES as exc:
+            self._failed("read", exc)
+            return None
         if row is None:
             return None
         try:
@@ -78,29 +92,45 @@ class Cache:
 
     def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored responses for those of ``keys`` that are present."""
+        rows: list[tuple[str, str]] = []
+        try:
+            with self._lock:
+                conn = self._connection()
+                for start in range(0, len(keys), _CHUNK):
+                    chunk = list(keys[start : start + _CHUNK])
+                    marks = ",".join("?" * len(chunk))
+                    rows += conn.execute(f"SELECT key, response FROM calls WHERE key IN ({marks})", chunk).fetchall()
+        except _CACHE_FAILURES as exc:
+            self._failed("read", exc)
         found: dict[str, dict[str, Any]] = {}
-        with self._lock:
-            conn = self._connection()
-            for start in range(0, len(keys), _CHUNK):
-                chunk = list(keys[start : start + _CHUNK])
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(f"SELECT key, response FROM calls WHERE key IN ({marks})", chunk).fetchall()
-                for key, text in rows:
-                    try:
-                        value = json.loads(text)
-                    except ValueError:
-                        continue
-                    if isinstance(value, dict):
-                        found[key] = value
+        for key, text in rows:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                found[key] = value
         return found
 
     def put(self, key: str, model: str, response: dict[str, Any]) -> None:
         """Stores ``response`` under ``key`` (replacing an older one)."""
         text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
-        with self._lock:
-            conn = self._connection()
-            with conn:
-                conn.execute("INSERT OR REPLACE INTO calls (key, model, response) VALUES (?, ?, ?)", (key, model, text))
+        try:
+            with self._lock:
+                conn = self._connection()
+                with conn:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO calls (key, model, response) VALUES (?, ?, ?)", (key, model, text)
+                    )
+        except _CACHE_FAILURES as exc:
+            self._failed("write", exc)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        # The cache only saves calls: a cache that fails must not turn a paid answer into an error
+        # score. A read that fails is a miss, a write is dropped, and the first failure is logged.
+        if not self._warned:
+            self._warned = True
+            _log.warning("model-call cache %s: cannot %s it (%s); going on without it", self.path, what, exc)
 
     def __len__(self) -> int:
         with self._lock:

@@ -151,7 +151,10 @@ def to_number(value: Any) -> float:
         value = float(text)
     if not isinstance(value, int | float):
         raise ReplyParseError(f"the judge's result {clip(json.dumps(value, default=str))} is not a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range: JSON allows any number of digits
+        number = math.inf
     if not math.isfinite(number):
         raise ReplyParseError(f"the judge's result {number} is not a finite number")
     return number

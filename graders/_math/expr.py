@@ -249,10 +249,6 @@ def parse(text: str) -> Node:
     return _Parser(tokenize(text)).parse()
 
 
-def has_percent(node: Node) -> bool:
-    return node[0] == "pct"
-
-
 def strip_percent(node: Node) -> Node:
     return node[1] if node[0] == "pct" else node
 

@@ -97,6 +97,10 @@ def balanced(text: str) -> bool:
     return depth == 0
 
 
+# The empty set written as braces: the same answer as \emptyset / \varnothing.
+_EMPTY_SET_SPELLINGS = frozenset({"\\{\\}", "\\{ \\}", "\\left\\{\\right\\}"})
+
+
 def normalize(text: str, *, plain_units: bool = False) -> str:
     """Canonical spelling of an answer: delimiters, spacing, ``\\dfrac``, degrees, units, ``$``.
 
@@ -114,8 +118,10 @@ def normalize(text: str, *, plain_units: bool = False) -> str:
     s = _TEXT_CMD.sub(lambda m: m.group(1), s)
     for latex, plain in _RELATIONS:
         s = re.sub(re.escape(latex) + r"(?![a-zA-Z])", plain, s)
-    s = s.replace("\\%", "%").replace("\\mid", "|")
+    s = s.replace("\\%", "%").replace("\\mid", "|").replace("\\varnothing", "\\emptyset")
     s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
+    if s in _EMPTY_SET_SPELLINGS:
+        s = "\\emptyset"
     unit = _PLAIN_UNIT.search(s) if plain_units else None
     if unit is not None and unit.group(1) not in _FUNCTION_WORDS:
         s = s[: unit.start()].strip()

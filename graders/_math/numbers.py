@@ -67,9 +67,6 @@ class Number:
     text: str
     percent: bool = False
 
-    def as_float(self) -> float:
-        return float(self.value)
-
 
 def fold(text: str) -> str:
     """ASCII digits and minus signs: full-width digits (NFKC) and Unicode minus signs folded."""

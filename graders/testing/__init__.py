@@ -13,11 +13,19 @@ reference's own score; ``rftkit check`` is its command line. ``FakeOpenAIServer`
 OpenAI-compatible server on 127.0.0.1 for testing model judges without a model.
 """
 
+import typing
+
 from graders.testing._probes import PROBES, Probe, ProbeResult, run_probes
 from graders.testing._properties import GraderPropertyError, assert_grader_properties
 from graders.testing._strategies import items_for, reference_sample, samples_for, specs
 from graders.testing._values import adversarial_text
-from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest, Reply
+
+if typing.TYPE_CHECKING:
+    from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest, Reply
+
+# Imported on first use, so `python -m graders.testing.openai_server` does not find its own
+# module already imported by this package (runpy warns about that).
+_SERVER_NAMES = frozenset({"FakeOpenAIServer", "RecordedRequest", "Reply"})
 
 __all__ = [
     "FakeOpenAIServer",
@@ -35,3 +43,11 @@ __all__ = [
     "samples_for",
     "specs",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name in _SERVER_NAMES:
+        from graders.testing import openai_server
+
+        return getattr(openai_server, name)
+    raise AttributeError(f"module 'graders.testing' has no attribute {name!r}")

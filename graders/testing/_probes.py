@@ -422,6 +422,8 @@ def _run_one(
 def _fix(grader: Grader, probe: Probe) -> str:
     for sub in graders_in(grader):
         fix = profile(sub.spec.type).fixes.get(probe.name)
+        if callable(fix):
+            fix = fix(sub)
         if fix:
             return fix
     return probe.fix

@@ -73,7 +73,8 @@ class KindProfile:
         reference_values: Values generated for the item field a reference template reads.
         laws: The kind's own laws, run on every item.
         specs: Random valid specs of this kind (None: built from the spec model's fields).
-        fixes: Per probe name, how to fix a grader that the probe earns too much from.
+        fixes: Per probe name, how to fix a grader that the probe earns too much from: the text,
+            or a function of the (sub-)grader giving it (None: the probe's own advice).
         judge: The kind is a model judge (the prompt-injection probe applies).
         tolerated_errors: Error kinds that break neither the reference law nor determinism (a
             time limit hit on a busy machine is not a wrong grade).
@@ -88,7 +89,7 @@ class KindProfile:
     reference_values: Callable[[Grader], st.SearchStrategy[Any]] = lambda grader: values.words()
     laws: tuple[Law, ...] = ()
     specs: Callable[[], st.SearchStrategy[dict[str, Any]]] | None = None
-    fixes: Mapping[str, str] = field(default_factory=dict)
+    fixes: Mapping[str, str | Callable[[Grader], str | None]] = field(default_factory=dict)
     judge: bool = False
     tolerated_errors: frozenset[str] = frozenset()
     item_fields: Callable[[Grader], Mapping[str, st.SearchStrategy[Any]]] = lambda grader: {}

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from graders._errors import GraderError, SpecError
+from graders._errors import MODEL_GRADER_SERVER_ERROR, GraderError, SpecError
 from graders._grader import Grader
 from graders._registry import load_spec
 from graders.cli import CommandParser, UsageError
@@ -60,7 +60,7 @@ def main(command: str, argv: Sequence[str]) -> int:
     """Runs ``rftkit check``; returns the exit code."""
     try:
         args = _parser().parse_args(list(argv))
-        if args.limit < 1 or (args.max_examples or 0) < 0 or args.threshold < 0:
+        if args.limit < 1 or (args.max_examples or 0) < 0 or not args.threshold >= 0:  # NaN too
             raise UsageError("rftkit check: --limit must be >= 1, --max-examples and --threshold >= 0")
         items = read_items(args.data, args.limit)
         grader = load_spec(args.spec)
@@ -85,12 +85,12 @@ def main(command: str, argv: Sequence[str]) -> int:
 def read_items(path: str, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` rows of a JSONL file; a bad line raises with file and line number."""
     items: list[dict[str, Any]] = []
-    with Path(path).open(encoding="utf-8") as lines:
+    with Path(path).open("rb") as lines:  # bytes, so a line that is not UTF-8 is reported with its number
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line.decode("utf-8"))
             except ValueError as exc:
                 raise UsageError(f"{path}:{number}: not valid JSON: {exc}") from None
             if not isinstance(row, dict):
@@ -126,11 +126,13 @@ def check(grader: Grader, items: list[dict[str, Any]], *, threshold: float, max_
             "probes are compared with the grader's maximum"
         )
     else:
-        errors = Counter(
-            score.error.kind
-            for score in grader.grade_batch([s for s, _ in built], [i for _, i in built])
-            if score.error is not None
-        )
+        first = grader.grade(*built[0])
+        if first.error is not None and first.error.kind == MODEL_GRADER_SERVER_ERROR:
+            # No server, a wrong model or key: every one of the hundreds of calls to come would fail the
+            # same way, each after its retries, so stop here with the reason.
+            raise GraderError(f"the judge cannot grade the first reference answer: {first.error.message}")
+        scores = [first, *grader.grade_batch([s for s, _ in built[1:]], [i for _, i in built[1:]])]
+        errors = Counter(score.error.kind for score in scores if score.error is not None)
         if errors:
             kinds = ", ".join(f"{kind} x{n}" for kind, n in errors.most_common())
             report["notes"].append(f"{sum(errors.values())} of {len(built)} reference answers could not be graded "

@@ -89,3 +89,16 @@ def test_batch_keeps_going_past_bad_samples() -> None:
 def test_batch_length_mismatch_is_a_usage_error() -> None:
     with pytest.raises(ValueError, match="2 samples but 1 items"):
         SHIPPED[0].grade_batch(["a", "b"], [ITEM])
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [{"choices": 5}, {"choices": {"message": {"content": "x"}}}, {"choices": [{"message": "x"}]},
+     {"choices": [{"message": {"content": None, "tool_calls": "x"}}]}],
+    ids=["int", "object", "message-not-object", "tool-calls-not-list"],
+)
+def test_malformed_choices_are_a_sample_parse_error(sample: dict[str, Any]) -> None:
+    grader = compile_spec({"type": "string_check", "operation": "eq", "input": "{{sample.output_text}}",
+                           "reference": "x"})
+    for score in (grader.grade(sample), grader.grade_batch([sample])[0]):
+        assert score.error is not None and score.error.kind == "sample_parse_error", score

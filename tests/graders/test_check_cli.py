@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from graders.testing import FakeOpenAIServer
+from graders.testing import FakeOpenAIServer, Reply
 from rftkit.cli import main
 
 GENES = [f"GENE{i}" for i in range(30)]
@@ -23,7 +23,8 @@ def _write(tmp_path: Path, spec: dict[str, Any], rows: list[Any] | str) -> tuple
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
     data = tmp_path / "valid.jsonl"
-    data.write_text(rows if isinstance(rows, str) else "".join(json.dumps(r) + "\n" for r in rows))
+    text = rows if isinstance(rows, str) else "".join(json.dumps(r) + "\n" for r in rows)
+    data.write_text(text, encoding="utf-8", errors="surrogateescape")  # lone surrogates: bytes that are not UTF-8
     return str(spec_path), str(data)
 
 
@@ -75,8 +76,11 @@ def test_rows_missing_a_field_are_noted(tmp_path: Path, capsys: pytest.CaptureFi
         ({**NAIVE, "type": "list_rnk"}, _rows(), [], "did you mean 'list_rank'?"),
         (NAIVE, _rows(), ["--limit", "0"], "--limit must be >= 1"),
         (NAIVE, _rows(), ["--threshold", "x"], "invalid float value"),
+        (NAIVE, _rows(), ["--threshold", "nan"], "--threshold >= 0"),
+        (NAIVE, '{"correct_answer": "ok"}\n{"correct_answer": "caf\udce9"}\n', [], "valid.jsonl:2: not valid JSON"),
     ],
-    ids=["bad-line", "not-an-object", "empty-data", "spec-error", "unknown-kind", "bad-limit", "bad-threshold"],
+    ids=["bad-line", "not-an-object", "empty-data", "spec-error", "unknown-kind", "bad-limit", "bad-threshold",
+         "nan-threshold", "not-utf8"],
 )
 def test_usage_spec_and_data_errors_exit_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: dict[str, Any], rows: Any, args: list[str], message: str
@@ -190,3 +194,20 @@ def test_a_judge_that_pays_for_anything_is_flagged_everywhere(
                                  "multiple_boxed", "prompt_injection"]
     fixes = {p["probe"]: p["fix"] for p in report["probes"]}
     assert "content-free answer scores 0" in fixes["empty"] and "fence the output" in fixes["prompt_injection"]
+
+
+def test_a_judge_server_that_cannot_grade_stops_the_check_at_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # e.g. a wrong model name: without the early stop, every property example and probe would call it
+    root = Path(__file__).parents[2]
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("RFTKIT_CACHE", "off")
+    with FakeOpenAIServer(lambda request: Reply.error(404)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        code = main(["check", str(root / "specs/judge_qa.json"), "--data", str(root / "examples/check/qa.jsonl")])
+        calls = len(server.chat_requests)
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == "" and calls == 1
+    assert captured.err.startswith("error: the judge cannot grade the first reference answer: ")
+    assert captured.err.count("\n") == 1

@@ -43,6 +43,18 @@ def test_validate_missing_file_exit_2(capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().err.count("\n") == 1
 
 
+def test_unreadable_specs_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(b'{"type": "string_check", "name": "caf\xe9"}')
+    for argv in (["validate", str(latin1)], ["grade", str(latin1), "--sample", "x"],
+                 ["grade", str(tmp_path / "nope.json"), "--sample", "x"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, argv
+    main(["validate", str(latin1)])
+    assert "latin1.json is not valid JSON" in capsys.readouterr().err
+
+
 def test_grade_prints_the_score(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["grade", GENE_RANK, "--item", '{"correct_answer":"TSC2"}', "--sample", '{"genes":["TSC1","TSC2"]}'])
     assert code == 0
@@ -84,3 +96,12 @@ def test_usage_errors_exit_2_with_one_line(argv: list[str], capsys: pytest.Captu
 def test_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     assert json.loads(capsys.readouterr().out) == json_schema()
+
+
+def test_rftkit_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    captured = capsys.readouterr()
+    assert "commands:" in captured.out and captured.err == ""
+    assert main([]) == 2  # a usage error: the usage goes to stderr, stdout stays clean
+    captured = capsys.readouterr()
+    assert "commands:" in captured.err and captured.out == ""

@@ -10,6 +10,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import judge_support
 import pytest
@@ -22,6 +23,7 @@ from graders.client import (
     ModelCallError,
     Usage,
     configure,
+    settings,
     track_usage,
 )
 from graders.testing.openai_server import FakeOpenAIServer, Reply
@@ -258,6 +260,24 @@ def test_cache_is_per_endpoint(tmp_path: Path) -> None:
             assert b.complete_sync(ChatRequest("m", HI)).text == "two"
 
 
+@pytest.mark.parametrize("kind", ["directory", "not-a-database"])
+def test_an_unusable_cache_file_never_costs_the_answer(
+    server: FakeOpenAIServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    path = tmp_path / "c.sqlite"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b"this is not a database" * 100)
+    with ChatClient(base_url=server.url, cache=Cache(path)) as client:
+        for _ in range(2):
+            completion = client.complete_sync(ChatRequest("m", HI))
+            assert completion.text and not completion.cached
+        assert client.cached_many([ChatRequest("m", HI)]) == [None]
+    assert len(server.chat_requests) == 2
+    assert sum("going on without it" in r.getMessage() for r in caplog.records) == 1  # logged once
+
+
 def test_failed_calls_are_not_cached(server: FakeOpenAIServer, tmp_path: Path) -> None:
     server.script(Reply.error(400))
     with ChatClient(base_url=server.url, cache=Cache(tmp_path / "c.sqlite")) as client:
@@ -346,6 +366,15 @@ def test_environment_endpoint_and_settings(server: FakeOpenAIServer, monkeypatch
     client = ChatClient.from_settings(base_url="http://spec/v1", api_key_env="SPEC_KEY")
     assert (client.base_url, client.api_key_env) == (server.url, "RUN_KEY")
     assert configure(ClientSettings()).base_url == server.url
+
+
+@pytest.mark.parametrize("bad", [{"max_concurrency": 0}, {"timeout": -1}, {"retry_budget": float("nan")},
+                                 {"max_retries": -1}], ids=lambda bad: next(iter(bad)))
+def test_configure_rejects_bad_limits_at_once(bad: dict[str, Any]) -> None:
+    before = settings()
+    with pytest.raises(ValueError, match="must be"):
+        configure(**bad)
+    assert settings() is before  # nothing changed
 
 
 def test_default_cache_follows_the_environment(isolated_settings: Path, monkeypatch: pytest.MonkeyPatch) -> None:

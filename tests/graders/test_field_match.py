@@ -50,3 +50,13 @@ def test_many_extra_keys_are_counted_but_listed_briefly() -> None:
     score = grader.grade(json.dumps(output), {"e": {"a": 1}})
     assert score.details["precision"] == 1 / 501
     assert len(score.details["extra"]) == 50 and score.details["extra_count"] == 500
+
+
+def test_an_integer_beyond_float_range_is_a_wrong_number_not_an_error() -> None:
+    grader = compile_spec({"type": "field_match", "reference": "{{item.expected}}",
+                           "fields": {"n": {"compare": "numeric"}, "m": {"compare": "numeric"}}})
+    huge = "1" + "0" * 400  # valid JSON; float() of it overflows
+    score = grader.grade('{"n": ' + huge + ', "m": 2}', {"expected": {"n": 1, "m": 2}})
+    assert score.error is None and score.details["fields"] == {"n": 0.0, "m": 1.0}
+    score = grader.grade('{"n": 1, "m": 2}', {"expected": {"n": int(huge), "m": 2}})
+    assert score.error is None and score.details["fields"] == {"n": 0.0, "m": 1.0}

@@ -128,6 +128,8 @@ BAD_INPUTS: dict[str, tuple[str, str, str | None, float]] = {
     "power_chain": ("x^" * 299 + "1", "1", "math_limit", 0.0),
     "many_elements": ("1," * 999 + "1", "1", None, 0.0),
     "long_unmarked_output": ("no answer here " * 5_000, "1", None, 0.0),
+    "long_stated_answer": ("The answer is " + "1+" * 6_000 + "1", "1", "math_limit", 0.0),
+    "box_too_large_to_be_an_answer": ("\\boxed{" + "1+" * 6_000 + "1}", "1", None, 0.0),
 }
 
 

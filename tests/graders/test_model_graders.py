@@ -117,6 +117,7 @@ UNPARSEABLE = [
     ('{"result": NaN}', "not a finite number"),
     ('{"result": Infinity}', "not a finite number"),
     ('{"result": -Infinity}', "not a finite number"),
+    ('{"result": 1' + "0" * 400 + "}", "not a finite number"),
     ('{"result": true}', "not a number"),
     ('{"result": null}', "not a number"),
     ('{"result": [1]}', "not a number"),

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import graders
-from graders import PythonGrader, SandboxLimits, SpecError, compile_spec, from_function
+from graders import PythonGrader, SandboxLimits, ScoreBatch, SpecError, compile_spec, from_function
 
 CASES = (Path(__file__).parent / "python_cases.py").read_text()
 TIMEOUT_S = 2.0
@@ -305,6 +305,7 @@ def test_agrade_batch_keeps_the_event_loop_running() -> None:
         task = asyncio.create_task(ticker())
         scores = await grader.agrade_batch(["x"] * 3, [{"case": "ok"}, {"case": "loop"}, {"case": "ok"}])
         task.cancel()
+        assert isinstance(scores, ScoreBatch) and scores.usage == {}  # like every grader's agrade_batch
         return [s.value for s in scores], ticks
 
     with PythonGrader(CASES_SPEC, limits=SandboxLimits(timeout_s=1.0), workers=1) as grader:

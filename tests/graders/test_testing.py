@@ -6,6 +6,8 @@ import inspect
 import itertools
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -305,6 +307,18 @@ def test_list_rank_without_max_items_is_flagged_for_listing_every_candidate() ->
     assert _flags(GENE_SPEC, rows) == {}
 
 
+@pytest.mark.parametrize(("score", "advice"), [("precision", "`score: precision` does not count missing fields"),
+                                                ("f1", "`f1` still pays a correct subset"),
+                                                ("recall", "the fields kept carry most of the weight")])
+def test_field_match_fix_fits_the_spec_it_is_given_for(score: str, advice: str) -> None:
+    # The shipped extraction spec (f1, name weighted 2) keeps 57% for the name alone.
+    spec = {**json.loads((ROOT / "specs/extraction_f1.json").read_text()), "score": score}
+    spec["fields"] = {**spec["fields"], "name": {"compare": "fuzzy", "weight": 6}}
+    rows = [{"expected": {"name": "Ann Lee", "email": "a@b.org", "age": 41, "skills": ["sql"]}}]
+    missing = {r.probe: r for r in run_probes(spec, rows)}["json_missing_fields"]
+    assert missing.flagged and advice in missing.fix
+
+
 def test_length_probes_flag_only_a_grader_that_pays_more_for_length() -> None:
     class _LengthLover(BuggyGrader):
         def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
@@ -336,7 +350,9 @@ def test_public_surface_is_pinned() -> None:
         if not name.startswith("_") and not inspect.ismodule(value) and name != "annotations"
     }
     assert graders.testing.__all__ == sorted(graders.testing.__all__)
-    assert set(graders.testing.__all__) == public
+    # The fake server's names load on first use (see graders/testing/__init__.py).
+    assert set(graders.testing.__all__) == public | graders.testing._SERVER_NAMES
+    assert all(getattr(graders.testing, name) is not None for name in graders.testing.__all__)
 
 
 # --- model judges, through a fake server ------------------------------------------------------------
@@ -397,3 +413,13 @@ def test_specs_of_a_kind_without_a_profile_come_from_its_model() -> None:
         assert spec.mode in ("strict", "loose") and 0 <= spec.weight <= 1 and "note" not in data
 
     check()
+
+
+def test_fake_server_module_runs_without_runpy_warning() -> None:
+    # graders.testing must not import openai_server itself, or `python -m` warns (RuntimeWarning).
+    cmd = [sys.executable, "-W", "error", "-m", "graders.testing.openai_server", "--help"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    from graders.testing import FakeOpenAIServer, Reply
+
+    assert FakeOpenAIServer.__module__ == Reply.__module__ == "graders.testing.openai_server"

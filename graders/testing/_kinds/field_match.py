@@ -90,6 +90,22 @@ def _field_match_specs(draw: st.DrawFn) -> dict[str, Any]:
     return spec
 
 
+def _missing_fields_fix(grader: Grader) -> str:
+    score = getattr(grader.spec, "score", "f1")
+    if score == "precision":
+        return "`score: precision` does not count missing fields; use `f1` (the default) or `recall`"
+    if score == "f1":
+        return ("`f1` still pays a correct subset of the fields (its precision is 1); use `score: recall`, or "
+                "weights under which the fields that matter carry the score")
+    return "the fields kept carry most of the weight; weigh every required field so that dropping it costs"
+
+
+def _moved_fields_fix(grader: Grader) -> str | None:
+    if getattr(grader.spec, "extra_fields", None) == "ignore":
+        return "`extra_fields: ignore` lets extra keys cost nothing; use `penalize`"
+    return None
+
+
 add_profile(
     "field_match",
     KindProfile(
@@ -97,10 +113,6 @@ add_profile(
         reference_values=_field_match_references,
         laws=(_key_order_law,),
         specs=_field_match_specs,
-        fixes={
-            "json_missing_fields": "`score: precision` does not count missing fields; use `f1` (the default) or "
-            "`recall`",
-            "json_moved_fields": "`extra_fields: ignore` lets extra keys cost nothing; use `penalize`",
-        },
+        fixes={"json_missing_fields": _missing_fields_fix, "json_moved_fields": _moved_fields_fix},
     ),
 )
