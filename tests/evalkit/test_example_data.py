@@ -24,6 +24,10 @@ def test_each_data_folder_keeps_its_source_readme_and_license_text(folder: str) 
     assert any(marker in text for marker in LICENSE_TEXTS), f"{folder}: no license text"
 
 
+# Built from parts so that this file does not contain the paths it looks for.
+OUTSIDE_PATHS = ("/".join(("", "work", "")), "/".join(("..", "shared")))
+
+
 def test_nothing_reads_shared_folders_outside_the_repository() -> None:
     files = subprocess.run(
         ["git", "ls-files", "--", *RUN_FILES], cwd=ROOT, capture_output=True, text=True, check=True
@@ -32,7 +36,6 @@ def test_nothing_reads_shared_folders_outside_the_repository() -> None:
     offenders = [
         name
         for name in files
-        if name != "tests/evalkit/test_example_data.py"
-        and any(s in (ROOT / name).read_text(encoding="utf-8", errors="replace") for s in ("/work/", "../shared"))
+        if any(s in (ROOT / name).read_text(encoding="utf-8", errors="replace") for s in OUTSIDE_PATHS)
     ]
     assert offenders == []
