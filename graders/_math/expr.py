@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import cmath
 import math
+import operator
 import re
 from fractions import Fraction
 from typing import Any
@@ -32,6 +33,9 @@ MAX_INT_BITS = 100_000
 MAX_FACTORIAL = 5_000
 
 Node = tuple[Any, ...]
+
+# The binary operators both evaluators share (exact rationals and complex test points).
+_ARITHMETIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
 
 
 class Unsupported(Exception):
@@ -279,17 +283,11 @@ def exact(node: Node) -> Fraction:
         return -exact(node[1])
     if kind == "pct":
         return exact(node[1]) / 100
-    if kind in ("add", "sub", "mul", "div"):
+    if kind in _ARITHMETIC:
         a, b = exact(node[1]), exact(node[2])
-        if kind == "add":
-            return a + b
-        if kind == "sub":
-            return a - b
-        if kind == "mul":
-            return a * b
-        if b == 0:
+        if kind == "div" and b == 0:
             raise Undefined("division by zero")
-        return a / b
+        return _ARITHMETIC[kind](a, b)
     if kind == "pow":
         base, exponent = exact(node[1]), exact(node[2])
         if exponent.denominator != 1:
@@ -358,15 +356,8 @@ def _numeric(node: Node, env: dict[str, complex]) -> complex:
         return -_numeric(node[1], env)
     if kind == "pct":
         return _numeric(node[1], env) / 100
-    if kind in ("add", "sub", "mul", "div"):
-        a, b = _numeric(node[1], env), _numeric(node[2], env)
-        if kind == "add":
-            return a + b
-        if kind == "sub":
-            return a - b
-        if kind == "mul":
-            return a * b
-        return a / b
+    if kind in _ARITHMETIC:
+        return _ARITHMETIC[kind](_numeric(node[1], env), _numeric(node[2], env))
     if kind == "pow":
         base, exponent = _numeric(node[1], env), _numeric(node[2], env)
         if exponent.imag == 0 and exponent.real == int(exponent.real) and abs(exponent.real) < 10_000:
