@@ -180,8 +180,8 @@ def _throughput(kind: str, spec: dict[str, Any], batch: Any, baseline: Callable[
 
 
 def _step_share() -> dict[str, Any]:
-    from rl_adapter._config import load_job
-    from rl_adapter._train import run_job
+    from rl_adapter._job._config import load_job
+    from rl_adapter._job._train import run_job
 
     job = load_job(ROOT / "examples" / "tiny_rft" / "job.json")
     with tempfile.TemporaryDirectory() as tmp:

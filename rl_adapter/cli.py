@@ -54,14 +54,14 @@ def main(command: str, argv: Sequence[str]) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from rl_adapter._config import load_job
-    from rl_adapter._train import run_job
+    from rl_adapter._job._config import load_job
+    from rl_adapter._job._train import run_job
 
     job = load_job(args.config)
     if args.output_dir:
         job = job.model_copy(update={"output_dir": args.output_dir})
     if args.check:
-        from rl_adapter._train import prepare
+        from rl_adapter._job._train import prepare
 
         prepare(job).grader.close()
         print(f"{args.config}: ok")

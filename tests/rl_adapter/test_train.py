@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from rftkit.cli import main as rftkit
-from rl_adapter._config import parse_job
 from rl_adapter._errors import JobConfigError
+from rl_adapter._job._config import parse_job
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny_rft"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graders import compile_spec
-from rl_adapter._validation import score_predictions
+from rl_adapter._job._validation import score_predictions
 
 RANK = {"type": "list_rank", "name": "rank", "input": "{{sample.output_text}}",
         "reference": "{{item.correct_answer}}", "decay": "table", "table": [1.0, 0.7, 0.4, 0.1]}

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from graders import Grader, MissingDependencyError, SpecError, compile_spec, load_spec
-from rl_adapter._config import JobConfig
-from rl_adapter._data import load_rows
 from rl_adapter._errors import DataFileError, DatasetMismatchError, JobConfigError
+from rl_adapter._job._config import JobConfig
+from rl_adapter._job._data import load_rows
+from rl_adapter._job._validation import generate, score_predictions
 from rl_adapter._trl import check_dataset, trl_reward
-from rl_adapter._validation import generate, score_predictions
 
 
 @dataclass
@@ -173,7 +173,7 @@ def _run(job: JobConfig, prep: Prepared, torch: Any, start: float, max_steps: in
     if job.sft_warmup is not None:
         model_dir = _sft_warmup(prep, model_dir, tokenizer, cuda)
     metrics = _rl(prep, model_dir, tokenizer, cuda, max_steps)
-    from rl_adapter._report import write_report
+    from rl_adapter._job._report import write_report
 
     best = metrics.best
     result = JobResult(out, metrics.lines, best, time.perf_counter() - start, metrics.reward.stats["seconds"])
@@ -191,9 +191,9 @@ def _base_model(prep: Prepared) -> tuple[str, Any]:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         return str(job.path(job.model)), tokenizer
-    from rl_adapter._config import TinyModel
-    from rl_adapter._data import text_of
-    from rl_adapter._tiny import build_tiny, words_of
+    from rl_adapter._job._config import TinyModel
+    from rl_adapter._job._data import text_of
+    from rl_adapter._job._tiny import build_tiny, words_of
 
     values: list[Any] = []
     for row in prep.train_rows + prep.valid_rows:

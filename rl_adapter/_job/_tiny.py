@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from rl_adapter._config import TinyModel
+from rl_adapter._job._config import TinyModel
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[EOS]")
 _WORD = re.compile(r"\S+")

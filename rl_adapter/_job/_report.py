@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rl_adapter._config import JobConfig
-    from rl_adapter._train import JobResult
+    from rl_adapter._job._config import JobConfig
+    from rl_adapter._job._train import JobResult
 
 _WIDTH, _HEIGHT, _PAD = 640, 320, 40
 
