@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders._errors import ABSTENTION_KINDS
+from graders._errors import ABSTENTION_KINDS, ErrorKind
 
 # json.loads on adversarial text: bound the size so a grader never spends seconds on one sample.
 MAX_JSON_CHARS = 20_000_000
@@ -172,7 +172,10 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class ScoreError:
-    """Why a sample could not be graded: a machine-readable ``kind`` and a short message."""
+    """Why a sample could not be graded: a machine-readable ``kind`` and a short message.
+
+    ``kind`` is an ``ErrorKind`` member (a str); a custom reward backend may set its own string.
+    """
 
     kind: str
     message: str = ""
@@ -200,7 +203,7 @@ class Score:
     error: ScoreError | None = None
 
     @classmethod
-    def failure(cls, kind: str, message: str = "", **details: Any) -> Score:
+    def failure(cls, kind: ErrorKind, message: str = "", **details: Any) -> Score:
         """A Score for a sample that could not be graded: value 0 with ``error`` set."""
         return cls(0.0, None, details, ScoreError(kind, message))
 
