@@ -170,6 +170,9 @@ class Sample:
         return f"Sample(output_text={self.output_text[:60]!r})"
 
 
+_KINDS: dict[str, ErrorKind] = {kind.value: kind for kind in ErrorKind}
+
+
 @dataclass(frozen=True, slots=True)
 class ScoreError:
     """Why a sample could not be graded: a machine-readable ``kind`` and a short message.
@@ -182,6 +185,12 @@ class ScoreError:
 
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoreError:
+        """The inverse of ``to_dict``; a catalogued kind reads back as its ``ErrorKind`` member."""
+        kind = str(data["kind"])
+        return cls(_KINDS.get(kind, kind), str(data.get("message", "")))
 
 
 @dataclass(slots=True)
@@ -221,3 +230,28 @@ class Score:
             "details": self.details,
             "error": None if self.error is None else self.error.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Score:
+        """The inverse of ``to_dict``: ``Score.from_dict(score.to_dict()) == score``.
+
+        A value written as null (``to_dict`` writes a NaN or infinite value so) reads back as
+        NaN; missing keys read as their defaults. Every reader of a serialised Score (run
+        directories, the HTTP reward service) goes through here.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``data`` is not a Score's dict (an error without
+                ``kind``, a value that is not a number).
+
+        Example:
+            >>> Score.from_dict({"value": 1.0, "passed": True, "details": {"rank": 1}, "error": None})
+            Score(value=1.0, passed=True, details={'rank': 1}, error=None)
+        """
+        value = data.get("value")
+        error = data.get("error")
+        return cls(
+            math.nan if value is None else float(value),
+            data.get("passed"),
+            dict(data.get("details") or {}),
+            None if error is None else ScoreError.from_dict(error),
+        )

@@ -8,12 +8,11 @@ reward functions count and map to their ``error_value``.
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graders import ErrorKind, Sample, Score, ScoreError
+from graders import ErrorKind, Sample, Score
 
 # A training step waits on this at most once per reward call; long enough for 1024 samples of
 # a slow grader, short enough that a hung service costs one step, not the run.
@@ -104,7 +103,7 @@ class HttpBackend:
         if response.status_code != 200:
             return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"HTTP {response.status_code}: {response.text[:200]}", n)
         try:
-            scores = [_score_from_json(s) for s in response.json()["scores"]]
+            scores = [Score.from_dict(s) for s in response.json()["scores"]]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a score not an object
             return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"malformed answer: {str(exc)[:200]}", n)
         if len(scores) != len(samples):
@@ -138,17 +137,6 @@ def _sample_json(sample: Sample) -> str | dict[str, Any]:
     if not sample.output_tools:
         return sample.output_text
     return {"output_text": sample.output_text, "output_tools": sample.output_tools}
-
-
-def _score_from_json(data: Mapping[str, Any]) -> Score:
-    value = data.get("value")
-    error = data.get("error")
-    return Score(
-        float(value) if value is not None else math.nan,
-        data.get("passed"),
-        dict(data.get("details") or {}),
-        ScoreError(str(error.get("kind")), str(error.get("message", ""))) if error else None,
-    )
 
 
 def _failed(kind: ErrorKind, message: str, n: int) -> list[Score]:
