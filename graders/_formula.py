@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
-from graders._errors import SpecError, did_you_mean
+from graders._errors import ErrorKind, SpecError, did_you_mean
 
 # A formula is written by a person; these bounds only stop a pathological spec.
 MAX_FORMULA_CHARS = 10_000
@@ -116,7 +116,7 @@ def _depth(tree: ast.AST) -> int:
 class _Parser:
     def __init__(self, source: str, names: list[str], path: tuple[str | int, ...]) -> None:
         if len(source) > MAX_FORMULA_CHARS:
-            raise SpecError(f"formula_parse_error: formula is over {MAX_FORMULA_CHARS} characters", path)
+            raise SpecError(f"{ErrorKind.FORMULA_PARSE_ERROR}: formula is over {MAX_FORMULA_CHARS} characters", path)
         self.source = source
         self.names = names
         self.path = path
@@ -127,7 +127,7 @@ class _Parser:
 
     def fail(self, why: str, hint: str = "") -> SpecError:
         shown = self.source if len(self.source) <= 80 else self.source[:80] + "..."
-        return SpecError(f"formula_parse_error: {why} in {shown!r}", self.path, hint)
+        return SpecError(f"{ErrorKind.FORMULA_PARSE_ERROR}: {why} in {shown!r}", self.path, hint)
 
     def _tokenize(self) -> list[tuple[str, str]]:
         tokens: list[tuple[str, str]] = []

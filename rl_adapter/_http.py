@@ -16,8 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from graders import Sample, Score, ScoreError
-from rl_adapter._errors import REWARD_SERVICE_ERROR, REWARD_SERVICE_TIMEOUT
+from graders import ErrorKind, Sample, Score
 
 # A training step waits on this at most once per reward call; long enough for 1024 samples of
 # a slow grader, short enough that a hung service costs one step, not the run.
@@ -118,7 +117,8 @@ class HttpBackend:
         """POSTs the batch to ``/grade``; any failure scores every sample of it as an error."""
         import httpx
 
-        if not samples:
+        n = len(samples)
+        if not n:
             return []
         # Only the fields the grader reads travel: a long prompt would otherwise dominate the request.
         fields = self._item_fields
@@ -129,17 +129,17 @@ class HttpBackend:
             body = json.dumps(payload, default=str, allow_nan=False).encode()
             response = self._request("POST", "/grade", body, self.timeout)
         except httpx.TimeoutException:
-            return _failed(REWARD_SERVICE_TIMEOUT, f"no answer from {self.url} within {self.timeout:g} s", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_TIMEOUT, f"no answer from {self.url} within {self.timeout:g} s", n)
         except (httpx.HTTPError, ValueError) as exc:
-            return _failed(REWARD_SERVICE_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}", n)
         if response.status_code != 200:
-            return _failed(REWARD_SERVICE_ERROR, f"HTTP {response.status_code}: {response.text[:200]}", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"HTTP {response.status_code}: {response.text[:200]}", n)
         try:
-            scores = [_score_from_json(s) for s in response.json()["scores"]]
+            scores = [Score.from_dict(s) for s in response.json()["scores"]]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a score not an object
-            return _failed(REWARD_SERVICE_ERROR, f"malformed answer: {str(exc)[:200]}", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"malformed answer: {str(exc)[:200]}", n)
         if len(scores) != len(samples):
-            return _failed(REWARD_SERVICE_ERROR, f"{len(scores)} scores for {len(samples)} samples", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"{len(scores)} scores for {len(samples)} samples", n)
         return [_checked(score) for score in scores]
 
     def close(self) -> None:
@@ -176,17 +176,6 @@ def _sample_json(sample: Sample) -> str | dict[str, Any]:
     return {"output_text": sample.output_text, "output_tools": sample.output_tools}
 
 
-def _score_from_json(data: Mapping[str, Any]) -> Score:
-    value = data.get("value")
-    error = data.get("error")
-    return Score(
-        float(value) if value is not None else math.nan,
-        data.get("passed"),
-        dict(data.get("details") or {}),
-        ScoreError(str(error.get("kind")), str(error.get("message", ""))) if error else None,
-    )
-
-
 def _serve_loop(loop: asyncio.AbstractEventLoop) -> None:
     try:
         loop.run_forever()
@@ -204,9 +193,9 @@ def _run(loop: asyncio.AbstractEventLoop, fn: Callable[[], Awaitable[T]]) -> T:
 def _checked(score: Score) -> Score:
     """The score, or an error when its value is not a reward a trainer can use (inf, nan, 1e308)."""
     if score.error is None and not (math.isfinite(score.value) and abs(score.value) <= MAX_ABS_REWARD):
-        return Score.failure(REWARD_SERVICE_ERROR, f"the service answered an unusable reward {score.value!r}")
+        return Score.failure(ErrorKind.REWARD_SERVICE_ERROR, f"the service answered an unusable reward {score.value!r}")
     return score
 
 
-def _failed(kind: str, message: str, n: int) -> list[Score]:
+def _failed(kind: ErrorKind, message: str, n: int) -> list[Score]:
     return [Score.failure(kind, message) for _ in range(n)]
