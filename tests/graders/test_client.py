@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import subprocess
@@ -225,6 +226,57 @@ def test_the_breaker_lets_calls_through_again_after_its_cooldown(
             up = asyncio.run(batch(client))
     assert all(not isinstance(c, BaseException) and c.text for c in up)
     assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(Reply.error(401, f"Incorrect API key provided: {KEY}"), id="error-echoes-the-key"),
+        pytest.param(Reply.error(400, f"headers: {{'Authorization': 'Bearer {KEY}'}}"), id="error-echoes-headers"),
+        pytest.param(Reply.error(400, "rejected Authorization: Bearer someone-elses-token"), id="other-bearer"),
+        pytest.param(Reply.text(f"you sent Authorization: Bearer {KEY}"), id="completion-echoes-the-key"),
+    ],
+)
+def test_keys_echoed_by_a_server_are_kept_out_of_scores_cache_and_logs(
+    server: FakeOpenAIServer,
+    reply: Reply,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    isolated_settings: Path,
+) -> None:
+    from graders import compile_spec
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    server.reply_fn = lambda request: reply
+    judge = compile_spec(judge_support.score_spec(server))
+    with caplog.at_level(logging.DEBUG):
+        score = judge.grade("4", {"reference": "4"})
+    judge.close()
+    assert server.chat_requests[0].headers["authorization"] == f"Bearer {KEY}"  # the key was sent ...
+    assert score.error is not None  # ... every reply above fails the grade, and quotes the server
+    stored = json.dumps(score.to_dict()) + caplog.text
+    stored += isolated_settings.read_text("latin-1") if isolated_settings.exists() else ""
+    assert KEY not in stored and "someone-elses-token" not in stored
+    assert "[redacted]" in json.dumps(score.to_dict())
+
+
+def test_an_oversized_reply_is_an_error_and_never_cached(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, isolated_settings: Path
+) -> None:
+    import graders.client
+
+    monkeypatch.setattr(graders.client, "MAX_REPLY_BYTES", 100_000)
+    server.reply_fn = lambda request: Reply.text("x" * (1_000_000 if request.prompt == "Hi" else 10))
+    with ChatClient(base_url=server.url, max_retries=0, cache=Cache(isolated_settings), **FAST) as client:
+        with pytest.raises(ModelCallError) as info:
+            client.complete_sync(ChatRequest("m", HI))
+        small = client.complete_sync(ChatRequest("m", [{"role": "user", "content": "again"}]))  # still works after
+    assert info.value.kind == "bad_response" and "100000 byte limit" in info.value.message
+    assert small.text == "x" * 10
+    assert isolated_settings.stat().st_size < 500_000
 
 
 def test_concurrency_is_bounded(server: FakeOpenAIServer) -> None:
