@@ -25,6 +25,7 @@ from rl_adapter._errors import DataFileError, DatasetMismatchError, JobConfigErr
 from rl_adapter._job._config import JobConfig
 from rl_adapter._job._data import load_rows
 from rl_adapter._job._validation import generate, score_predictions
+from rl_adapter._lossless import grading_item, prompt_of, trl_dataset
 from rl_adapter._trl import check_dataset, trl_reward
 
 
@@ -197,8 +198,8 @@ def _base_model(prep: Prepared) -> tuple[str, Any]:
 
     values: list[Any] = []
     for row in prep.train_rows + prep.valid_rows:
-        values.append(text_of(row["prompt"]))
-        values.extend(v for k, v in row.items() if k != "prompt")
+        values.append(text_of(prompt_of(row)))
+        values.extend(v for k, v in row.items() if k not in ("prompt", "messages"))
     model, tokenizer = build_tiny(words_of(values), job.tiny_model or TinyModel(), job.hyperparameters.seed)
     # Saved and passed by path: TRL rebuilds a reference model from the path when beta > 0.
     model_dir = prep.output_dir / "base_model"
@@ -244,7 +245,7 @@ def _sft_warmup(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool) -> s
     assert warm is not None
     rows = load_rows(job.path(warm.file)) if warm.file else prep.train_rows
     pairs = [
-        {"prompt": r["prompt"], "completion": _joinable(r["prompt"], r[warm.completion_field])}
+        {"prompt": prompt_of(r), "completion": _joinable(prompt_of(r), r[warm.completion_field])}
         for r in rows
         if isinstance(r.get(warm.completion_field), str)
     ]
@@ -304,12 +305,12 @@ class _Recorder:
         predictions = generate(
             model,
             self.tokenizer,
-            [r["prompt"] for r in self.valid_rows],
+            [prompt_of(r) for r in self.valid_rows],
             max_new_tokens=hp.max_completion_length,
             greedy=hp.eval_greedy,
             temperature=hp.temperature,
         )
-        summary = score_predictions(self.prep.grader, self.valid_rows, predictions)
+        summary = score_predictions(self.prep.grader, [grading_item(r) for r in self.valid_rows], predictions)
         summary["valid_seconds"] = round(time.perf_counter() - started, 3)
         self.pending.update(summary)
         self.last_eval_step = step
@@ -361,7 +362,6 @@ class _RunMetrics:
 
 
 def _rl(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool, max_steps: int | None) -> _RunMetrics:
-    from datasets import Dataset
     from transformers import TrainerCallback
 
     job = prep.job
@@ -401,7 +401,8 @@ def _rl(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool, max_steps: i
         args["beta"] = hp.beta
     if hp.loss_type is not None:
         args["loss_type"] = hp.loss_type
-    dataset = Dataset.from_list(prep.train_rows)
+    # Not Dataset.from_list: Arrow would change the item fields before they reach the grader.
+    dataset = trl_dataset(prep.train_rows)
     trainer: Any
     if job.method == "grpo":
         from trl import GRPOConfig, GRPOTrainer
