@@ -10,6 +10,7 @@ reference fields. The grader sees the row exactly as written (``rl_adapter._loss
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,35 @@ def text_of(prompt: Any) -> str:
     if isinstance(prompt, str):
         return prompt
     return " ".join(str(m.get("content", "")) for m in prompt if isinstance(m, dict))
+
+
+def render_prompts(
+    rows: Sequence[Mapping[str, Any]],
+    tokenizer: Any,
+    *,
+    template_kwargs: Mapping[str, Any],
+    schema: Mapping[str, Any] | None,
+) -> list[str]:
+    """The text each row's prompt gives the model, the same in training and validation.
+
+    Message lists go through the tokenizer's chat template with the row's ``tools`` and
+    ``template_kwargs`` (the thinking switch); a tokenizer without a template (the tiny model's)
+    gets the messages' contents joined. With a ``response_format`` schema, its instruction is added.
+    """
+    from rl_adapter._job._format import with_instruction
+
+    out = []
+    for row in rows:
+        prompt = prompt_of(row)
+        if schema is not None:
+            prompt = with_instruction(prompt, schema)
+        if isinstance(prompt, str):
+            out.append(prompt)
+        elif tokenizer is not None and getattr(tokenizer, "chat_template", None):
+            tools = row.get("tools")
+            out.append(tokenizer.apply_chat_template(
+                prompt, tools=tools or None, add_generation_prompt=True, tokenize=False, **template_kwargs
+            ))
+        else:
+            out.append(text_of(prompt))
+    return out

@@ -47,7 +47,8 @@ def write_job(tmp_path: Path, **changes: Any) -> Path:
                      "reference": "{{item.correct_answers}}"}},
          r"'correct_answers' \(did you mean 'correct_answer'\?\)"),
         ({"training_file": "missing.jsonl"}, "does not exist at training_file"),
-        ({"model": "no/such/dir"}, "does not exist .* at model"),
+        ({"model": "no/such/dir"}, "no model directory .* exists; map it to a local model with --model DIR or "
+                                   "--model-alias no/such/dir=DIR at model"),
     ],
     ids=["typo", "method", "generations", "two-lrs", "grader-path", "column-mismatch", "no-file", "no-model"],
 )
@@ -132,9 +133,11 @@ def test_rloo_with_sft_warmup_and_a_grader_that_errs(tmp_path: Path) -> None:
             "rank": json.loads((EXAMPLE / "grader.json").read_text()),
         }},
         hyperparameters={"max_steps": 2, "batch_size": 4, "num_generations": 4, "eval_interval": 1,
-                         "eval_samples": 8, "beta": 0.05, "eval_greedy": False},
+                         "beta": 0.05, "eval_greedy": False},
     )
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    valid = (EXAMPLE / "valid.jsonl").read_text().splitlines()[:8]
+    (tmp_path / "valid.jsonl").write_text("\n".join(valid) + "\n")
     assert rftkit(["train", "--config", str(path), "--output-dir", str(tmp_path / "run")]) == 0
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert (tmp_path / "run" / "sft_model").is_dir()
