@@ -13,8 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from graders import Grader, Sample, Score
-from graders._errors import SAMPLE_PARSE_ERROR  # graders' catalogue; the one spelling of the kind
+from graders import ErrorKind, Grader, Sample, Score
 from rl_adapter._errors import JobConfigError
 
 INSTRUCTION = "Answer with only a JSON object that follows this JSON schema:"
@@ -78,10 +77,12 @@ class ConformingGrader(Grader):
         try:
             value = json.loads(sample.output_text)
         except (ValueError, RecursionError) as exc:
-            return Score.failure(SAMPLE_PARSE_ERROR, f"output is not JSON (response_format): {str(exc)[:200]}")
+            why = f"output is not JSON (response_format): {str(exc)[:200]}"
+            return Score.failure(ErrorKind.SAMPLE_PARSE_ERROR, why)
         error = next(iter(self._validator.iter_errors(value)), None)
         if error is not None:
-            return Score.failure(SAMPLE_PARSE_ERROR, f"output does not follow response_format: {error.message[:200]}")
+            why = f"output does not follow response_format: {error.message[:200]}"
+            return Score.failure(ErrorKind.SAMPLE_PARSE_ERROR, why)
         return None
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:

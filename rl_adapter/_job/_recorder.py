@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graders import Grader
-from rl_adapter._job._outputs import JobRecords, hosted_flag, read_jsonl
+from graders import ErrorKind, Grader
+from rl_adapter._job._outputs import REPORTED_FLAGS, JobRecords, hosted_flag, read_jsonl
 from rl_adapter._job._validation import generate, score_predictions
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ CHECKPOINTS_DIR = "checkpoints"
 # step can be a judge server restarting; three are a broken grader, and training would learn from zeros.
 ERROR_STOP_STEPS = 3
 # Kinds that say the *model's* output was bad, not the grader: a new model may fail them all.
-MODEL_SIDE_ERRORS = frozenset({"sample_parse_error", "input_too_long"})
+MODEL_SIDE_ERRORS = frozenset({ErrorKind.SAMPLE_PARSE_ERROR, ErrorKind.INPUT_TOO_LONG})
 
 
 @dataclass
@@ -208,14 +208,14 @@ class Recorder:
         for kind, n in errors.items():
             flags[hosted_flag(kind)] += n
         grader_errors: dict[str, Any] = {"name": self.grader.name}
-        for flag in sorted(set(flags) | {"sample_parse_error", "invalid_variable_error", "other_error"}):
+        for flag in sorted(set(flags) | set(REPORTED_FLAGS)):
             grader_errors[f"train_{flag}_mean"] = flags[flag] / completions if completions else 0.0
         if "valid_reward_mean" in line:
             valid_flags: Counter[str] = Counter()
             for kind, n in (line.get("valid_errors") or {}).items():
                 valid_flags[hosted_flag(kind)] += n
             samples = line.get("valid_samples") or 0
-            for flag in sorted(set(valid_flags) | {"sample_parse_error", "invalid_variable_error", "other_error"}):
+            for flag in sorted(set(valid_flags) | set(REPORTED_FLAGS)):
                 grader_errors[f"valid_{flag}_mean"] = valid_flags[flag] / samples if samples else 0.0
         clock = self.clock
         full = clock.full if clock.full is not None else 0.0
@@ -238,7 +238,7 @@ class Recorder:
         }
         if "valid_reward_mean" in line:
             data["full_valid_mean_reward"] = valid
-            data["full_valid_mean_parse_error"] = grader_errors.get("valid_sample_parse_error_mean", 0.0)
+            data["full_valid_mean_parse_error"] = grader_errors[f"valid_{ErrorKind.SAMPLE_PARSE_ERROR}_mean"]
             data["rftkit"] = {k: v for k, v in line.items() if k.startswith(("valid_top@", "valid_pass@"))}
         return data
 
@@ -269,7 +269,8 @@ def _message(step: int, total: int, line: dict[str, Any]) -> str:
     """The hosted service's wording of a metrics event."""
     text = f"Step {step}/{total}, train mean reward={_fmt(line.get('train_reward_mean'))}"
     if "valid_reward_mean" in line:
-        parse = (line.get("valid_errors") or {}).get("sample_parse_error", 0) / max(line.get("valid_samples") or 1, 1)
+        errors = line.get("valid_errors") or {}
+        parse = errors.get(ErrorKind.SAMPLE_PARSE_ERROR, 0) / max(line.get("valid_samples") or 1, 1)
         text += f", full validation mean reward={_fmt(line.get('valid_reward_mean'))}"
         text += f", full validation mean parse error={parse:.2f}"
     return text
