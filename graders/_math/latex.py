@@ -289,7 +289,7 @@ def matrix_sum(s: str) -> str | None:
     return "\\begin{pmatrix}" + " \\\\ ".join(" & ".join(row) for row in total) + "\\end{pmatrix}"
 
 
-_OR = re.compile(r"^\s*(?:either\s+)?")
+_OR = re.compile(r"^\s*(?:(?:either|maybe|perhaps|possibly)\s+)?")
 
 
 def alternatives(answer: str) -> list[str]:
