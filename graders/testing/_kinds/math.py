@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from graders._errors import ErrorKind
 from graders._grader import Grader
 from graders.testing._profiles import (
     KindProfile,
@@ -66,6 +67,6 @@ add_profile(
             "multiple_boxed": "several \\boxed{} answers earn credit; remove `hedging: allow` (the default refuses)",
             "multiple_answers": "'RIGHT or WRONG' earns credit; remove `hedging: allow` (the default refuses hedges)",
         },
-        tolerated_errors=frozenset({"math_timeout"}),
+        tolerated_errors=frozenset({ErrorKind.MATH_TIMEOUT}),
     ),
 )
