@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evalkit._compare import compare
-from evalkit._errors import DatasetError, EvalError
+from evalkit._errors import DatasetError, EvalError, RunDirError
 from evalkit._evaluate import DEFAULT_K, evaluate, merge_runs
 from evalkit._report import REPORT_HTML, comparison_terminal, terminal, write_comparison, write_reports
 from evalkit._sample import DEFAULT_CONCURRENCY, sample
@@ -102,7 +102,7 @@ def main(command: str, argv: Sequence[str]) -> int:
         if command == "compare":
             return _compare(args)
         return _sample(args)
-    except (UsageError, SpecError, DatasetError) as exc:
+    except (UsageError, SpecError, DatasetError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (EvalError, GraderError, OSError) as exc:
