@@ -117,6 +117,9 @@ def test_a_second_evaluation_into_a_held_directory_exits_2_naming_the_holder(
         err = capsys.readouterr().err
         assert f"in use by another evaluation (pid {holder.pid})" in err and err.count("\n") == 1
         assert not (run / "scores.jsonl").exists()
+        sampling = [*argv[:5], "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--out", str(run), "--quiet"]
+        assert main(sampling) == 2  # sampling into it waits its turn too: no call is made, none paid twice
+        assert f"pid {holder.pid}" in capsys.readouterr().err and not (run / "predictions.jsonl").exists()
     finally:
         holder.communicate("", timeout=60)
     assert main(argv) == 0  # the lock went with its holder
