@@ -308,8 +308,9 @@ def _guarded_protocol(limits: ServerLimits) -> type:
 
         def _headers_overdue(self) -> None:
             self._header_timer = None
-            if self.cycle is self._armed_cycle and not self.transport.is_closing():
-                self.transport.close()  # no request started since the timer was armed
+            # No request started since the timer was armed (a pipelined one may have started as it was).
+            if self.cycle is self._armed_cycle and self.is_idle() and not self.transport.is_closing():
+                self.transport.close()
 
         def is_idle(self) -> bool:
             return self.cycle is None or self.cycle.response_complete
