@@ -96,7 +96,7 @@ def _page(title: str, parts: list[str]) -> str:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
         + "\n".join(parts)
-        + '\n<p class="muted">Written by rftkit evalkit. Metric definitions: the evalkit section of the README.</p>'
+        + '\n<p class="muted">Written by rftkit evalkit. Metric definitions: docs/evalkit.md in the rftkit repository.</p>'
         + "\n</body></html>\n"
     )
 

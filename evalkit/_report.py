@@ -178,7 +178,7 @@ def markdown(result: EvalResult) -> str:
         lines += ["", f"## By {name}", "", f"| {name} | " + " | ".join(cols) + " |", "|" + " --- |" * (len(cols) + 1)]
         for value, metrics in groups.items():
             lines.append(f"| {value} | " + " | ".join(fmt(metrics.get(c)) for c in cols) + " |")
-    lines += ["", "Metric definitions: see the evalkit section of the README.", ""]
+    lines += ["", "Metric definitions: docs/evalkit.md in the rftkit repository.", ""]
     return "\n".join(lines)
 
 
