@@ -1,4 +1,4 @@
-"""Acceptance: ``rftkit check`` on every example spec, on shipped data, and the README's finding."""
+"""Acceptance: ``rftkit check`` on every example spec, on shipped data, and the documented finding."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ DATA = {
     "extraction_f1.json": ROOT / "examples/check/extraction.jsonl",
 }
 EXAMPLE_SPECS = sorted(p for p in (ROOT / "specs").glob("*.json") if p.name != "grader.schema.json")
-# Example specs may show a weakness on purpose; the README documents each.
+# Example specs may show a weakness on purpose; docs/testing-graders.md documents each.
 EXPECTED_FINDINGS = {"gene_rank_naive.json": ["padded_list"]}
 
 
