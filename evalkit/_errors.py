@@ -14,13 +14,20 @@ Exception tree::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 # How many example ids an id-mismatch message shows: enough to spot a pattern, short enough to read.
 MAX_EXAMPLE_IDS = 5
 
 
 class EvalError(Exception):
-    """Root of every exception evalkit raises."""
+    """Root of every exception evalkit raises.
+
+    Attributes:
+        exit_code: What ``rftkit`` exits with when the exception reaches it: 1, a run failed.
+    """
+
+    exit_code: ClassVar[int] = 1
 
 
 class DatasetError(EvalError, ValueError):
@@ -30,7 +37,10 @@ class DatasetError(EvalError, ValueError):
         source: The file name (or ``"<items>"`` / ``"<predictions>"`` for in-memory rows).
         line: The 1-based line number (or row number), or None when the problem is not one line.
         reason: What was wrong.
+        exit_code: 2, an input error.
     """
+
+    exit_code: ClassVar[int] = 2
 
     def __init__(self, reason: str, source: str = "", line: int | None = None) -> None:
         self.reason = reason
@@ -60,7 +70,9 @@ class IdMismatchError(DatasetError):
 
 
 class RunDirError(EvalError):
-    """A run directory cannot be used: missing files, or scores of a different run."""
+    """A run directory cannot be used: missing files, or scores of a different run (an input error, exit 2)."""
+
+    exit_code: ClassVar[int] = 2
 
 
 def _examples(ids: Iterable[str]) -> str:

@@ -103,7 +103,9 @@ def drop_torn_tail(path: Path) -> None:
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise RunDirError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
         raise RunDirError(f"cannot read {path}: {exc}") from None
     if not isinstance(data, dict):
         raise RunDirError(f"{path} is not a JSON object")

@@ -1,7 +1,8 @@
 """evalkit's subcommands of ``rftkit``: ``eval``, ``compare``, ``sample``.
 
-Exit codes: 0 success; 1 the run failed (unreadable run directory, server down, ...); 2 a usage
-error, an invalid grader spec or a malformed dataset line (one line on stderr, no traceback).
+Errors raise; ``rftkit.cli`` prints them as one line with the exit code they carry (1 the run
+failed, e.g. a server down; 2 a usage error, an invalid grader spec, a malformed dataset line, a
+missing file or run directory).
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evalkit._compare import compare
-from evalkit._errors import DatasetError, EvalError
 from evalkit._evaluate import DEFAULT_K, evaluate, merge_runs
 from evalkit._report import REPORT_HTML, comparison_terminal, terminal, write_comparison, write_reports
 from evalkit._sample import DEFAULT_CONCURRENCY, sample
-from graders import GraderError, SpecError
-from graders.cli import CommandParser, UsageError
+from rftkit import CommandParser, UsageError
 
 
 def _ints(text: str) -> list[int]:
@@ -94,23 +93,13 @@ def _sampling_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(command: str, argv: Sequence[str]) -> int:
-    """Runs one evalkit subcommand; returns the exit code."""
-    try:
-        args = _parser(command).parse_args(list(argv))
-        if command == "eval":
-            return _eval(args)
-        if command == "compare":
-            return _compare(args)
-        return _sample(args)
-    except (UsageError, SpecError, DatasetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (EvalError, GraderError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 1
+    """Runs one evalkit subcommand; returns the exit code (errors raise, see ``rftkit.cli``)."""
+    args = _parser(command).parse_args(list(argv))
+    if command == "eval":
+        return _eval(args)
+    if command == "compare":
+        return _compare(args)
+    return _sample(args)
 
 
 def _eval(args: argparse.Namespace) -> int:

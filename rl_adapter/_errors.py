@@ -15,6 +15,9 @@ Exception tree::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
+
+from graders import format_path
 
 # Error kinds of the reward paths that do not run the grader in-process.
 REWARD_SERVICE_ERROR = "reward_service_error"
@@ -26,15 +29,23 @@ REWARD_BACKEND_ERROR = "reward_backend_error"
 
 
 class RLAdapterError(Exception):
-    """Root of every exception the rl_adapter package raises."""
+    """Root of every exception the rl_adapter package raises.
+
+    Attributes:
+        exit_code: What ``rftkit`` exits with when the exception reaches it: 1, a run failed.
+    """
+
+    exit_code: ClassVar[int] = 1
 
 
 class DatasetMismatchError(RLAdapterError, ValueError):
     """The dataset lacks item fields that the grader's templates read.
 
     Training on it would give every sample an ``invalid_variable_error`` (reward 0), so this is
-    raised at the first reward call, or earlier by ``check_dataset``.
+    raised at the first reward call, or earlier by ``check_dataset``. An input error: exit 2.
     """
+
+    exit_code: ClassVar[int] = 2
 
 
 class JobConfigError(RLAdapterError, ValueError):
@@ -43,7 +54,10 @@ class JobConfigError(RLAdapterError, ValueError):
     Attributes:
         path: JSON path of the offending field (empty for the whole config).
         reason: What was wrong, without the path.
+        exit_code: 2, an input error.
     """
+
+    exit_code: ClassVar[int] = 2
 
     def __init__(self, reason: str, path: Sequence[str | int] = ()) -> None:
         self.reason = reason
@@ -53,12 +67,11 @@ class JobConfigError(RLAdapterError, ValueError):
 
 
 class DataFileError(RLAdapterError, ValueError):
-    """A training or validation file has a bad line; the message names the file and line."""
+    """A training or validation file is unreadable or has a bad line; the message names the file and line (exit 2)."""
 
+    exit_code: ClassVar[int] = 2
 
-def format_path(path: Sequence[str | int]) -> str:
-    """Formats a path tuple as ``hyperparameters.batch_size`` or ``grader.graders.a``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    def __init__(self, reason: str, source: str = "", line: int | None = None) -> None:
+        where = f"{source}:{line}: " if line is not None else (f"{source}: " if source else "")
+        super().__init__(f"{where}{reason}")
+

@@ -1,23 +1,23 @@
 """``rftkit check SPEC --data valid.jsonl``: property checks and reward-hacking probes on real items.
 
-Exit codes: 0 nothing found, 1 a property failed or a probe was flagged (so it can gate CI),
-2 a usage, spec or dataset error (one line on stderr).
+Exit codes: 0 nothing found, 1 a property failed or a probe was flagged (so it can gate CI);
+errors raise, and ``rftkit.cli`` prints them as one line with the code they carry (2 for a
+usage, spec or dataset error).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from graders._errors import MODEL_GRADER_SERVER_ERROR, GraderError, SpecError
+from graders._errors import MODEL_GRADER_SERVER_ERROR, GraderError
 from graders._grader import Grader
+from graders._jsonl import DataFileError, iter_jsonl
 from graders._registry import load_spec
-from graders.cli import CommandParser, UsageError
+from rftkit import CommandParser, UsageError
 
 # Probes run on the first rows of the dataset: enough for stable means, quick for a judge.
 DEFAULT_LIMIT = 200
@@ -57,25 +57,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(command: str, argv: Sequence[str]) -> int:
-    """Runs ``rftkit check``; returns the exit code."""
-    try:
-        args = _parser().parse_args(list(argv))
-        if args.limit < 1 or (args.max_examples or 0) < 0 or not args.threshold >= 0:  # NaN too
-            raise UsageError("rftkit check: --limit must be >= 1, --max-examples and --threshold >= 0")
-        items = read_items(args.data, args.limit)
-        grader = load_spec(args.spec)
-    except (UsageError, SpecError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Runs ``rftkit check``; returns the exit code (errors raise, see ``rftkit.cli``)."""
+    args = _parser().parse_args(list(argv))
+    if args.limit < 1 or (args.max_examples or 0) < 0 or not args.threshold >= 0:  # NaN too
+        raise UsageError("rftkit check: --limit must be >= 1, --max-examples and --threshold >= 0")
+    items = read_items(args.data, args.limit)
+    grader = load_spec(args.spec)
     examples = args.max_examples
     if examples is None:
         examples = DEFAULT_JUDGE_EXAMPLES if grader.is_async else DEFAULT_MAX_EXAMPLES
-    try:
-        with grader:
-            report = check(grader, items, threshold=args.threshold, max_examples=examples)
-    except GraderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with grader:
+        report = check(grader, items, threshold=args.threshold, max_examples=examples)
     report["spec"] = args.spec
     report["data"] = args.data
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_report(report))
@@ -85,21 +77,12 @@ def main(command: str, argv: Sequence[str]) -> int:
 def read_items(path: str, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` rows of a JSONL file; a bad line raises with file and line number."""
     items: list[dict[str, Any]] = []
-    with Path(path).open("rb") as lines:  # bytes, so a line that is not UTF-8 is reported with its number
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line.decode("utf-8"))
-            except ValueError as exc:
-                raise UsageError(f"{path}:{number}: not valid JSON: {exc}") from None
-            if not isinstance(row, dict):
-                raise UsageError(f"{path}:{number}: a row must be a JSON object, not {type(row).__name__}")
-            items.append(row)
-            if len(items) >= limit:
-                break
+    for _, row in iter_jsonl(path):
+        items.append(row)
+        if len(items) >= limit:
+            break
     if not items:
-        raise UsageError(f"{path}: no rows")
+        raise DataFileError("no rows", path)
     return items
 
 

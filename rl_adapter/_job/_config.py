@@ -13,13 +13,13 @@ errors, with a did-you-mean) and happens before any model loads.
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from graders import did_you_mean
 from rl_adapter._errors import JobConfigError
 
 # The hosted service scales a base learning rate by ``learning_rate_multiplier``; TRL's own
@@ -173,8 +173,7 @@ def _translate(exc: ValidationError) -> JobConfigError:
     if kind == "extra_forbidden":
         model = _MODELS.get(str(path[0]) if len(path) > 1 else "", JobConfig)
         valid = sorted(f for f in model.model_fields if f != "base_dir")
-        close = difflib.get_close_matches(str(path[-1]), valid, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(str(path[-1]), valid)
         return JobConfigError(f"unknown field {str(path[-1])!r}{hint} (valid: {', '.join(valid)})", path)
     if kind == "missing":
         return JobConfigError("missing required field", path)

@@ -7,10 +7,10 @@ an item field, and the prompt as ``item.prompt``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from graders import iter_jsonl
 from rl_adapter._errors import DataFileError
 from rl_adapter._trl import TRL_KEYWORDS
 
@@ -21,24 +21,12 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
     """Reads a JSONL file of rows, each normalised to have ``prompt``.
 
     Raises:
-        DataFileError: a line is not a JSON object, lacks a prompt, or uses a column name
-            TRL reserves; the message names the file and line.
-        OSError: the file cannot be read.
+        DataFileError: the file cannot be read, or a line is not a JSON object, lacks a prompt,
+            or uses a column name TRL reserves; the message names the file and line.
     """
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise DataFileError(f"{path}:{number}: not valid JSON: {exc}") from None
-            if not isinstance(row, dict):
-                raise DataFileError(f"{path}:{number}: a row must be a JSON object, not {type(row).__name__}")
-            rows.append(_normalise(row, path, number))
+    rows = [_normalise(row, path, number) for number, row in iter_jsonl(path, error=DataFileError)]
     if not rows:
-        raise DataFileError(f"{path}: no rows")
+        raise DataFileError("no rows", str(path))
     return rows
 
 

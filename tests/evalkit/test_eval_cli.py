@@ -99,7 +99,7 @@ def test_compare_runs_and_missing_run(tmp_path: Path, write_jsonl: Any, capsys: 
     out = capsys.readouterr().out
     assert "tuned - base on 8 paired items" in out and "wins / losses / ties: 3 / 0 / 5" in out
     assert (tmp_path / "cmp" / "comparison.html").exists()
-    assert main(["compare", str(tmp_path / "base"), str(tmp_path / "nowhere")]) == 1
+    assert main(["compare", str(tmp_path / "base"), str(tmp_path / "nowhere")]) == 2  # a missing input: exit 2
     assert "has no scores.jsonl" in capsys.readouterr().err
 
 

@@ -70,7 +70,7 @@ def test_rows_missing_a_field_are_noted(tmp_path: Path, capsys: pytest.CaptureFi
     ("spec", "rows", "args", "message"),
     [
         (NAIVE, '{"correct_answer": "A"}\n{not json\n', [], "valid.jsonl:2: not valid JSON"),
-        (NAIVE, '["a list"]\n', [], "valid.jsonl:1: a row must be a JSON object, not list"),
+        (NAIVE, '["a list"]\n', [], "valid.jsonl:1: expected a JSON object, got list"),
         (NAIVE, "\n\n", [], "valid.jsonl: no rows"),
         ({**NAIVE, "decay": "linear"}, _rows(), [], "decay 'linear' needs the field 'k'"),
         ({**NAIVE, "type": "list_rnk"}, _rows(), [], "did you mean 'list_rank'?"),
