@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._errors import DatasetError, IdMismatchError
-from graders import iter_jsonl
+from graders import did_you_mean, iter_jsonl
 
 Row = Mapping[str, Any]
 PathLike = str | os.PathLike[str]
@@ -193,6 +193,28 @@ def check_ids(items: ItemSource, predictions: PredictionSource, shard: tuple[int
     missing = [i for i in ids if i not in predictions.counts]
     if unknown or missing:
         raise IdMismatchError(predictions.name, unknown, len(unknown), missing, len(missing))
+
+
+def check_fields(items: ItemSource, fields: Sequence[str]) -> None:
+    """Raises DatasetError when no item has one of ``fields``: a misspelt ``--by`` field would
+    otherwise give one silent "(missing)" group. Reads rows only until each field was seen once.
+    """
+    wanted = [field for field in fields if field]
+    if not wanted or items.ids is None:  # a one-shot iterable cannot be read twice
+        return
+    seen: set[str] = set()
+    for _, row in items.rows():
+        seen.update(row.keys())
+        wanted = [field for field in wanted if field not in seen]
+        if not wanted:
+            return
+    if seen:
+        absent = wanted[0]
+        raise DatasetError(
+            f"no item has the field {absent!r} to break the metrics down by{did_you_mean(absent, seen)} "
+            f"(fields: {', '.join(sorted(seen))})",
+            items.name,
+        )
 
 
 def join(

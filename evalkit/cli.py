@@ -16,8 +16,11 @@ from pathlib import Path
 from evalkit._compare import compare
 from evalkit._evaluate import DEFAULT_K, evaluate, merge_runs
 from evalkit._report import REPORT_HTML, comparison_terminal, terminal, write_comparison, write_reports
-from evalkit._sample import DEFAULT_CONCURRENCY, sample
+from evalkit._sample import DEFAULT_CONCURRENCY, SampleStats, sample
 from rftkit import CommandParser, UsageError
+
+# Line numbers of skipped bad lines shown on the terminal (run.json keeps more).
+MAX_LINES_SHOWN = 10
 
 
 def _ints(text: str) -> list[int]:
@@ -57,6 +60,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
         parser.add_argument("--shard", type=_shard, help="grade only shard INDEX/COUNT of the item ids")
         parser.add_argument("--merge", nargs="+", metavar="RUN", help="merge shard run directories into --out")
+        parser.add_argument(
+            "--allow-partial", action="store_true", help="with --merge: merge shards that do not cover the dataset"
+        )
         parser.add_argument("--baseline", metavar="RUN", help="a run to compare with (added to the reports)")
         parser.add_argument("--json", action="store_true", help="print report.json to stdout instead of a table")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -107,7 +113,9 @@ def _eval(args: argparse.Namespace) -> int:
     if args.merge:
         if not args.out:
             raise UsageError("rftkit eval: --merge needs --out")
-        result = merge_runs(args.merge, out=args.out)
+        result = merge_runs(args.merge, out=args.out, allow_partial=args.allow_partial)
+        if "partial" in result.config:
+            print(f"warning: a partial merge: {result.config['partial']}", file=sys.stderr)
     else:
         if not args.grader or not args.data:
             raise UsageError("rftkit eval: --grader and --data are required")
@@ -117,7 +125,7 @@ def _eval(args: argparse.Namespace) -> int:
                 raise UsageError("rftkit eval: give --predictions FILE, or --model (and --base-url) to sample")
             if not args.out:
                 raise UsageError("rftkit eval: sampling needs --out (the samples are saved there)")
-            predictions = _sample_into(args, Path(args.out) / "predictions.jsonl")
+            predictions = _sample_into(args, Path(args.out) / "predictions.jsonl").path
         result = evaluate(
             args.grader,
             args.data,
@@ -130,6 +138,9 @@ def _eval(args: argparse.Namespace) -> int:
             shard=args.shard,
             progress=not args.quiet,
         )
+        listed = result.config.get("skipped_lines") or {}
+        for source, count in (result.config.get("skipped") or {}).items():
+            _say_skipped(source, count, listed.get(source, []))
     comparison = None
     if args.baseline:
         names = (Path(args.baseline).name, Path(args.out).name if args.out else "this run")
@@ -164,14 +175,22 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_skipped(source: str, count: int, lines: Sequence[int]) -> None:
+    """``--skip-bad`` says what it skipped, so a file that is mostly bad does not pass unnoticed."""
+    if count:
+        shown = ", ".join(str(line) for line in lines[:MAX_LINES_SHOWN]) + (", ..." if count > MAX_LINES_SHOWN else "")
+        print(f"skipped {count} bad line{'s' if count != 1 else ''} of {source} (line {shown})", file=sys.stderr)
+
+
 def _sample(args: argparse.Namespace) -> int:
     if not args.model:
         raise UsageError("rftkit sample: --model is required")
-    _sample_into(args, Path(args.out))
+    stats = _sample_into(args, Path(args.out))
+    _say_skipped(str(args.data), len(stats.skipped), stats.skipped)  # (eval says it after grading)
     return 0
 
 
-def _sample_into(args: argparse.Namespace, path: Path) -> Path:
+def _sample_into(args: argparse.Namespace, path: Path) -> SampleStats:
     if args.n < 1:
         raise UsageError("-n must be at least 1")
     stats = sample(
@@ -182,4 +201,4 @@ def _sample_into(args: argparse.Namespace, path: Path) -> Path:
     )  # fmt: skip
     print(f"sampled {stats.saved} new completions for {stats.items} items ({stats.reused} already saved) into {path}",
           file=sys.stderr)  # fmt: skip
-    return path
+    return stats
