@@ -8,7 +8,7 @@ Example:
     1.0
 """
 
-from graders._errors import GraderError, MissingDependencyError, SpecError, did_you_mean, format_path
+from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError, did_you_mean, format_path
 from graders._function import from_function
 from graders._grader import Grader
 from graders._jsonl import DataFileError, iter_jsonl
@@ -23,6 +23,7 @@ from graders._types import Item, Sample, Score, ScoreError
 __all__ = [
     "BaseSpec",
     "DataFileError",
+    "ErrorKind",
     "Grader",
     "GraderError",
     "Item",

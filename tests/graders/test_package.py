@@ -15,10 +15,10 @@ def test_all_is_sorted_and_complete() -> None:
     assert graders.__all__ == sorted(graders.__all__)
     assert graders.__all__ == public
     assert graders.__all__ == [
-        "BaseSpec", "DataFileError", "Grader", "GraderError", "Item", "Kind", "MissingDependencyError", "PythonGrader",
-        "Sample", "SandboxLimits", "Score", "ScoreBatch", "ScoreError", "SpecError", "Template", "compile_spec",
-        "did_you_mean", "format_path", "from_function", "iter_jsonl", "json_schema", "kinds", "load_spec",
-        "parse_spec", "register",
+        "BaseSpec", "DataFileError", "ErrorKind", "Grader", "GraderError", "Item", "Kind", "MissingDependencyError",
+        "PythonGrader", "Sample", "SandboxLimits", "Score", "ScoreBatch", "ScoreError", "SpecError", "Template",
+        "compile_spec", "did_you_mean", "format_path", "from_function", "iter_jsonl", "json_schema", "kinds",
+        "load_spec", "parse_spec", "register",
     ]  # fmt: skip
 
 
