@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from graders._errors import SpecError
+from graders._errors import ErrorKind, SpecError
 from graders._registry import json_schema, load_spec
 from rftkit import CommandParser, UsageError, error_line
 
@@ -91,6 +91,14 @@ def _grade(spec_path: str, sample_text: str, item_text: str) -> int:
     else:
         sample = sample_text  # anything else is the output text itself (JSON output included)
     with load_spec(spec_path) as grader:
+        missing = sorted(grader.item_fields - item.keys())
+        if missing:  # else the score below is an invalid_variable_error that reads like a verdict
+            given = "without --item" if not item else "with an --item that lacks them"
+            print(
+                f"warning: {spec_path} reads item field{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                f"graded {given}, the score is an {ErrorKind.INVALID_VARIABLE_ERROR}",
+                file=sys.stderr,
+            )
         score = grader.grade(sample, item)
     print(json.dumps(score.to_dict(), ensure_ascii=False))
     return 0
