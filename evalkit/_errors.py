@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from graders import DataFileError
+
 # How many example ids an id-mismatch message shows: enough to spot a pattern, short enough to read.
 MAX_EXAMPLE_IDS = 5
 
@@ -30,8 +32,9 @@ class EvalError(Exception):
     exit_code: ClassVar[int] = 1
 
 
-class DatasetError(EvalError, ValueError):
-    """A dataset or predictions file (or in-memory row) is malformed.
+class DatasetError(EvalError, DataFileError):
+    """A dataset or predictions file (or in-memory row) is malformed (graders' ``DataFileError``
+    with evalkit's root, so ``except EvalError`` catches it).
 
     Attributes:
         source: The file name (or ``"<items>"`` / ``"<predictions>"`` for in-memory rows).
@@ -41,13 +44,6 @@ class DatasetError(EvalError, ValueError):
     """
 
     exit_code: ClassVar[int] = 2
-
-    def __init__(self, reason: str, source: str = "", line: int | None = None) -> None:
-        self.reason = reason
-        self.source = source
-        self.line = line
-        where = f"{source}:{line}: " if line is not None else (f"{source}: " if source else "")
-        super().__init__(f"{where}{reason}")
 
 
 class IdMismatchError(DatasetError):

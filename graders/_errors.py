@@ -7,6 +7,8 @@ Exception tree::
 
     GraderError                 root of everything graders raises
     ├── SpecError               a spec is invalid; carries the JSON path of the offending field
+    ├── DataFileError           a JSONL file is unreadable or has a bad line; names file and line
+                                (in ``_jsonl``; evalkit's and rl_adapter's data errors subclass it)
     └── MissingDependencyError  an optional dependency is not installed; says what to install
 """
 

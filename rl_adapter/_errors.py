@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import graders
 from graders import format_path
 
 
@@ -60,14 +61,10 @@ class JobConfigError(RLAdapterError, ValueError):
         super().__init__(f"{reason} at {where}" if where else reason)
 
 
-class DataFileError(RLAdapterError, ValueError):
+class DataFileError(RLAdapterError, graders.DataFileError):
     """A training or validation file is unreadable or has a bad line; the message names the file and line (exit 2)."""
 
     exit_code: ClassVar[int] = 2
-
-    def __init__(self, reason: str, source: str = "", line: int | None = None) -> None:
-        where = f"{source}:{line}: " if line is not None else (f"{source}: " if source else "")
-        super().__init__(f"{where}{reason}")
 
 
 class JobFailedError(RLAdapterError):
