@@ -15,6 +15,9 @@ from collections.abc import Sequence
 
 from rftkit._command import EXIT_USAGE, error_line, exit_code_of
 
+# Commands that pick up where an interrupted run stopped when given the same arguments again.
+RESUMABLE = frozenset({"eval", "sample"})
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("graders.cli", "check a grader spec; exit 2 with the JSON path of the first problem"),
     "grade": ("graders.cli", "grade one sample against one item and print the Score as JSON"),
@@ -51,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = module.main(command, rest)
     except KeyboardInterrupt:
-        print(f"rftkit {command}: interrupted", file=sys.stderr)
+        hint = "; rerun the same command to resume" if command in RESUMABLE else ""
+        print(f"rftkit {command}: interrupted{hint}", file=sys.stderr)
         return 130  # the shell's code for SIGINT
     except Exception as exc:
         exit_code = exit_code_of(exc)

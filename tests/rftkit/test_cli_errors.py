@@ -86,3 +86,34 @@ def test_a_missing_file_or_a_directory_exits_2_with_one_line_naming_it(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(bad) in err, err
     assert "Traceback" not in err and "Errno" not in err, err
+
+
+def test_an_interrupt_is_one_line_and_a_bug_keeps_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import evalkit.cli
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evalkit.cli, "_compare", interrupted)
+    assert main(["compare", "a", "b"]) == 130
+    assert capsys.readouterr().err == "rftkit compare: interrupted\n"
+    monkeypatch.setattr(evalkit.cli, "_sample", interrupted)
+    assert main(["sample", "--data", "d", "--out", "o"]) == 130
+    assert capsys.readouterr().err == "rftkit sample: interrupted; rerun the same command to resume\n"
+
+    def bug(args: object) -> int:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(evalkit.cli, "_compare", bug)
+    with pytest.raises(ZeroDivisionError):  # no exit code of its own: not turned into a neat line
+        main(["compare", "a", "b"])
+
+
+def test_an_os_error_without_a_file_is_a_failed_run() -> None:
+    from rftkit._command import error_line, exit_code_of
+
+    assert exit_code_of(ConnectionRefusedError(111, "Connection refused")) == 1
+    missing = FileNotFoundError(2, "No such file or directory", "data/x.jsonl")
+    assert (exit_code_of(missing), error_line(missing)) == (2, "data/x.jsonl: no such file or directory")
