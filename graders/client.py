@@ -39,13 +39,25 @@ from graders._llm.breaker import CircuitBreaker
 from graders._llm.cache import Cache, default_cache_path
 from graders._llm.chat import ChatRequest, Choice, Completion, ModelCallError, completion_from_json, json_body
 from graders._llm.redact import redact
-from graders._llm.usage import ScoreBatch, Usage, UsageMeter, record_usage, track_usage
+from graders._llm.usage import (
+    CallLimit,
+    CallLimitReached,
+    ScoreBatch,
+    Usage,
+    UsageMeter,
+    limit_calls,
+    record_usage,
+    spend_call,
+    track_usage,
+)
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
 __all__ = [
     "Cache",
+    "CallLimit",
+    "CallLimitReached",
     "ChatClient",
     "ChatRequest",
     "Choice",
@@ -58,6 +70,7 @@ __all__ = [
     "UsageMeter",
     "configure",
     "default_cache_path",
+    "limit_calls",
     "redact",
     "settings",
     "shared_cache",
@@ -275,6 +288,7 @@ class ChatClient:
         hit = self.cached(request)
         if hit is not None:
             return hit
+        spend_call()  # a limit_calls block stops here, before the call is paid for
         completion = await run_on_io_loop(self._call(request))
         if self.cache is not None:
             self.cache.put(request.cache_key(self.base_url), request.model, completion.to_dict())
