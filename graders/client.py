@@ -5,7 +5,7 @@ client (imported on the first call, never at import time), endpoint and key from
 ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` unless overridden, a concurrency limit, retries with
 exponential backoff and jitter that honour ``Retry-After``, a per-attempt timeout and a total
 retry budget, a circuit breaker that fails the rest of a batch at once when the server is
-unreachable (``graders._llm.breaker``), token accounting per model, and an on-disk SQLite cache
+unreachable or never answers (``graders._llm.breaker``), token accounting per model, and an on-disk SQLite cache
 keyed on the whole request. The API key is read from the environment when the HTTP client is built and is never
 logged, stored in the cache or put in an error message.
 
@@ -101,6 +101,8 @@ POOL_SIZE = 8
 MAX_REPLY_BYTES = 8 * 1024 * 1024
 _NO_KEY = "no-key-set"  # the openai client refuses to start without a key; local servers need none
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+# Attempt failures that count towards the circuit breaker: the server was not there to answer.
+_UNANSWERED = frozenset({"connection_error", "timeout"})
 _CACHE_HIT = Usage(calls=1, cache_hits=1)
 # "stream": the openai client hands back the response unread, so its size can be capped while reading.
 _JSON: Any = {"headers": {"Content-Type": "application/json", "X-Stainless-Raw-Response": "stream"}}
@@ -394,7 +396,7 @@ class ChatClient:
                 error = self._redacted_error(_classify(exc, self, attempt))
             finally:
                 slots.put_nowait(slot)
-            self._breaker.record(error.kind == "connection_error", loop.time())
+            self._breaker.record(error.kind in _UNANSWERED, loop.time())
             if not error.retryable or attempt > self.max_retries:
                 raise error
             delay = self._delay(attempt, error.retry_after)

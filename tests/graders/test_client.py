@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -203,8 +204,27 @@ def test_a_dead_server_fails_the_rest_of_a_judge_batch_at_once(caplog: pytest.Lo
     assert all("connection_error" in s.error.message for s in scores if s.error)
     # The default retry schedule alone sleeps at least 15.75 s per call (0.25 + 0.5 + ... + 8).
     assert elapsed < 10, elapsed
-    opened = [r for r in caplog.records if "connection failures in a row" in r.getMessage()]
+    opened = [r for r in caplog.records if "attempts in a row got no answer" in r.getMessage()]
     assert len(opened) == 1 and url in opened[0].getMessage()
+
+
+def test_a_server_that_never_answers_fails_the_rest_of_a_batch_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    from graders import ErrorKind, compile_spec
+
+    # Accepts connections (the kernel's backlog does) and never reads or answers: a hung server.
+    with socket.create_server(("127.0.0.1", 0), backlog=128) as hung:
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}/v1"
+        configure(timeout=0.3, max_concurrency=8)
+        judge = compile_spec({"type": "score_model", "model": "m", "input": judge_support.RUBRIC, "base_url": url})
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="graders.client"):
+            scores = judge.grade_batch([str(i) for i in range(64)], [{"reference": "x"}] * 64)
+        elapsed = time.monotonic() - started
+        judge.close()
+    assert {s.error.kind if s.error else None for s in scores} == {ErrorKind.MODEL_GRADER_SERVER_ERROR}
+    # Without the breaker: 8 waves of 8 calls, each 7 attempts of 0.3 s plus 15.75 s of backoff at least.
+    assert elapsed < 10, elapsed
+    assert sum("attempts in a row got no answer" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_the_breaker_lets_calls_through_again_after_its_cooldown(
