@@ -337,9 +337,10 @@ def _base_model(prep: Prepared, *, reuse: bool) -> tuple[str, Any]:
         return prep.model, tokenizer
     model_dir = prep.output_dir / "base_model"
     if reuse and (model_dir / "config.json").is_file():
-        from transformers import AutoTokenizer
+        # Not AutoTokenizer: it goes by the model type (Qwen2) and drops the word-level tokenizer.
+        from transformers import PreTrainedTokenizerFast
 
-        return str(model_dir), AutoTokenizer.from_pretrained(str(model_dir), padding_side="left")
+        return str(model_dir), PreTrainedTokenizerFast.from_pretrained(str(model_dir), padding_side="left")
     from rl_adapter._job._config import TinyModel
     from rl_adapter._job._tiny import build_tiny, words_of
 
