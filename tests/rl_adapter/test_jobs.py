@@ -195,7 +195,7 @@ def test_a_hosted_job_writes_the_hosted_records(tmp_path: Path, capsys: pytest.C
 
     checkpoints = [json.loads(line) for line in (out / "checkpoints.jsonl").read_text().splitlines()]
     assert len(checkpoints) == 3 and all(c["object"] == "fine_tuning.job.checkpoint" for c in checkpoints)
-    valid = {e["data"]["step"]: e["data"]["scores"]["valid_reward_mean"] for e in metrics}
+    valid = {e["data"]["step"]: e["data"]["scores"]["valid_reward_mean"] for e in metrics if e["data"]["step"]}
     best3 = sorted(valid, key=lambda s: (-valid[s], s))[:3]
     assert sorted(c["step_number"] for c in checkpoints) == sorted(best3)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == sorted(f"step-{s}" for s in best3)
