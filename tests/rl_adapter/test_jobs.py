@@ -227,3 +227,28 @@ def test_a_grader_that_errs_on_every_sample_stops_the_job(tmp_path: Path, capsys
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert max(e["data"]["step"] for e in events if e["type"] == "metrics") == 3
     assert events[-1]["level"] == "error"
+
+
+def test_tools_and_the_thinking_switch_reach_the_chat_template() -> None:
+    """Message rows are rendered by the model's chat template with their own tools (and the effort)."""
+    from rl_adapter._job._data import render_prompts
+    from rl_adapter._job._tiny import build_tokenizer
+
+    tokenizer = build_tokenizer(["hi"])
+    tokenizer.chat_template = (
+        "{% for m in messages %}[{{ m.role }}] {{ m.content }} {% endfor %}"
+        "{% if tools %}TOOLS {% for t in tools %}{{ t.function.name }} {% endfor %}{% endif %}"
+        "{% if enable_thinking is defined and not enable_thinking %}NO-THINK {% endif %}"
+        "{% if add_generation_prompt %}[assistant]{% endif %}"
+    )
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    rows = [
+        {"messages": [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "ref"}], "tools": [tool]},
+        {"messages": [{"role": "user", "content": "q2"}]},
+        {"prompt": "plain text"},
+    ]
+    rendered = render_prompts(rows, tokenizer, template_kwargs={"enable_thinking": False}, schema=None)
+    assert rendered == ["[user] q1 TOOLS lookup NO-THINK [assistant]", "[user] q2 NO-THINK [assistant]",
+                        "plain text"]
+    with_schema = render_prompts(rows[1:2], tokenizer, template_kwargs={}, schema={"type": "object"})
+    assert with_schema[0].startswith("[system] Answer with only a JSON object")
