@@ -286,7 +286,7 @@ def main() -> int:
     os.chdir(workdir)
     if confine:
         report.update(_isolate.drop_privileges())
-    if not report.get("no_new_processes"):
+    if not report.get("seccomp"):
         report["rlimit_nproc"] = _isolate.limit_processes(limits["max_processes"])
     if not report["network_namespace"]:
         _isolate.guard_sockets()

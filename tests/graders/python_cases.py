@@ -96,6 +96,33 @@ def grade(sample, item):
         import numpy as np
 
         return float(np.mean(np.array([0.0, 1.0])))
+    if case == "unix_socket":  # a socket file on the host (Docker's, a database's)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(item["path"])
+            s.sendall(b"escaped")
+        return 1.0
+    if case == "unix_datagram":  # a connected pair, pointed at a path by sendto
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        a.sendto(b"escaped", item["path"])
+        return 1.0
+    if case == "stream_pair":  # what asyncio and friends use: must keep working
+        a, b = socket.socketpair()
+        a.sendall(b"x")
+        return float(b.recv(1) == b"x")
+    if case in ("nested_userns", "memfd", "shm"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if case == "nested_userns":  # CLONE_NEWUSER | CLONE_NEWNET: every capability, inside
+            ok = libc.unshare(0x10000000 | 0x40000000) == 0
+        elif case == "memfd":  # memory that RLIMIT_AS does not count
+            ok = libc.memfd_create(b"hoard", 0) >= 0
+        else:  # shmget(IPC_PRIVATE, 1 MB, IPC_CREAT | 0600)
+            ok = libc.shmget(0, 1 << 20, 0o1000 | 0o600) >= 0
+        if not ok:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        with open("/proc/self/status") as f:
+            return float(f.read().split("CapEff:")[1].split()[0] != "0000000000000000")
     if case == "missing_package":
         import rftkit_no_such_package  # noqa: F401
     raise ValueError(f"unknown case {case!r}")
