@@ -45,6 +45,8 @@ _PR_SET_PDEATHSIG, _PR_SET_SECCOMP, _PR_SET_NO_NEW_PRIVS = 1, 22, 38
 _SECCOMP_MODE_FILTER = 2
 _RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
 _EPERM, _ENOSYS = 1, 38
+# Files in the working directory at once: the worker empties it after every call, in time.
+MAX_FILES = 10_000
 # Per architecture: the audit arch, then syscall numbers by name; aarch64 has no fork/vfork.
 _SYSCALLS: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (
@@ -190,7 +192,7 @@ def enter_namespaces(workdir: str, disk_mb: int) -> dict[str, bool]:
         pass
     if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         return done
-    size = f"size={disk_mb}m,mode=0700".encode()
+    size = f"size={disk_mb}m,nr_inodes={MAX_FILES},mode=0700".encode()
     if libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, size) != 0:
         return done
     failed = 0

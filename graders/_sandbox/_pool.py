@@ -60,6 +60,12 @@ class SandboxLimits:
         confine: Use Linux namespaces and seccomp where available. False leaves only the
             portable fallback (rlimits, minimal environment, socket guard): for platforms
             where they misbehave, and to test that fallback.
+        fresh_per_call: Run the source afresh for every call (new module globals) in an
+            emptied working directory, with ``os.environ``, ``sys.path``, builtins and the
+            current directory put back after it: one sample's call never sees another's
+            state. False loads the source once per worker and keeps its globals and files
+            between the calls that worker serves: faster where module-level code is
+            expensive, but calls can then leak state to each other.
     """
 
     timeout_s: float = 10.0
@@ -69,6 +75,7 @@ class SandboxLimits:
     worker_cpu_s: int = 3600
     max_processes: int = 64
     confine: bool = True
+    fresh_per_call: bool = True
 
 
 RETIRED = "retired"
@@ -79,6 +86,14 @@ class _WorkerDied(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+class _SourceFailed(_WorkerDied):
+    """The source failed to load (raised, timed out, killed its worker): it will again."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__(str(result.get("error", SERVER_ERROR)), str(result.get("message", "")))
+        self.result = result
 
 
 class _Worker:
@@ -108,12 +123,23 @@ class _Worker:
         config = json.dumps({"source": source, "limits": asdict(limits)}).encode()
         try:
             self._write(config, time.monotonic() + START_TIMEOUT_S)
-            hello = self.recv(time.monotonic() + START_TIMEOUT_S + limits.timeout_s)
+            report = self.recv(time.monotonic() + START_TIMEOUT_S).get("hello")
+            self.isolation = {str(k): bool(v) for k, v in report.items()} if isinstance(report, dict) else {}
+            self._loaded(time.monotonic() + limits.timeout_s + GRACE_S)
         except BaseException:
             self.stop(kill=True)
             raise
-        report = hello.get("hello")
-        self.isolation = {str(k): bool(v) for k, v in report.items()} if isinstance(report, dict) else {}
+
+    def _loaded(self, deadline: float) -> None:
+        """Waits for the worker to load the source; raises _SourceFailed where it did not."""
+        try:
+            reply = self.recv(deadline)
+        except _WorkerDied as exc:
+            why = "ran past the time limit" if exc.kind == TIMEOUT_ERROR else "stopped its worker"
+            raise _SourceFailed({"error": exc.kind, "message": f"loading the source {why}: {exc.message}"}) from None
+        if reply.get("loaded") is not True:
+            failure = reply.get("failure")
+            raise _SourceFailed(failure if isinstance(failure, dict) else {"error": SERVER_ERROR})
 
     def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
         # No preexec_fn: it is unsafe when the caller has threads (TRL, asyncio executors).
@@ -274,6 +300,9 @@ class SandboxPool:
         self.limits = limits or SandboxLimits()
         self.size = max(1, workers or default_workers())
         self.isolation: dict[str, bool] = {}
+        # The result every call gets once the source failed to load: it would fail again, and
+        # a source that hangs at import would otherwise cost a worker start per call.
+        self.failure: dict[str, Any] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -290,6 +319,8 @@ class SandboxPool:
         n = len(payloads)
         if n == 0:
             return []
+        if self.failure is not None:
+            return [dict(self.failure) for _ in payloads]
         if self._pid != os.getpid():
             # A forked child (a DataLoader worker, say) must not talk to its parent's workers:
             # the replies would interleave. Forget them (they are the parent's) and start afresh.
@@ -324,9 +355,11 @@ class SandboxPool:
                 self._lock.wait()
         try:
             worker = _Worker(self.source, self.limits)
-        except BaseException:
+        except BaseException as exc:
             with self._lock:
                 self._started -= 1
+                if isinstance(exc, _SourceFailed):
+                    self.failure = exc.result
                 self._lock.notify()
             raise
         with self._lock:
@@ -404,7 +437,11 @@ class _Batch:
                 if self.held:
                     return  # the workers held will take the rest
                 # A worker that cannot start will not start for the next pair either.
-                failed = {"error": exc.kind, "message": f"starting the sandbox failed: {exc.message}"}
+                failed = (
+                    exc.result
+                    if isinstance(exc, _SourceFailed)
+                    else {"error": exc.kind, "message": f"starting the sandbox failed: {exc.message}"}
+                )
                 for chunk in self.pending:
                     for i in chunk:
                         self.results[i] = dict(failed)

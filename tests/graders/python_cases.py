@@ -6,8 +6,13 @@ import socket
 import sys
 import time
 
-LOADED_AT = time.monotonic_ns() % 1_000_003  # distinct per worker: the source loads once per worker
-CALLS = [0]
+# Distinct per worker process. The sandbox runs this module afresh for every call, so the
+# token lives where the module's own globals do not: on a module object of the process.
+_PROCESS = sys.modules.setdefault("rftkit_test_process", type(sys)("rftkit_test_process"))
+if not hasattr(_PROCESS, "token"):
+    _PROCESS.token = int.from_bytes(os.urandom(3), "big")
+WORKER = _PROCESS.token
+CALLS = [0]  # counts the calls this module object served
 
 
 def grade(sample, item):
@@ -20,12 +25,12 @@ def grade(sample, item):
     if case == "keys":
         return float(sorted(sample) == ["choices", "output_audio", "output_json", "output_text", "output_tools"])
     if case == "worker":
-        return LOADED_AT + CALLS[0] / 1e6
+        return WORKER + CALLS[0] / 1e6
     if case == "spin":  # a tenth of a second of CPU
         end = time.process_time() + 0.1
         while time.process_time() < end:
             pass
-        return LOADED_AT
+        return WORKER
     if case == "loop":
         while True:
             pass
@@ -123,6 +128,34 @@ def grade(sample, item):
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
         with open("/proc/self/status") as f:
             return float(f.read().split("CapEff:")[1].split()[0] != "0000000000000000")
+    if case == "leave":  # state a call leaves for the next one, everywhere it can
+        import builtins
+
+        with open("left.txt", "w") as f:
+            f.write("from an earlier sample")
+        os.makedirs("left_dir/sub")
+        os.environ["RFTKIT_LEFT"] = "1"
+        sys.path.append("/left")
+        builtins.rftkit_left = True
+        os.chdir("left_dir")
+        return 1.0
+    if case == "look":  # how much of it this call sees
+        import builtins
+
+        home = os.environ["TMPDIR"]
+        seen = [
+            os.listdir(home) != [],
+            "RFTKIT_LEFT" in os.environ,
+            "/left" in sys.path,
+            hasattr(builtins, "rftkit_left"),
+            os.getcwd() != home,
+        ]
+        return float(sum(seen))
+    if case == "daemon_thread":  # keeps burning CPU after grade returns
+        import threading
+
+        threading.Thread(target=lambda: [None for _ in iter(int, 1)], daemon=True).start()
+        return WORKER
     if case == "missing_package":
         import rftkit_no_such_package  # noqa: F401
     raise ValueError(f"unknown case {case!r}")
