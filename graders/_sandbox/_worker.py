@@ -239,7 +239,7 @@ class _Worker:
             return runtime_error(exc, exc.__traceback__)
         finally:
             self._disarm()
-        self.baseline = _State.now()
+        self.baseline = _State()
         return None
 
     def grade(self, sample: Any, item: Any) -> dict[str, Any]:
@@ -290,20 +290,20 @@ class _Worker:
 class _State:
     """What a call may change in the worker's process, to put back after it."""
 
-    def __init__(self, cwd: str, environ: dict[str, str], path: list[str], names: dict[str, Any]) -> None:
-        self.cwd, self.environ, self.path, self.names = cwd, environ, path, names
-
-    @classmethod
-    def now(cls) -> _State:
-        return cls(os.getcwd(), dict(os.environ), list(sys.path), dict(vars(builtins)))
+    def __init__(self) -> None:
+        self.cwd = os.getcwd()
+        # os.environ's own bytes mapping: comparing the str view decodes every entry.
+        self.environ = dict(_environ_data())
+        self.path = list(sys.path)
+        self.names = dict(vars(builtins))
 
     def restore(self, stdout: _Capture, stderr: _Capture) -> None:
         sys.stdout, sys.stderr = stdout, stderr
         if sys.path != self.path:
             sys.path[:] = self.path
-        if os.environ != self.environ:
+        if _environ_data() != self.environ:
             os.environ.clear()
-            os.environ.update(self.environ)
+            os.environ.update({os.fsdecode(k): os.fsdecode(v) for k, v in self.environ.items()})
         names = vars(builtins)
         if names != self.names:
             names.clear()
@@ -317,9 +317,15 @@ class _State:
         os.chdir(self.cwd)
 
 
+def _environ_data() -> Any:
+    return getattr(os.environ, "_data", os.environ)
+
+
 def _threads() -> int:
     try:
-        return len(os.listdir("/proc/self/task"))
+        # A task directory links to "." and ".." and one entry per thread: one stat, no listing.
+        count = os.stat("/proc/self/task").st_nlink - 2
+        return count if count >= 1 else len(os.listdir("/proc/self/task"))
     except OSError:
         import threading
 
