@@ -41,7 +41,7 @@ _CLONE_NAMESPACES = 0x7E020000
 _AF_UNIX, _SOCK_STREAM, _SOCK_SEQPACKET = 1, 1, 5
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
-_PR_SET_PDEATHSIG, _PR_SET_SECCOMP, _PR_SET_NO_NEW_PRIVS = 1, 22, 38
+_PR_SET_PDEATHSIG, _PR_SET_SECCOMP, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
 _SECCOMP_MODE_FILTER = 2
 _RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
 _EPERM, _ENOSYS = 1, 38
@@ -285,6 +285,56 @@ def _seccomp_program() -> list[tuple[int, int, int, int]] | None:
          (jeq_k, 2, 0, _SOCK_STREAM), (jeq_k, 1, 0, _SOCK_SEQPACKET), deny, allow)  # fmt: skip
     prog.append(allow)
     return prog
+
+
+def adopt_orphans() -> bool:
+    """Where no PID namespace holds user code's processes: orphans become the worker's children.
+
+    A process that double-forks and calls ``setsid`` leaves the worker's process group; as a
+    subreaper, the worker still finds it among its descendants (``kill_descendants``).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    return bool(_libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+
+
+def kill_descendants(pid: int) -> None:
+    """SIGKILLs every process below ``pid`` (Linux /proc), until none is left or 10 rounds."""
+    for _ in range(10):
+        found = _descendants(pid)
+        if not found:
+            return
+        for child in found:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass  # gone meanwhile
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: the fields start after the last ")".
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], list(children.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, ()))
+    return found
 
 
 def guard_sockets() -> None:

@@ -8,6 +8,7 @@ import os
 import select
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from graders._sandbox._isolate import kill_descendants
 from graders._sandbox._worker import RETIRE_EXIT, SERVER_ERROR, TIMEOUT_ERROR
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
@@ -35,6 +37,9 @@ MAX_REPLY_BYTES = 1 << 20
 CLOSE_WAIT_S = 1.0
 # Pairs per round-trip: enough to amortise the pipe round-trip, few enough to spread a batch.
 MAX_CHUNK = 64
+# Working directories are named after the pid of the process that owns them, so a later
+# process can remove those of an owner that died without cleaning up (kill -9).
+WORKDIR_PREFIX = "rftkit-python-"
 # Libraries that start one thread per core would oversubscribe a pool of one-core workers.
 _ENV = {"LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -101,7 +106,7 @@ class _Worker:
 
     def __init__(self, source: str, limits: SandboxLimits) -> None:
         self.limits = limits
-        self.workdir = tempfile.mkdtemp(prefix="rftkit-python-")
+        self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
         env = dict(_ENV, PATH=os.defpath, HOME=self.workdir, TMPDIR=self.workdir)
         try:
             self.proc = self._spawn(env)
@@ -251,6 +256,10 @@ class _Worker:
 
     def stop(self, kill: bool = False) -> None:
         if self.proc.returncode is None:
+            if not self.isolation.get("pid_namespace"):
+                # Processes user code started, even in a session of their own (setsid), die
+                # first: the worker holds them as a subreaper only while it lives.
+                kill_descendants(self.proc.pid)
             if not kill:
                 try:
                     self.proc.stdin.close()  # type: ignore[union-attr]
@@ -270,6 +279,44 @@ class _Worker:
             except OSError:
                 pass
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def sweep_stale_workdirs() -> list[str]:
+    """Removes working directories whose owner process is gone; the ones removed.
+
+    Only this user's directories, and only where the owner pid no longer runs: a directory of
+    a live process (or of a pid reused since) is left alone.
+    """
+    root = tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        owner = name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        if not name.startswith(WORKDIR_PREFIX) or not owner.isdigit() or _alive(int(owner)):
+            continue
+        path = os.path.join(root, name)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True
 
 
 def _signal_name(signum: int) -> str:
@@ -310,6 +357,7 @@ class SandboxPool:
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._started = 0
+        self._swept = False
         self._closed = False
         self._pid = os.getpid()
         self._finalizer = weakref.finalize(self, _shutdown, self._all, self._lock)
@@ -349,10 +397,13 @@ class SandboxPool:
                     return self._idle.pop()
                 if self._started < self.size:
                     self._started += 1
+                    sweep, self._swept = not self._swept, True
                     break
                 if not block:
                     return None
                 self._lock.wait()
+        if sweep:
+            sweep_stale_workdirs()
         try:
             worker = _Worker(self.source, self.limits)
         except BaseException as exc:

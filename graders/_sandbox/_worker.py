@@ -266,6 +266,8 @@ class _Worker:
         """Undoes what a call left behind; why the worker must go, where it cannot."""
         if _threads() > 1:
             return "grade() left threads running"
+        if _has_children():
+            return "grade() left processes running"
         if not self.fresh or self.baseline is None:
             return ""
         self.baseline.restore(self.stdout, self.stderr)
@@ -332,6 +334,14 @@ def _threads() -> int:
         return threading.active_count()
 
 
+def _has_children() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)  # any child, running or ended: the call forked
+        return True
+    except ChildProcessError:
+        return False
+
+
 def _empty_dir(path: str) -> bool:
     """Removes everything in ``path``; whether that worked."""
     try:
@@ -395,6 +405,8 @@ def main() -> int:
     if not report["network_namespace"]:
         _isolate.guard_sockets()
         report["socket_guard"] = True
+    if not report["pid_namespace"]:
+        report["subreaper"] = _isolate.adopt_orphans()
     signal.signal(signal.SIGALRM, _on_limit)
     signal.signal(signal.SIGXCPU, _on_limit)
     # Hello first: the pool then holds loading the source to the call's time limit, not to
@@ -403,9 +415,12 @@ def main() -> int:
     worker = _Worker(rfd, wfd, config, workdir)
     failure = worker.load(config["source"])
     _send(wfd, {"loaded": failure is None} if failure is None else {"loaded": False, "failure": failure})
-    if failure is not None:
-        return 0
-    return worker.serve()
+    try:
+        return 0 if failure is not None else worker.serve()
+    finally:
+        if not report["pid_namespace"]:
+            # Nothing user code started may outlive the worker (a PID namespace sees to that).
+            _isolate.kill_descendants(os.getpid())
 
 
 if __name__ == "__main__":

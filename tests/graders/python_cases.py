@@ -156,6 +156,20 @@ def grade(sample, item):
 
         threading.Thread(target=lambda: [None for _ in iter(int, 1)], daemon=True).start()
         return WORKER
+    if case == "daemon_process":  # double fork and setsid: out of the worker's process group
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            if os.fork() == 0:
+                with open(item["path"], "w") as f:
+                    f.write(str(os.getpid()))
+                time.sleep(60)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(item["path"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return 1.0
     if case == "missing_package":
         import rftkit_no_such_package  # noqa: F401
     raise ValueError(f"unknown case {case!r}")
