@@ -288,7 +288,7 @@ def sweep_stale_workdirs() -> list[str]:
     a live process (or of a pid reused since) is left alone.
     """
     root = tempfile.gettempdir()
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(root)
     except OSError:
