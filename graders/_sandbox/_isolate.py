@@ -3,7 +3,8 @@
 Runs inside the worker, never in the caller. Each step is best effort and reports whether it
 took effect, so the threat model in ``graders._sandbox`` can say what a given machine got:
 
-1. rlimits: address space, CPU time, file size, no core dumps (process count as a fallback);
+1. rlimits: address space (``memory_mb`` less the tmpfs working directory, which is RAM too),
+   CPU time, file size, open files, no core dumps (process count as a fallback);
 2. ``unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC)``:
    no network interfaces but a down loopback, a private mount table in which every mount is
    remounted read-only and the working directory is a fresh size-capped tmpfs, a PID
@@ -45,6 +46,8 @@ _PR_SET_PDEATHSIG, _PR_SET_SECCOMP, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIV
 _SECCOMP_MODE_FILTER = 2
 _RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
 _EPERM, _ENOSYS = 1, 38
+# Descriptors open at once: every pipe and socket pair holds kernel buffers outside RLIMIT_AS.
+MAX_OPEN_FILES = 256
 # Files in the working directory at once: the worker empties it after every call, in time.
 MAX_FILES = 10_000
 # Per architecture: the audit arch, then syscall numbers by name; aarch64 has no fork/vfork.
@@ -109,15 +112,24 @@ def _libc() -> Any:
     return ctypes.CDLL(None, use_errno=True)
 
 
+def workdir_mb(limits: dict[str, Any]) -> int:
+    """The size of the tmpfs working directory: ``disk_mb``, at most half of ``memory_mb``.
+
+    A tmpfs is RAM that RLIMIT_AS does not count, so its size comes out of the memory limit.
+    """
+    return max(1, min(int(limits["disk_mb"]), int(limits["memory_mb"]) // 2))
+
+
 def set_limits(limits: dict[str, Any]) -> dict[str, bool]:
     """Sets the rlimits; returns which ones took effect."""
     done: dict[str, bool] = {}
     mib = 1024 * 1024
     wanted = {
-        "RLIMIT_AS": limits["memory_mb"] * mib,
+        "RLIMIT_AS": (limits["memory_mb"] - workdir_mb(limits)) * mib,
         "RLIMIT_FSIZE": limits["file_mb"] * mib,
         "RLIMIT_CORE": 0,
         "RLIMIT_CPU": limits["worker_cpu_s"],
+        "RLIMIT_NOFILE": MAX_OPEN_FILES,
     }
     for name, value in wanted.items():
         which = getattr(resource, name, None)

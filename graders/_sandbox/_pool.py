@@ -56,8 +56,10 @@ class SandboxLimits:
 
     Attributes:
         timeout_s: Wall-clock seconds per ``grade`` call (and for loading the source).
-        memory_mb: Address-space limit of a worker (hosted: 2 GB RAM).
-        disk_mb: Size of the worker's private tmpfs working directory, where available.
+        memory_mb: RAM a worker may hold (hosted: 2 GB): its address space and its tmpfs
+            working directory together.
+        disk_mb: Size of the worker's private tmpfs working directory, where available; at
+            most half of ``memory_mb``, and taken out of it (the address space gets the rest).
         file_mb: Largest file user code may write (RLIMIT_FSIZE).
         worker_cpu_s: CPU seconds a worker may use over its life; it retires before running out.
         max_processes: New processes allowed (RLIMIT_NPROC, over what the user runs already),

@@ -384,7 +384,7 @@ def main() -> int:
     report.update(_isolate.set_limits(limits))
     confine = bool(limits.get("confine", True))
     if confine:
-        report.update(_isolate.enter_namespaces(workdir, limits["disk_mb"]))
+        report.update(_isolate.enter_namespaces(workdir, _isolate.workdir_mb(limits)))
     else:
         report.update(network_namespace=False, pid_namespace=False)
     if report["pid_namespace"]:

@@ -170,6 +170,23 @@ def grade(sample, item):
         while not os.path.exists(item["path"]) and time.monotonic() < deadline:
             time.sleep(0.01)
         return 1.0
+    if case == "hoard":  # holds as much RAM as it can, in files and in memory: how many MB
+        chunk, held, kept = 8 << 20, 0, []
+        try:
+            with open("hoard.bin", "wb") as f:  # the working directory is a tmpfs: RAM
+                while held < item["cap_mb"] << 20:
+                    f.write(b"x" * chunk)
+                    f.flush()
+                    held += chunk
+        except OSError:
+            pass
+        for _ in range(item["cap_mb"] // 8):
+            try:
+                kept.append(bytearray(chunk))
+            except MemoryError:
+                break
+            held += chunk
+        return float(held >> 20)
     if case == "missing_package":
         import rftkit_no_such_package  # noqa: F401
     raise ValueError(f"unknown case {case!r}")

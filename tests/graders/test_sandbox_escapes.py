@@ -96,3 +96,13 @@ def test_a_nested_user_namespace_is_refused(grader: PythonGrader) -> None:
 def test_memory_outside_the_address_space_limit_is_refused(grader: PythonGrader, case: str) -> None:
     needs(grader, "seccomp")
     assert "Operation not permitted" in refused(grader, case)
+
+
+def test_files_in_the_working_directory_count_against_the_memory_limit() -> None:
+    # Issue 14 held 430 MB with memory_mb=256: a full 256 MB tmpfs on top of the address space.
+    limits = SandboxLimits(timeout_s=20.0, memory_mb=256)
+    with PythonGrader(CASES_SPEC, limits=limits, workers=1) as g:
+        held = g.grade("x", {"case": "hoard", "cap_mb": 1024})
+        assert g.isolation.get("read_only_fs"), f"no tmpfs working directory here: {g.isolation}"
+    assert held.error is None, held
+    assert 0 < held.value <= 256
