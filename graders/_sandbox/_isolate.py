@@ -150,14 +150,15 @@ def set_limits(limits: dict[str, Any]) -> dict[str, bool]:
     return done
 
 
-def limit_processes(count: int) -> bool:
-    """RLIMIT_NPROC: the fallback where seccomp is unavailable; never applies to root.
+def limit_processes(count: int, own_user_namespace: bool) -> bool:
+    """RLIMIT_NPROC on threads and processes together; whether it applies (never to root).
 
-    The limit counts every process and thread of the user, so it is set to what the user
-    runs now plus ``count``: a bare ``count`` could stop the worker from starting a thread.
+    In a user namespace of its own the limit counts only the sandbox's tasks. Outside one it
+    counts every task of the user, so it is set to what the user runs now plus ``count``: a
+    bare ``count`` could stop the worker from starting a thread.
     """
     try:
-        limit = _user_tasks() + count
+        limit = count if own_user_namespace else _user_tasks() + count
         resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
     except (OSError, ValueError):
         return False

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from graders._sandbox._cgroup import WorkerCgroup, sweep_stale_cgroups
 from graders._sandbox._isolate import kill_descendants
 from graders._sandbox._worker import RETIRE_EXIT, SERVER_ERROR, TIMEOUT_ERROR
 
@@ -62,8 +63,11 @@ class SandboxLimits:
             most half of ``memory_mb``, and taken out of it (the address space gets the rest).
         file_mb: Largest file user code may write (RLIMIT_FSIZE).
         worker_cpu_s: CPU seconds a worker may use over its life; it retires before running out.
-        max_processes: New processes allowed (RLIMIT_NPROC, over what the user runs already),
-            applied only where the seccomp filter is unavailable.
+        max_processes: Threads and processes a worker may run at once: a cgroup's
+            ``pids.max`` where the caller may make one (root in most containers), else
+            RLIMIT_NPROC, which never applies to root (inside the worker's user namespace it
+            counts the sandbox's own tasks; without one, what the user runs already plus
+            this, and only where seccomp does not already refuse new processes).
         confine: Use Linux namespaces and seccomp where available. False leaves only the
             portable fallback (rlimits, minimal environment, socket guard): for platforms
             where they misbehave, and to test that fallback.
@@ -110,11 +114,18 @@ class _Worker:
         self.limits = limits
         self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
         env = dict(_ENV, PATH=os.defpath, HOME=self.workdir, TMPDIR=self.workdir)
+        self.cgroup = WorkerCgroup.create(limits.memory_mb, limits.max_processes) if limits.confine else None
         try:
             self.proc = self._spawn(env)
         except OSError as exc:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            if self.cgroup is not None:
+                self.cgroup.remove()
             raise _WorkerDied(SERVER_ERROR, f"cannot start a worker process: {exc}") from None
+        # In before it reads its configuration, so before any user code runs.
+        if self.cgroup is not None and not self.cgroup.add(self.proc.pid):
+            self.cgroup.remove()
+            self.cgroup = None
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.wfd = self.proc.stdin.fileno()
         self.rfd = self.proc.stdout.fileno()
@@ -132,6 +143,7 @@ class _Worker:
             self._write(config, time.monotonic() + START_TIMEOUT_S)
             report = self.recv(time.monotonic() + START_TIMEOUT_S).get("hello")
             self.isolation = {str(k): bool(v) for k, v in report.items()} if isinstance(report, dict) else {}
+            self.isolation["cgroup"] = self.cgroup is not None
             self._loaded(time.monotonic() + limits.timeout_s + GRACE_S)
         except BaseException:
             self.stop(kill=True)
@@ -269,6 +281,8 @@ class _Worker:
                 except (OSError, subprocess.TimeoutExpired):
                     kill = True
             if kill or self.proc.returncode is None:
+                if self.cgroup is not None:
+                    self.cgroup.kill()
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
@@ -280,6 +294,8 @@ class _Worker:
                     stream.close()
             except OSError:
                 pass
+        if self.cgroup is not None:
+            self.cgroup.remove()  # and with it anything the worker left running
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -406,6 +422,7 @@ class SandboxPool:
                 self._lock.wait()
         if sweep:
             sweep_stale_workdirs()
+            sweep_stale_cgroups()
         try:
             worker = _Worker(self.source, self.limits)
         except BaseException as exc:

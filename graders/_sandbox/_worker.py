@@ -400,8 +400,8 @@ def main() -> int:
     os.chdir(workdir)
     if confine:
         report.update(_isolate.drop_privileges())
-    if not report.get("seccomp"):
-        report["rlimit_nproc"] = _isolate.limit_processes(limits["max_processes"])
+    if report.get("user_namespace") or not report.get("seccomp"):
+        report["rlimit_nproc"] = _isolate.limit_processes(limits["max_processes"], bool(report.get("user_namespace")))
     if not report["network_namespace"]:
         _isolate.guard_sockets()
         report["socket_guard"] = True

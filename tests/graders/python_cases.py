@@ -187,6 +187,22 @@ def grade(sample, item):
                 break
             held += chunk
         return float(held >> 20)
+    if case == "many_threads":  # how many threads start (of at most 2,000 small ones)
+        import threading
+
+        threading.stack_size(64 * 1024)
+        release, started = threading.Event(), []
+        try:
+            for _ in range(2000):
+                thread = threading.Thread(target=release.wait, daemon=True)
+                thread.start()
+                started.append(thread)
+        except RuntimeError:  # can't start new thread
+            pass
+        release.set()
+        for thread in started:
+            thread.join()
+        return float(len(started))
     if case == "missing_package":
         import rftkit_no_such_package  # noqa: F401
     raise ValueError(f"unknown case {case!r}")

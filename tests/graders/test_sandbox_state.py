@@ -62,3 +62,16 @@ def test_a_source_that_fails_to_load_is_failed_once_then_at_once(module_code: st
     for score in [first, *later]:
         assert score.error is not None and score.error.kind == kind, score
         assert fragment in score.error.message
+
+
+def test_the_number_of_threads_is_bounded() -> None:
+    # Issue 14 started 2,000 threads freely. The bound is a cgroup (where the caller may make
+    # one) or RLIMIT_NPROC (which the kernel never applies to root).
+    limits = SandboxLimits(timeout_s=20.0, max_processes=32)
+    with PythonGrader(CASES_SPEC, limits=limits, workers=1) as g:
+        started = g.grade("x", {"case": "many_threads"})
+        bounded_by = [k for k in ("cgroup", "rlimit_nproc") if g.isolation.get(k)]
+    if not bounded_by:
+        pytest.skip(f"root without a writable cgroup: nothing here can bound threads ({g.isolation})")
+    assert started.error is None, started
+    assert started.value < 32
