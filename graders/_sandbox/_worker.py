@@ -298,9 +298,16 @@ class _State:
         self.environ = dict(_environ_data())
         self.path = list(sys.path)
         self.names = dict(vars(builtins))
+        self.recursion_limit = sys.getrecursionlimit()
 
     def restore(self, stdout: _Capture, stderr: _Capture) -> None:
         sys.stdout, sys.stderr = stdout, stderr
+        # The limit handlers: without them the next call could only be stopped by a kill.
+        for signum in (signal.SIGALRM, signal.SIGXCPU):
+            if signal.getsignal(signum) is not _on_limit:
+                signal.signal(signum, _on_limit)
+        if sys.getrecursionlimit() != self.recursion_limit:
+            sys.setrecursionlimit(self.recursion_limit)
         if sys.path != self.path:
             sys.path[:] = self.path
         if _environ_data() != self.environ:

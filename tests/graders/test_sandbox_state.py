@@ -25,6 +25,14 @@ def test_files_environment_path_builtins_and_cwd_are_put_back(grader: PythonGrad
     assert grader.grade("x", {"case": "look"}).value == 0.0  # and across batches
 
 
+def test_a_call_cannot_disarm_the_time_limit_of_the_next(grader: PythonGrader) -> None:
+    scores = grader.grade_batch(["x"] * 3, [{"case": "worker"}, {"case": "leave"}, {"case": "loop"}])
+    assert scores[2].error is not None and scores[2].error.kind == TIMEOUT
+    assert "killed" not in scores[2].error.message  # interrupted by the worker, not killed
+    after = grader.grade("x", {"case": "worker"})
+    assert int(after.value) == int(scores[0].value)  # the same worker went on
+
+
 def test_a_worker_left_with_threads_is_replaced(grader: PythonGrader) -> None:
     first = grader.grade("x", {"case": "daemon_thread"})
     assert first.error is None
