@@ -15,6 +15,8 @@ import os
 import signal
 import time
 
+from graders._sandbox._leftovers import owned_prefix, owner_gone
+
 _PREFIX = "rftkit-"
 # How long remove() waits for killed members to leave before giving up on the directory.
 _REMOVE_WAIT_S = 2.0
@@ -29,7 +31,7 @@ class WorkerCgroup:
     @classmethod
     def create(cls, memory_mb: int, tasks: int) -> WorkerCgroup | None:
         """A new cgroup capping memory and tasks, or None where none can be made here."""
-        name = f"{_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+        name = f"{owned_prefix(_PREFIX)}{time.monotonic_ns()}"
         pids, memory = ("pids.max", str(tasks)), (str(memory_mb << 20))
         files = {"": [pids, ("memory.max", memory)], "pids": [pids], "memory": [("memory.limit_in_bytes", memory)]}
         dirs = []
@@ -99,22 +101,11 @@ def sweep_stale_cgroups() -> None:
         except OSError:
             continue
         for name in names:
-            owner = name[len(_PREFIX) :].split("-", 1)[0]
-            if name.startswith(_PREFIX) and owner.isdigit() and not _alive(int(owner)):
+            if owner_gone(name, _PREFIX):
                 try:
                     os.rmdir(os.path.join(parent, name))
                 except OSError:
                     pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _parents() -> dict[str, str]:

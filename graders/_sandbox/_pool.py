@@ -8,7 +8,6 @@ import os
 import select
 import shutil
 import signal
-import stat
 import struct
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 from graders._sandbox._cgroup import WorkerCgroup, sweep_stale_cgroups
 from graders._sandbox._isolate import kill_descendants
+from graders._sandbox._leftovers import WORKDIR_PREFIX, owned_prefix, sweep_stale_workdirs
 from graders._sandbox._worker import RETIRE_EXIT, SERVER_ERROR, TIMEOUT_ERROR
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
@@ -38,9 +38,6 @@ MAX_REPLY_BYTES = 1 << 20
 CLOSE_WAIT_S = 1.0
 # Pairs per round-trip: enough to amortise the pipe round-trip, few enough to spread a batch.
 MAX_CHUNK = 64
-# Working directories are named after the pid of the process that owns them, so a later
-# process can remove those of an owner that died without cleaning up (kill -9).
-WORKDIR_PREFIX = "rftkit-python-"
 # Libraries that start one thread per core would oversubscribe a pool of one-core workers.
 _ENV = {"LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -112,7 +109,7 @@ class _Worker:
 
     def __init__(self, source: str, limits: SandboxLimits) -> None:
         self.limits = limits
-        self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
+        self.workdir = tempfile.mkdtemp(prefix=owned_prefix(WORKDIR_PREFIX))
         env = dict(_ENV, PATH=os.defpath, HOME=self.workdir, TMPDIR=self.workdir)
         self.cgroup = WorkerCgroup.create(limits.memory_mb, limits.max_processes) if limits.confine else None
         try:
@@ -299,44 +296,6 @@ class _Worker:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def sweep_stale_workdirs() -> list[str]:
-    """Removes working directories whose owner process is gone; the ones removed.
-
-    Only this user's directories, and only where the owner pid no longer runs: a directory of
-    a live process (or of a pid reused since) is left alone.
-    """
-    root = tempfile.gettempdir()
-    removed: list[str] = []
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return removed
-    for name in names:
-        owner = name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
-        if not name.startswith(WORKDIR_PREFIX) or not owner.isdigit() or _alive(int(owner)):
-            continue
-        path = os.path.join(root, name)
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # someone else's process
-    return True
-
-
 def _signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
@@ -411,6 +370,8 @@ class SandboxPool:
             while True:
                 if self._closed:
                     return None
+                if self.failure is not None:  # another caller's batch found the source broken
+                    raise _SourceFailed(self.failure)
                 if self._idle:
                     return self._idle.pop()
                 if self._started < self.size:
