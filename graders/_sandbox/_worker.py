@@ -431,4 +431,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # os._exit: a normal exit would wait for every thread user code left that is not a daemon.
+    os._exit(main())

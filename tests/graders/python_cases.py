@@ -153,10 +153,11 @@ def grade(sample, item):
             os.getcwd() != home,
         ]
         return float(sum(seen))
-    if case == "daemon_thread":  # keeps burning CPU after grade returns
+    if case in ("daemon_thread", "thread"):  # keeps burning CPU after grade returns
         import threading
 
-        threading.Thread(target=lambda: [None for _ in iter(int, 1)], daemon=True).start()
+        # iter(int, 1) never ends: int() is never 1.
+        threading.Thread(target=lambda: [None for _ in iter(int, 1)], daemon=case == "daemon_thread").start()
         return WORKER
     if case == "daemon_process":  # double fork and setsid: out of the worker's process group
         pid = os.fork()

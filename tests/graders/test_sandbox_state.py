@@ -42,8 +42,10 @@ def test_a_worker_left_with_threads_is_replaced(grader: PythonGrader) -> None:
     assert len(grader.pool._all) == 1  # and the old one is gone, its thread with it
 
 
-def test_a_batch_goes_on_after_a_call_that_leaves_threads(grader: PythonGrader) -> None:
-    cases = ["worker", "daemon_thread", "worker", "worker"]
+@pytest.mark.parametrize("thread", ["daemon_thread", "thread"])
+def test_a_batch_goes_on_after_a_call_that_leaves_threads(grader: PythonGrader, thread: str) -> None:
+    # A thread that is not a daemon would hold a worker that exits the usual way forever.
+    cases = ["worker", thread, "worker", "worker"]
     scores = grader.grade_batch(["x"] * 4, [{"case": c} for c in cases])
     assert [s.error for s in scores] == [None] * 4
     tokens = [int(s.value) for s in scores]
