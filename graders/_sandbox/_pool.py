@@ -306,7 +306,9 @@ def _signal_name(signum: int) -> str:
 class SandboxPool:
     """Warm workers that run one user source, started on first use.
 
-    Each worker loads the source once and grades many (sample, item) pairs. A batch is cut
+    Each worker loads the source once (to warm its imports and find a broken source early),
+    runs it afresh for each call unless ``fresh_per_call`` is off, and grades many (sample,
+    item) pairs; a source that fails to load fails every later call at once. A batch is cut
     into chunks, one round-trip each; the calling thread sends chunks to as many workers as
     it can get and reads their replies as they come (one thread, so no GIL hand-offs). Each
     pair is held to its own deadline: a worker that times out, crashes or breaks the protocol

@@ -2,9 +2,11 @@
 
 The pool runs this file as a script (``python -I _worker.py``) in a fresh process with a
 minimal environment; it imports nothing from rftkit, so user code finds no rftkit state. The
-worker confines itself (``_isolate``), loads the user source once, says hello, then serves
-batches: for each request it grades every (sample, item) pair in turn and streams one reply
-per pair, so the pool can hold each pair to its own deadline.
+worker confines itself (``_isolate``), says hello, loads the user source once and says whether
+that worked, then serves batches: for each request it grades every (sample, item) pair in
+turn (by default in a fresh module, putting back what the call changed) and streams one
+reply per pair, so the pool can hold each pair to its own deadline. A call that leaves
+threads or processes behind ends the worker after its reply; the pool starts another.
 
 Wire format, both ways: a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
 The worker's own stdin/stdout carry the protocol on private descriptors; fds 0-2 point at
