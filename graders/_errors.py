@@ -27,6 +27,8 @@ MODEL_GRADER_SERVER_ERROR = "model_grader_server_error"
 FORMULA_EVAL_ERROR = "formula_eval_error"
 REFERENCE_PARSE_ERROR = "reference_parse_error"
 INPUT_TOO_LONG = "input_too_long"
+# A grading that did not finish within its caller's deadline (the hosted API's name).
+UNRESPONSIVE_REWARD_ERROR = "unresponsive_reward_error"
 
 # Kinds that mean "could not be scored because the *reference* is unusable": the sample is
 # neither right nor wrong, so evaluations leave it out and RL trainers get None (no gradient).

@@ -8,7 +8,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from graders._errors import ABSTENTION_KINDS, FORMULA_EVAL_ERROR
 from graders._formula import Formula
@@ -63,6 +63,18 @@ class MultiSpec(BaseSpec):
     type: Literal["multi"] = "multi"
     graders: dict[str, GraderSpec] = Field(min_length=1)
     calculate_output: str
+
+    @field_validator("graders", mode="before")
+    @classmethod
+    def _keyed_by_variable(cls, value: Any) -> Any:
+        # Two shapes published for the hosted API that it rejects: a list (the API reference's
+        # example) and one bare grader (the openai SDK's MultiGrader type since 1.83).
+        fix = "write an object keyed by the formula's variable names: {\"name\": {grader}, ...}"
+        if isinstance(value, list):
+            raise ValueError(f"graders must be an object, not a list; {fix}")
+        if isinstance(value, Mapping) and isinstance(value.get("type"), str):
+            raise ValueError(f"graders holds a single grader (type {value['type']!r}), not graders by name; {fix}")
+        return value
 
 
 class MultiGrader(Grader):
