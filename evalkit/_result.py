@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders import Score, ScoreError
+from graders import Score
 
 
 @dataclass(slots=True)
@@ -49,18 +49,7 @@ class ItemScores:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ItemScores:
         """Reads back a ``scores.jsonl`` line."""
-        return cls(str(data["id"]), [_score(s) for s in data["scores"]], dict(data.get("group") or {}))
-
-
-def _score(data: Mapping[str, Any]) -> Score:
-    error = data.get("error")
-    value = data.get("value")
-    return Score(
-        math.nan if value is None else float(value),
-        data.get("passed"),
-        dict(data.get("details") or {}),
-        None if error is None else ScoreError(error["kind"], error.get("message", "")),
-    )
+        return cls(str(data["id"]), [Score.from_dict(s) for s in data["scores"]], dict(data.get("group") or {}))
 
 
 @dataclass

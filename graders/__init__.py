@@ -8,7 +8,7 @@ Example:
     1.0
 """
 
-from graders._errors import GraderError, MissingDependencyError, SpecError
+from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError
 from graders._function import from_function
 from graders._grader import Grader
 from graders._hosted import HOSTED_ERROR_FLAGS, HostedFlag, hosted_errors, hosted_run_response
@@ -22,6 +22,7 @@ from graders._types import Item, Sample, Score, ScoreError
 
 __all__ = [
     "BaseSpec",
+    "ErrorKind",
     "Grader",
     "GraderError",
     "HOSTED_ERROR_FLAGS",

@@ -14,25 +14,64 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from enum import StrEnum
 
-# Error kinds a Score can carry. The first group keeps the hosted graders API's names.
-INVALID_VARIABLE_ERROR = "invalid_variable_error"
-SAMPLE_PARSE_ERROR = "sample_parse_error"
-FORMULA_PARSE_ERROR = "formula_parse_error"
-OTHER_ERROR = "other_error"
-MODEL_GRADER_PARSE_ERROR = "model_grader_parse_error"
-MODEL_GRADER_REFUSAL_ERROR = "model_grader_refusal_error"
-MODEL_GRADER_SERVER_ERROR = "model_grader_server_error"
-# rftkit's own kinds.
-FORMULA_EVAL_ERROR = "formula_eval_error"
-REFERENCE_PARSE_ERROR = "reference_parse_error"
-INPUT_TOO_LONG = "input_too_long"
-# A grading that did not finish within its caller's deadline (the hosted API's name).
-UNRESPONSIVE_REWARD_ERROR = "unresponsive_reward_error"
+
+class ErrorKind(StrEnum):
+    """Why a sample could not be graded: the ``kind`` of a ``ScoreError``.
+
+    The one catalogue of error kinds: every module that sets or reads a kind uses these
+    members, so a renamed kind breaks a type check rather than a training run. Members are
+    strings, so ``kind == "sample_parse_error"`` and JSON output work unchanged. The first
+    group keeps the hosted graders API's names.
+    """
+
+    INVALID_VARIABLE_ERROR = "invalid_variable_error"
+    """A template read an item or sample field that is not there."""
+    SAMPLE_PARSE_ERROR = "sample_parse_error"
+    """The output is not what the grader reads (not JSON, not a list, ...)."""
+    FORMULA_PARSE_ERROR = "formula_parse_error"
+    """A ``multi`` formula does not parse (a spec error; named in its message)."""
+    OTHER_ERROR = "other_error"
+    """An exception raised while grading one sample."""
+    MODEL_GRADER_PARSE_ERROR = "model_grader_parse_error"
+    """A judge model's reply holds no usable score or label."""
+    MODEL_GRADER_REFUSAL_ERROR = "model_grader_refusal_error"
+    """A judge model refused to grade."""
+    MODEL_GRADER_SERVER_ERROR = "model_grader_server_error"
+    """The judge model's server failed after the retries."""
+    PYTHON_GRADER_RUNTIME_ERROR = "python_grader_runtime_error"
+    """A python grader's code raised, or returned something that is not a number."""
+    PYTHON_GRADER_TIMEOUT = "python_grader_timeout"
+    """A python grader's code ran past its time limit."""
+    PYTHON_GRADER_SERVER_ERROR = "python_grader_server_error"
+    """The python grader's sandbox worker failed (crash, memory limit, broken pipe)."""
+    # rftkit's own kinds.
+    FORMULA_EVAL_ERROR = "formula_eval_error"
+    """A ``multi`` formula raised or gave a value that is not finite."""
+    REFERENCE_PARSE_ERROR = "reference_parse_error"
+    """The reference is unusable: an abstention, not a wrong answer."""
+    INPUT_TOO_LONG = "input_too_long"
+    """The output is over the kind's size limit, so it is not parsed."""
+    MATH_TIMEOUT = "math_timeout"
+    """A ``math`` comparison ran past its time limit."""
+    MATH_LIMIT = "math_limit"
+    """A ``math`` answer is too large to compare safely (size, exponent, nesting)."""
+    REWARD_SERVICE_ERROR = "reward_service_error"
+    """The HTTP reward service could not be reached or answered with an error."""
+    REWARD_SERVICE_TIMEOUT = "reward_service_timeout"
+    """The HTTP reward service did not answer within the client's timeout."""
+    REWARD_BACKEND_ERROR = "reward_backend_error"
+    """A reward backend raised instead of returning Scores (a bug in a custom backend)."""
+    NON_FINITE_VALUE = "non_finite_value"
+    """A Score without an error whose value is NaN or infinite; a reward function scores it as an error."""
+    UNRESPONSIVE_REWARD_ERROR = "unresponsive_reward_error"
+    """A grading did not finish within its caller's deadline (``rftkit api``; the hosted API's name)."""
+
 
 # Kinds that mean "could not be scored because the *reference* is unusable": the sample is
 # neither right nor wrong, so evaluations leave it out and RL trainers get None (no gradient).
-ABSTENTION_KINDS = frozenset({REFERENCE_PARSE_ERROR})
+ABSTENTION_KINDS = frozenset({ErrorKind.REFERENCE_PARSE_ERROR})
 
 
 class GraderError(Exception):

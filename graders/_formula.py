@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
-from graders._errors import SpecError, did_you_mean
+from graders._errors import ErrorKind, SpecError, did_you_mean
 
 # A formula is written by a person; these bounds only stop a pathological spec.
 MAX_FORMULA_CHARS = 10_000
@@ -96,7 +96,7 @@ class Formula:
 class _Parser:
     def __init__(self, source: str, names: list[str], path: tuple[str | int, ...]) -> None:
         if len(source) > MAX_FORMULA_CHARS:
-            raise SpecError(f"formula_parse_error: formula is over {MAX_FORMULA_CHARS} characters", path)
+            raise SpecError(f"{ErrorKind.FORMULA_PARSE_ERROR}: formula is over {MAX_FORMULA_CHARS} characters", path)
         self.source = source
         self.names = names
         self.path = path
@@ -106,7 +106,7 @@ class _Parser:
         self.depth = 0
 
     def fail(self, why: str, hint: str = "") -> SpecError:
-        return SpecError(f"formula_parse_error: {why} in {self.source!r}", self.path, hint)
+        return SpecError(f"{ErrorKind.FORMULA_PARSE_ERROR}: {why} in {self.source!r}", self.path, hint)
 
     def _tokenize(self) -> list[tuple[str, str]]:
         tokens: list[tuple[str, str]] = []

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from graders._errors import INVALID_VARIABLE_ERROR, OTHER_ERROR, SAMPLE_PARSE_ERROR
+from graders._errors import ErrorKind
 from graders._llm.aio import run_sync
 from graders._llm.usage import ScoreBatch, track_usage
 from graders._template import MissingVariable
@@ -150,7 +150,7 @@ class Grader:
 def error_score(exc: BaseException) -> Score:
     """Turns an exception raised while grading one sample into an error Score."""
     if isinstance(exc, MissingVariable):
-        return Score.failure(INVALID_VARIABLE_ERROR, str(exc))
+        return Score.failure(ErrorKind.INVALID_VARIABLE_ERROR, str(exc))
     if isinstance(exc, SampleParseError):
-        return Score.failure(SAMPLE_PARSE_ERROR, str(exc))
-    return Score.failure(OTHER_ERROR, f"{type(exc).__name__}: {str(exc)[:500]}")
+        return Score.failure(ErrorKind.SAMPLE_PARSE_ERROR, str(exc))
+    return Score.failure(ErrorKind.OTHER_ERROR, f"{type(exc).__name__}: {str(exc)[:500]}")

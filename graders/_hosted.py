@@ -2,7 +2,7 @@
 
 The hosted ``graders/run`` answer carries ``metadata.errors``: a boolean per flag plus three
 nullable strings, and the hosted RFT job metrics count the same flags. ``HOSTED_ERROR_FLAGS``
-maps every error kind rftkit's graders produce onto one flag (and, where the hosted API has
+maps every ``ErrorKind`` onto one flag (and, where the hosted API has
 one, the string field that carries the detail). A kind not in the table (one added later, or
 a reward service's own) counts as ``other_error``.
 
@@ -18,20 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from graders._errors import (
-    FORMULA_EVAL_ERROR,
-    FORMULA_PARSE_ERROR,
-    INPUT_TOO_LONG,
-    INVALID_VARIABLE_ERROR,
-    MODEL_GRADER_PARSE_ERROR,
-    MODEL_GRADER_REFUSAL_ERROR,
-    MODEL_GRADER_SERVER_ERROR,
-    OTHER_ERROR,
-    REFERENCE_PARSE_ERROR,
-    SAMPLE_PARSE_ERROR,
-    UNRESPONSIVE_REWARD_ERROR,
-)
-from graders._sandbox import RUNTIME_ERROR, SERVER_ERROR, TIMEOUT_ERROR
+from graders._errors import ErrorKind
 from graders._types import Score
 
 if TYPE_CHECKING:
@@ -69,33 +56,41 @@ class HostedFlag(NamedTuple):
     """The nullable string field filled in with it (None where the hosted API has none)."""
 
 
-HOSTED_ERROR_FLAGS: Mapping[str, HostedFlag] = {
-    INVALID_VARIABLE_ERROR: HostedFlag("invalid_variable_error"),
-    SAMPLE_PARSE_ERROR: HostedFlag("sample_parse_error"),
-    FORMULA_PARSE_ERROR: HostedFlag("formula_parse_error"),
+_K = ErrorKind
+HOSTED_ERROR_FLAGS: Mapping[ErrorKind, HostedFlag] = {
+    _K.INVALID_VARIABLE_ERROR: HostedFlag("invalid_variable_error"),
+    _K.SAMPLE_PARSE_ERROR: HostedFlag("sample_parse_error"),
+    _K.FORMULA_PARSE_ERROR: HostedFlag("formula_parse_error"),
     # rftkit parses formulas at compile time (a bad one is a spec error), so at run time only
     # evaluating one can fail (division by zero, log of 0); the hosted API has one formula flag.
-    FORMULA_EVAL_ERROR: HostedFlag("formula_parse_error"),
-    OTHER_ERROR: HostedFlag("other_error"),
-    MODEL_GRADER_PARSE_ERROR: HostedFlag("model_grader_parse_error"),
-    MODEL_GRADER_REFUSAL_ERROR: HostedFlag("model_grader_refusal_error"),
-    MODEL_GRADER_SERVER_ERROR: HostedFlag("model_grader_server_error", "model_grader_server_error_details"),
-    RUNTIME_ERROR: HostedFlag("python_grader_runtime_error", "python_grader_runtime_error_details"),
+    _K.FORMULA_EVAL_ERROR: HostedFlag("formula_parse_error"),
+    _K.OTHER_ERROR: HostedFlag("other_error"),
+    _K.MODEL_GRADER_PARSE_ERROR: HostedFlag("model_grader_parse_error"),
+    _K.MODEL_GRADER_REFUSAL_ERROR: HostedFlag("model_grader_refusal_error"),
+    _K.MODEL_GRADER_SERVER_ERROR: HostedFlag("model_grader_server_error", "model_grader_server_error_details"),
+    _K.PYTHON_GRADER_RUNTIME_ERROR: HostedFlag("python_grader_runtime_error", "python_grader_runtime_error_details"),
     # A grader that hangs is killed by the sandbox, as the hosted sandbox kills one past its
     # 2 minutes: a server-side failure, told apart from a crashed worker by the type.
-    TIMEOUT_ERROR: HostedFlag("python_grader_server_error", "python_grader_server_error_type"),
-    SERVER_ERROR: HostedFlag("python_grader_server_error", "python_grader_server_error_type"),
+    _K.PYTHON_GRADER_TIMEOUT: HostedFlag("python_grader_server_error", "python_grader_server_error_type"),
+    _K.PYTHON_GRADER_SERVER_ERROR: HostedFlag("python_grader_server_error", "python_grader_server_error_type"),
+    _K.UNRESPONSIVE_REWARD_ERROR: HostedFlag("unresponsive_reward_error"),
     # rftkit's own kinds, which the hosted API has no flag for.
-    REFERENCE_PARSE_ERROR: HostedFlag("other_error"),
-    INPUT_TOO_LONG: HostedFlag("other_error"),
-    UNRESPONSIVE_REWARD_ERROR: HostedFlag("unresponsive_reward_error"),
+    _K.REFERENCE_PARSE_ERROR: HostedFlag("other_error"),
+    _K.INPUT_TOO_LONG: HostedFlag("other_error"),
+    _K.MATH_TIMEOUT: HostedFlag("other_error"),
+    _K.MATH_LIMIT: HostedFlag("other_error"),
+    _K.NON_FINITE_VALUE: HostedFlag("other_error"),
+    _K.REWARD_SERVICE_ERROR: HostedFlag("other_error"),
+    _K.REWARD_SERVICE_TIMEOUT: HostedFlag("other_error"),
+    _K.REWARD_BACKEND_ERROR: HostedFlag("other_error"),
 }
 _OTHER = HostedFlag("other_error")
+_BY_NAME: dict[str, HostedFlag] = {str(kind): flag for kind, flag in HOSTED_ERROR_FLAGS.items()}
 
 
 def hosted_flag(kind: str) -> HostedFlag:
     """The hosted flag an error kind counts as (``other_error`` for a kind not in the table)."""
-    return HOSTED_ERROR_FLAGS.get(kind, _OTHER)
+    return _BY_NAME.get(kind, _OTHER)
 
 
 def hosted_errors(score: Score) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders._errors import ABSTENTION_KINDS
+from graders._errors import ABSTENTION_KINDS, ErrorKind
 
 # json.loads on adversarial text: bound the size so a grader never spends seconds on one sample.
 MAX_JSON_CHARS = 20_000_000
@@ -170,15 +170,27 @@ class Sample:
         return f"Sample(output_text={self.output_text[:60]!r})"
 
 
+_KINDS: dict[str, ErrorKind] = {kind.value: kind for kind in ErrorKind}
+
+
 @dataclass(frozen=True, slots=True)
 class ScoreError:
-    """Why a sample could not be graded: a machine-readable ``kind`` and a short message."""
+    """Why a sample could not be graded: a machine-readable ``kind`` and a short message.
+
+    ``kind`` is an ``ErrorKind`` member (a str); a custom reward backend may set its own string.
+    """
 
     kind: str
     message: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoreError:
+        """The inverse of ``to_dict``; a catalogued kind reads back as its ``ErrorKind`` member."""
+        kind = str(data["kind"])
+        return cls(_KINDS.get(kind, kind), str(data.get("message", "")))
 
 
 @dataclass(slots=True)
@@ -200,7 +212,7 @@ class Score:
     error: ScoreError | None = None
 
     @classmethod
-    def failure(cls, kind: str, message: str = "", **details: Any) -> Score:
+    def failure(cls, kind: ErrorKind, message: str = "", **details: Any) -> Score:
         """A Score for a sample that could not be graded: value 0 with ``error`` set."""
         return cls(0.0, None, details, ScoreError(kind, message))
 
@@ -218,3 +230,28 @@ class Score:
             "details": self.details,
             "error": None if self.error is None else self.error.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Score:
+        """The inverse of ``to_dict``: ``Score.from_dict(score.to_dict()) == score``.
+
+        A value written as null (``to_dict`` writes a NaN or infinite value so) reads back as
+        NaN; missing keys read as their defaults. Every reader of a serialised Score (run
+        directories, the HTTP reward service) goes through here.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``data`` is not a Score's dict (an error without
+                ``kind``, a value that is not a number).
+
+        Example:
+            >>> Score.from_dict({"value": 1.0, "passed": True, "details": {"rank": 1}, "error": None})
+            Score(value=1.0, passed=True, details={'rank': 1}, error=None)
+        """
+        value = data.get("value")
+        error = data.get("error")
+        return cls(
+            math.nan if value is None else float(value),
+            data.get("passed"),
+            dict(data.get("details") or {}),
+            None if error is None else ScoreError.from_dict(error),
+        )

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from graders import Grader, Sample, Score, compile_spec, kinds
-
-OTHER_ERROR = "other_error"  # the graders' kind for an exception raised while grading
+from graders import ErrorKind, Grader, Sample, Score, compile_spec, kinds
 
 
 @runtime_checkable
@@ -112,7 +110,7 @@ class MockBackend:
             try:
                 out.append(self.handler(sample, item))
             except Exception as exc:  # noqa: BLE001 - mirrors Grader.grade: a bad sample is an error Score
-                out.append(Score.failure(OTHER_ERROR, f"{type(exc).__name__}: {str(exc)[:500]}"))
+                out.append(Score.failure(ErrorKind.OTHER_ERROR, f"{type(exc).__name__}: {str(exc)[:500]}"))
         return out
 
     async def ascore(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:

@@ -1,8 +1,9 @@
-"""Exceptions raised by rl_adapter, and the error kinds its reward paths add to Scores.
+"""Exceptions raised by rl_adapter.
 
 Exceptions are for misuse caught before training (a dataset that lacks a column the grader
 reads, a bad job config); a sample that cannot be graded never raises, it becomes an error
-Score and the reward function maps it to its ``error_value``.
+Score (its kind one of ``graders.ErrorKind``) and the reward function maps it to its
+``error_value``.
 
 Exception tree::
 
@@ -15,14 +16,6 @@ Exception tree::
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-# Error kinds of the reward paths that do not run the grader in-process.
-REWARD_SERVICE_ERROR = "reward_service_error"
-"""The reward service could not be reached or answered with an error."""
-REWARD_SERVICE_TIMEOUT = "reward_service_timeout"
-"""The reward service did not answer within the client's timeout."""
-REWARD_BACKEND_ERROR = "reward_backend_error"
-"""A reward backend raised instead of returning Scores (a bug in a custom backend)."""
 
 
 class RLAdapterError(Exception):

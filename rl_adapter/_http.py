@@ -8,13 +8,11 @@ reward functions count and map to their ``error_value``.
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graders import Sample, Score, ScoreError
-from rl_adapter._errors import REWARD_SERVICE_ERROR, REWARD_SERVICE_TIMEOUT
+from graders import ErrorKind, Sample, Score
 
 # A training step waits on this at most once per reward call; long enough for 1024 samples of
 # a slow grader, short enough that a hung service costs one step, not the run.
@@ -85,7 +83,8 @@ class HttpBackend:
         """POSTs the batch to ``/grade``; any failure scores every sample of it as an error."""
         import httpx
 
-        if not samples:
+        n = len(samples)
+        if not n:
             return []
         # Only the fields the grader reads travel: a long prompt would otherwise dominate the request.
         fields = self._item_fields
@@ -98,17 +97,17 @@ class HttpBackend:
                 f"{self.url}/grade", content=body, headers={"Content-Type": "application/json"}
             )
         except httpx.TimeoutException:
-            return _failed(REWARD_SERVICE_TIMEOUT, f"no answer from {self.url} within {self.timeout:g} s", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_TIMEOUT, f"no answer from {self.url} within {self.timeout:g} s", n)
         except (httpx.HTTPError, ValueError) as exc:
-            return _failed(REWARD_SERVICE_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}", n)
         if response.status_code != 200:
-            return _failed(REWARD_SERVICE_ERROR, f"HTTP {response.status_code}: {response.text[:200]}", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"HTTP {response.status_code}: {response.text[:200]}", n)
         try:
-            scores = [_score_from_json(s) for s in response.json()["scores"]]
+            scores = [Score.from_dict(s) for s in response.json()["scores"]]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a score not an object
-            return _failed(REWARD_SERVICE_ERROR, f"malformed answer: {str(exc)[:200]}", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"malformed answer: {str(exc)[:200]}", n)
         if len(scores) != len(samples):
-            return _failed(REWARD_SERVICE_ERROR, f"{len(scores)} scores for {len(samples)} samples", len(samples))
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"{len(scores)} scores for {len(samples)} samples", n)
         return scores
 
     def close(self) -> None:
@@ -140,16 +139,5 @@ def _sample_json(sample: Sample) -> str | dict[str, Any]:
     return {"output_text": sample.output_text, "output_tools": sample.output_tools}
 
 
-def _score_from_json(data: Mapping[str, Any]) -> Score:
-    value = data.get("value")
-    error = data.get("error")
-    return Score(
-        float(value) if value is not None else math.nan,
-        data.get("passed"),
-        dict(data.get("details") or {}),
-        ScoreError(str(error.get("kind")), str(error.get("message", ""))) if error else None,
-    )
-
-
-def _failed(kind: str, message: str, n: int) -> list[Score]:
+def _failed(kind: ErrorKind, message: str, n: int) -> list[Score]:
     return [Score.failure(kind, message) for _ in range(n)]

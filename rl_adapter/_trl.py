@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from graders import Grader, Sample, Score
+from graders import ErrorKind, Grader, Sample, Score
 from rl_adapter._backend import RewardBackend, as_backend
-from rl_adapter._errors import REWARD_BACKEND_ERROR, DatasetMismatchError
+from rl_adapter._errors import DatasetMismatchError
 
 # Keywords TRL passes besides the dataset columns; they are not item fields.
 TRL_KEYWORDS = frozenset(
@@ -24,7 +24,6 @@ TRL_KEYWORDS = frozenset(
 )
 # The dataset's prompt reaches the function as ``prompts``; graders see it as ``item.prompt``.
 PROMPT_FIELD = "prompt"
-FORMULA_EVAL_ERROR = "formula_eval_error"  # graders' kind: a multi formula failed, so no partial credit
 
 
 def completion_to_sample(completion: Any) -> Sample:
@@ -169,7 +168,7 @@ class TRLReward:
 
     def _backend_failed(self, exc: Exception, n: int) -> list[Score]:
         message = f"{type(exc).__name__}: {str(exc)[:300]}"
-        return [Score.failure(REWARD_BACKEND_ERROR, message) for _ in range(n)]
+        return [Score.failure(ErrorKind.REWARD_BACKEND_ERROR, message) for _ in range(n)]
 
     def _finish(self, scores: list[Score], kwargs: Mapping[str, Any], start: float) -> list[float | None]:
         rewards, errors, abstained = to_rewards(scores, self.error_value)
@@ -232,12 +231,12 @@ def to_rewards(scores: Sequence[Score], error_value: float) -> tuple[list[float 
                 continue
             errors[score.error.kind] += 1
             # A multi score whose part errs still carries the formula's partial credit: keep it.
-            if "sub_errors" not in score.details or score.error.kind == FORMULA_EVAL_ERROR:
+            if "sub_errors" not in score.details or score.error.kind == ErrorKind.FORMULA_EVAL_ERROR:
                 rewards.append(error_value)
                 continue
         value = score.value
         if not math.isfinite(value):
-            errors["non_finite_value"] += 1
+            errors[ErrorKind.NON_FINITE_VALUE] += 1
             value = error_value
         rewards.append(value)
     return rewards, errors, abstained

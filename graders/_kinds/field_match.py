@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from graders._errors import REFERENCE_PARSE_ERROR, SAMPLE_PARSE_ERROR, SpecError
+from graders._errors import ErrorKind, SpecError
 from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
@@ -122,12 +122,12 @@ class FieldMatchGrader(Grader):
         if reference.__class__ is not dict:
             reference = _as_object(reference)
             if reference is None:
-                return Score.failure(REFERENCE_PARSE_ERROR, "the reference is not a JSON object")
+                return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, "the reference is not a JSON object")
         output = self.input.resolve(sample, item)
         if output.__class__ is not dict:
             output = _as_object(output)
             if output is None:
-                return Score.failure(SAMPLE_PARSE_ERROR, "the output is not a JSON object")
+                return Score.failure(ErrorKind.SAMPLE_PARSE_ERROR, "the output is not a JSON object")
         rules = self.rules
         # Without rules every reference field is expected; with rules, those the reference has.
         expected = self._rule_list if rules is not None else [(name, _exact, 1.0) for name in reference]

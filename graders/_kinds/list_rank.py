@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from graders._errors import REFERENCE_PARSE_ERROR, SAMPLE_PARSE_ERROR
+from graders._errors import ErrorKind
 from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
@@ -205,7 +205,8 @@ class ListRankGrader(Grader):
         refs = {self._normalise(v) for v in values if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
         refs.discard("")
         if not refs:
-            return Score.failure(REFERENCE_PARSE_ERROR, f"reference {clip(str(value))!r} holds no answer to rank")
+            message = f"reference {clip(str(value))!r} holds no answer to rank"
+            return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, message)
         return refs
 
     def _entries(self, value: Any) -> list[Any] | Score:
@@ -214,7 +215,7 @@ class ListRankGrader(Grader):
         if isinstance(value, str):
             return _split(value[:MAX_TEXT_CHARS])[:MAX_ENTRIES]
         if isinstance(value, Mapping):
-            return Score.failure(SAMPLE_PARSE_ERROR, "expected a list of entries, got a JSON object")
+            return Score.failure(ErrorKind.SAMPLE_PARSE_ERROR, "expected a list of entries, got a JSON object")
         if value is None:
             return []
         return [value]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from graders._errors import INPUT_TOO_LONG, REFERENCE_PARSE_ERROR
+from graders._errors import ErrorKind
 from graders._grader import Grader
 from graders._math.compare import (
     Comparison,
@@ -40,10 +40,6 @@ EXAMPLE: dict[str, Any] = {
     "input": "{{sample.output_text}}",
     "reference": "{{item.answer}}",
 }
-
-MATH_TIMEOUT = "math_timeout"
-MATH_LIMIT = "math_limit"
-
 
 class MathSpec(BaseSpec):
     """Scores 1 when the answer in ``input`` is mathematically equal to ``reference``, else 0.
@@ -153,13 +149,14 @@ class MathGrader(Grader):
         try:
             reference, gold = _reference(ref_text, self.timeout)
         except _BadReference as exc:
-            return Score.failure(REFERENCE_PARSE_ERROR, str(exc), reference=clip(ref_text))
+            return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, str(exc), reference=clip(ref_text))
         except DeadlineExceeded as exc:
-            return Score.failure(MATH_TIMEOUT, f"parsing the reference: {exc}", reference=clip(ref_text))
+            return Score.failure(ErrorKind.MATH_TIMEOUT, f"parsing the reference: {exc}", reference=clip(ref_text))
         details: dict[str, Any] = {"reference": clip(reference)}
         text = self.input.render(sample, item)
         if len(text) > MAX_INPUT_CHARS:
-            return Score.failure(INPUT_TOO_LONG, f"output is {len(text)} characters, over {MAX_INPUT_CHARS}", **details)
+            message = f"output is {len(text)} characters, over {MAX_INPUT_CHARS}"
+            return Score.failure(ErrorKind.INPUT_TOO_LONG, message, **details)
         if len(text) <= 2 * len(ref_text) + 50:
             whole = normalize(text)  # an output that is the reference as a whole, e.g. text around $..$
             if key(whole) == key(reference):
@@ -168,7 +165,7 @@ class MathGrader(Grader):
         if len(raw) > MAX_ANSWER_CHARS:
             if not marked:  # a long output with no boxed or stated answer: graded 0, not an error
                 return Score(0.0, False, {"extracted": None, **details, "note": "no final answer found"})
-            return Score.failure(MATH_LIMIT, f"answer is over {MAX_ANSWER_CHARS} characters", **details)
+            return Score.failure(ErrorKind.MATH_LIMIT, f"answer is over {MAX_ANSWER_CHARS} characters", **details)
         answer = normalize(raw, plain_units=True)
         details = {"extracted": clip(answer), **details}
         if not answer:
@@ -181,9 +178,9 @@ class MathGrader(Grader):
         try:
             ok = comparison.equal(gold, pred)
         except LimitExceeded as exc:
-            return Score.failure(MATH_LIMIT, str(exc), **details)
+            return Score.failure(ErrorKind.MATH_LIMIT, str(exc), **details)
         except DeadlineExceeded as exc:
-            return Score.failure(MATH_TIMEOUT, str(exc), **details)
+            return Score.failure(ErrorKind.MATH_TIMEOUT, str(exc), **details)
         details["method"] = "+".join(sorted(comparison.methods)) or "structure"
         return Score(1.0 if ok else 0.0, ok, details)
 

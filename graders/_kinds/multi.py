@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from graders._errors import ABSTENTION_KINDS, FORMULA_EVAL_ERROR
+from graders._errors import ABSTENTION_KINDS, ErrorKind
 from graders._formula import Formula
 from graders._grader import Grader, error_score
 from graders._registry import compile_child, register
@@ -137,9 +137,11 @@ class MultiGrader(Grader):
         try:
             value = self.formula.evaluate_args(*self._arguments(values))
         except (ArithmeticError, ValueError) as exc:
-            return Score(0.0, None, details, ScoreError(FORMULA_EVAL_ERROR, f"{self.formula.source!r}: {exc}"))
+            failed = ScoreError(ErrorKind.FORMULA_EVAL_ERROR, f"{self.formula.source!r}: {exc}")
+            return Score(0.0, None, details, failed)
         if not math.isfinite(value):
-            return Score(0.0, None, details, ScoreError(FORMULA_EVAL_ERROR, f"{self.formula.source!r} gave {value}"))
+            failed = ScoreError(ErrorKind.FORMULA_EVAL_ERROR, f"{self.formula.source!r} gave {value}")
+            return Score(0.0, None, details, failed)
         return Score(value, None, details, error)
 
     def close(self) -> None:

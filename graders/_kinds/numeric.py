@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from graders._errors import INPUT_TOO_LONG, REFERENCE_PARSE_ERROR, SpecError
+from graders._errors import ErrorKind, SpecError
 from graders._grader import Grader
 from graders._math.numbers import Number, extract
 from graders._registry import register
@@ -124,14 +124,16 @@ class NumericGrader(Grader):
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         ref_text = self.reference.render(sample, item)
         if len(ref_text) > MAX_INPUT_CHARS:
-            return Score.failure(REFERENCE_PARSE_ERROR, f"reference is over {MAX_INPUT_CHARS} characters")
+            return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, f"reference is over {MAX_INPUT_CHARS} characters")
         ref = extract(ref_text, self.reference_mode, self.pattern)
         if ref is None:
-            return Score.failure(REFERENCE_PARSE_ERROR, "no number in the reference", reference=clip(ref_text))
+            no_number = "no number in the reference"
+            return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, no_number, reference=clip(ref_text))
         details: dict[str, Any] = {"reference": ref.text, "reference_value": _show(ref.value)}
         text = self.input.render(sample, item)
         if len(text) > MAX_INPUT_CHARS:
-            return Score.failure(INPUT_TOO_LONG, f"output is {len(text)} characters, over {MAX_INPUT_CHARS}", **details)
+            message = f"output is {len(text)} characters, over {MAX_INPUT_CHARS}"
+            return Score.failure(ErrorKind.INPUT_TOO_LONG, message, **details)
         got = extract(text, self.mode, self.pattern)
         if got is None:
             return Score(0.0, False, {"extracted": None, "extracted_value": None, **details})

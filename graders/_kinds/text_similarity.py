@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from graders._errors import INPUT_TOO_LONG, SpecError
+from graders._errors import ErrorKind, SpecError
 from graders._grader import Grader
 from graders._registry import register
 from graders._spec import BaseSpec
@@ -111,7 +111,7 @@ class TextSimilarityGrader(Grader):
         ref = self.reference.render(sample, item)
         too_long = _too_long(got, ref, self.pairwise)
         if too_long:
-            return Score.failure(INPUT_TOO_LONG, too_long, metric=self.metric_name)
+            return Score.failure(ErrorKind.INPUT_TOO_LONG, too_long, metric=self.metric_name)
         value = float(self.metric(got, ref))
         passed = None if self.threshold is None else value >= self.threshold
         return Score(value, passed, {"metric": self.metric_name, "input": clip(got), "reference": clip(ref)})

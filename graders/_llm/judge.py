@@ -17,7 +17,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from graders._errors import MODEL_GRADER_PARSE_ERROR, MODEL_GRADER_REFUSAL_ERROR, MODEL_GRADER_SERVER_ERROR
+from graders._errors import ErrorKind
 from graders._grader import Grader, SampleLike, error_score
 from graders._llm.judge_parse import Parsed, ReplyParseError, parse_reply
 from graders._llm.usage import ScoreBatch, track_usage
@@ -224,7 +224,7 @@ class JudgeGrader(Grader, abc.ABC):
                 self.structured = structured = False
                 completion = await client.complete(self.request(messages, index, structured=False))
         except ModelCallError as exc:
-            error = Score.failure(MODEL_GRADER_SERVER_ERROR, str(exc), model=self.model, **exc.details())
+            error = Score.failure(ErrorKind.MODEL_GRADER_SERVER_ERROR, str(exc), model=self.model, **exc.details())
             return Outcome(None, error, {})
         return self._read(completion, structured)
 
@@ -233,7 +233,8 @@ class JudgeGrader(Grader, abc.ABC):
         choice = completion.choices[0] if completion.choices else None
         if choice is not None and (choice.refusal or choice.finish_reason == "content_filter"):
             reason = clip(choice.refusal or "the server's content filter stopped the reply")
-            return Outcome(None, Score.failure(MODEL_GRADER_REFUSAL_ERROR, reason, refusal=reason, **details), details)
+            refused = Score.failure(ErrorKind.MODEL_GRADER_REFUSAL_ERROR, reason, refusal=reason, **details)
+            return Outcome(None, refused, details)
         text = completion.text
         try:
             parsed = parse_reply(text)
@@ -242,7 +243,8 @@ class JudgeGrader(Grader, abc.ABC):
             message = str(exc)
             if choice is not None and choice.finish_reason == "length":
                 message += " (the reply was cut at max_completions_tokens)"
-            return Outcome(None, Score.failure(MODEL_GRADER_PARSE_ERROR, message, reply=clip(text), **details), details)
+            unparsed = Score.failure(ErrorKind.MODEL_GRADER_PARSE_ERROR, message, reply=clip(text), **details)
+            return Outcome(None, unparsed, details)
         details["parse"] = parsed.how
         return Outcome(parsed, None, details)
 

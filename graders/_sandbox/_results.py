@@ -6,10 +6,19 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from graders._sandbox._worker import MAX_ABS_VALUE, RUNTIME_ERROR, SERVER_ERROR, TIMEOUT_ERROR
+from graders._errors import ErrorKind
+from graders._sandbox._worker import MAX_ABS_VALUE
 from graders._types import MAX_DETAIL_CHARS, Score, clip
 
-_KINDS = frozenset({RUNTIME_ERROR, TIMEOUT_ERROR, SERVER_ERROR})
+# The kinds a worker may report; anything else it sends is the sandbox failing.
+_KINDS = {
+    kind.value: kind
+    for kind in (
+        ErrorKind.PYTHON_GRADER_RUNTIME_ERROR,
+        ErrorKind.PYTHON_GRADER_TIMEOUT,
+        ErrorKind.PYTHON_GRADER_SERVER_ERROR,
+    )
+}
 
 
 def to_score(result: Mapping[str, Any], extra: Mapping[str, Any]) -> Score:
@@ -29,12 +38,13 @@ def to_score(result: Mapping[str, Any], extra: Mapping[str, Any]) -> Score:
         if isinstance(value, int | float) and not isinstance(value, bool):
             if math.isfinite(value) and abs(value) <= MAX_ABS_VALUE:
                 return Score(float(value), None, details)
-        return Score.failure(SERVER_ERROR, f"the sandbox worker sent an invalid value: {clip(repr(value))}", **details)
-    if kind not in _KINDS:
-        kind = SERVER_ERROR
+        invalid = f"the sandbox worker sent an invalid value: {clip(repr(value))}"
+        return Score.failure(ErrorKind.PYTHON_GRADER_SERVER_ERROR, invalid, **details)
     tb = result.get("traceback")
     if isinstance(tb, str) and tb:
         # The end of a traceback says what went wrong; keep that part.
         details["traceback"] = tb if len(tb) <= MAX_DETAIL_CHARS else "..." + tb[-MAX_DETAIL_CHARS:]
     message = result.get("message")
-    return Score.failure(kind, clip(message) if isinstance(message, str) else "", **details)
+    known = _KINDS.get(kind) if isinstance(kind, str) else None
+    text = clip(message) if isinstance(message, str) else ""
+    return Score.failure(known or ErrorKind.PYTHON_GRADER_SERVER_ERROR, text, **details)

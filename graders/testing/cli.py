@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from graders._errors import MODEL_GRADER_SERVER_ERROR, GraderError, SpecError
+from graders._errors import ErrorKind, GraderError, SpecError
 from graders._grader import Grader
 from graders._registry import load_spec
 from graders.cli import CommandParser, UsageError
@@ -127,7 +127,7 @@ def check(grader: Grader, items: list[dict[str, Any]], *, threshold: float, max_
         )
     else:
         first = grader.grade(*built[0])
-        if first.error is not None and first.error.kind == MODEL_GRADER_SERVER_ERROR:
+        if first.error is not None and first.error.kind == ErrorKind.MODEL_GRADER_SERVER_ERROR:
             # No server, a wrong model or key: every one of the hundreds of calls to come would fail the
             # same way, each after its retries, so stop here with the reason.
             raise GraderError(f"the judge cannot grade the first reference answer: {first.error.message}")

@@ -27,8 +27,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from graders import Grader, Sample, SpecError, compile_spec, hosted_run_response
-from graders._errors import UNRESPONSIVE_REWARD_ERROR, format_path
+from graders import ErrorKind, Grader, Sample, SpecError, compile_spec, hosted_run_response
+from graders._errors import format_path
 from graders._llm.usage import ScoreBatch
 from graders._types import Score
 from rl_adapter._api.app import ApiContext
@@ -131,7 +131,7 @@ async def _grade(grader: Grader, sample: Sample, item: dict[str, Any], timeout_s
         scores = await asyncio.wait_for(work, timeout_s)
     except TimeoutError:
         message = f"grading took over {timeout_s:g} s (the server's limit)"
-        return ScoreBatch([Score.failure(UNRESPONSIVE_REWARD_ERROR, message)])
+        return ScoreBatch([Score.failure(ErrorKind.UNRESPONSIVE_REWARD_ERROR, message)])
     return scores if isinstance(scores, ScoreBatch) else ScoreBatch(scores)
 
 

@@ -13,7 +13,7 @@ import pytest
 from openai.types import graders as sdk
 from openai.types.shared import ReasoningEffort
 
-from graders import HOSTED_ERROR_FLAGS, Score, SpecError, compile_spec, hosted_errors, parse_spec
+from graders import HOSTED_ERROR_FLAGS, ErrorKind, Score, SpecError, compile_spec, hosted_errors, parse_spec
 from graders.testing.openai_server import FakeOpenAIServer
 
 server = judge_support.server
@@ -208,6 +208,10 @@ def test_a_multi_score_raises_the_flag_of_every_failed_part() -> None:
     errors = hosted_errors(compile_spec(multi).grade("not json", {}))
     assert errors["invalid_variable_error"] and errors["sample_parse_error"]
     assert not errors["other_error"]
+
+
+def test_every_error_kind_has_a_hosted_flag() -> None:
+    assert set(HOSTED_ERROR_FLAGS) == set(ErrorKind)
 
 
 def test_a_kind_outside_the_table_counts_as_other_error() -> None:

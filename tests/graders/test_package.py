@@ -15,7 +15,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert graders.__all__ == sorted(graders.__all__)
     assert graders.__all__ == public
     assert graders.__all__ == [
-        "BaseSpec", "Grader", "GraderError", "HOSTED_ERROR_FLAGS", "HostedFlag", "Item", "Kind",
+        "BaseSpec", "ErrorKind", "Grader", "GraderError", "HOSTED_ERROR_FLAGS", "HostedFlag", "Item", "Kind",
         "MissingDependencyError", "PythonGrader", "Sample", "SandboxLimits", "Score", "ScoreBatch", "ScoreError",
         "SpecError", "Template", "compile_spec", "from_function", "hosted_errors", "hosted_run_response", "json_schema",
         "kinds", "load_spec", "parse_spec", "register",

@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from graders._errors import ErrorKind
 from graders._grader import Grader
 from graders.testing._profiles import (
     KindProfile,
@@ -60,6 +61,6 @@ add_profile(
         laws=(_math_boxed_law,),
         specs=_math_specs,
         fixes={"multiple_boxed": "several \\boxed{} answers earn credit; the last box must be the only one read"},
-        tolerated_errors=frozenset({"math_timeout"}),
+        tolerated_errors=frozenset({ErrorKind.MATH_TIMEOUT}),
     ),
 )

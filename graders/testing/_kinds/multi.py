@@ -9,6 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from graders._errors import ErrorKind
 from graders._grader import Grader
 from graders._registry import kinds
 from graders.testing._profiles import (
@@ -37,7 +38,7 @@ def _multi_formula_law(grader: Grader, item: Mapping[str, Any], draw: Callable[.
     sample = draw(samples_for(grader, item), label="sample")
     score = grader.grade(sample, item)
     subs = score.details.get("sub_scores")
-    if score.abstained or (score.error is not None and score.error.kind == "formula_eval_error"):
+    if score.abstained or (score.error is not None and score.error.kind == ErrorKind.FORMULA_EVAL_ERROR):
         return  # an abstaining child makes the multi abstain; a math error in the formula is an error
     if not isinstance(subs, dict):
         raise LawFailure("multi_formula", "details has no sub_scores", sample)

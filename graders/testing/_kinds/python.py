@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from graders._errors import ErrorKind
 from graders.testing import _values as values
 from graders.testing._profiles import (
     KindProfile,
@@ -40,6 +41,6 @@ add_profile(
         expect=lambda g: (None, None),
         specs=_python_specs,
         item_fields=lambda g: {"answer": values.words(1, 2)},
-        tolerated_errors=frozenset({"python_grader_timeout"}),
+        tolerated_errors=frozenset({ErrorKind.PYTHON_GRADER_TIMEOUT}),
     ),
 )
