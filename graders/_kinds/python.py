@@ -12,6 +12,7 @@ import ast
 import asyncio
 import dataclasses
 import json
+import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -32,7 +33,7 @@ from graders._sandbox import (
     to_score,
 )
 from graders._spec import BaseSpec
-from graders._types import Sample, Score
+from graders._types import Sample, Score, ScoreError
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -42,6 +43,26 @@ _EMPTY: Mapping[str, Any] = {}
 HOSTED_LIMITS = SandboxLimits(timeout_s=120.0, memory_mb=2048)
 # The hosted sandbox images rftkit knows; their packages are in the ``hosted-python`` extra.
 KNOWN_IMAGE_TAGS = frozenset({"2025-05-08", "alpha"})
+# The hosted image's packages by import name -> distribution name (pyproject's hosted-python).
+HOSTED_PACKAGES: Mapping[str, str] = {
+    "numpy": "numpy",
+    "scipy": "scipy",
+    "sympy": "sympy",
+    "pandas": "pandas",
+    "rapidfuzz": "rapidfuzz",
+    "sklearn": "scikit-learn",
+    "rouge_score": "rouge-score",
+    "deepdiff": "deepdiff",
+    "jsonschema": "jsonschema",
+    "pydantic": "pydantic",
+    "yaml": "pyyaml",
+    "nltk": "nltk",
+    "sqlparse": "sqlparse",
+    "rdkit": "rdkit",
+    "skbio": "scikit-bio",
+    "ast_grep_py": "ast-grep-py",
+}
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
 
 EXAMPLE: dict[str, Any] = {
     "type": "python",
@@ -217,10 +238,11 @@ class PythonGrader(Grader):
     def _grade_all(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         scores = self._run_all(samples, items)
         threshold = self.pass_threshold
-        if threshold is not None:
-            for score in scores:
-                if score.error is None:
-                    score.passed = score.value >= threshold
+        for score in scores:
+            if score.error is not None:
+                score.error = _with_install_hint(score.error)
+            elif threshold is not None:
+                score.passed = score.value >= threshold
         return scores
 
     def _run_all(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
@@ -268,6 +290,20 @@ class PythonGrader(Grader):
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
+
+
+def _with_install_hint(error: ScoreError) -> ScoreError:
+    """The error of a grader that imports a package missing here, saying how to install it."""
+    found = _NO_MODULE.search(error.message)
+    if found is None:
+        return error
+    module = found.group(1).split(".")[0]
+    package = HOSTED_PACKAGES.get(module)
+    if package is None:
+        hint = f"{module} is not installed here, and was not in the hosted sandbox image either"
+    else:
+        hint = f"{package} was in the hosted sandbox image; install it with: pip install 'rftkit[hosted-python]'"
+    return ScoreError(error.kind, f"{error.message} ({hint})")
 
 
 def _rebuild(

@@ -13,7 +13,16 @@ import pytest
 from openai.types import graders as sdk
 from openai.types.shared import ReasoningEffort
 
-from graders import HOSTED_ERROR_FLAGS, ErrorKind, Score, SpecError, compile_spec, hosted_errors, parse_spec
+from graders import (
+    HOSTED_ERROR_FLAGS,
+    ErrorKind,
+    SandboxLimits,
+    Score,
+    SpecError,
+    compile_spec,
+    hosted_errors,
+    parse_spec,
+)
 from graders.testing.openai_server import FakeOpenAIServer
 
 server = judge_support.server
@@ -217,3 +226,58 @@ def test_every_error_kind_has_a_hosted_flag() -> None:
 def test_a_kind_outside_the_table_counts_as_other_error() -> None:
     errors = hosted_errors(Score.failure("some_future_kind", "x"))
     assert [flag for flag, value in errors.items() if value is True] == ["other_error"]
+
+
+# --- the hosted python environment ---------------------------------------------------------------
+
+
+def _python(source: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "python", "name": "p", "source": source, **extra}
+
+
+def test_a_missing_hosted_package_names_the_package_and_the_extra() -> None:
+    # The message CPython gives for `import skbio` where scikit-bio is not installed.
+    source = "def grade(sample, item):\n    raise ModuleNotFoundError(\"No module named 'skbio'\", name='skbio')\n"
+    with compile_spec(_python(source)) as grader:
+        score = grader.grade("x")
+    assert score.error is not None and score.error.kind == "python_grader_runtime_error"
+    assert "scikit-bio" in score.error.message and "pip install 'rftkit[hosted-python]'" in score.error.message
+
+
+def test_a_missing_package_outside_the_hosted_image_says_so() -> None:
+    source = "import rftkit_no_such_module\n\ndef grade(sample, item):\n    return 1.0\n"
+    with compile_spec(_python(source)) as grader:
+        score = grader.grade("x")
+    assert score.error is not None
+    assert "rftkit_no_such_module is not installed here, and was not in the hosted sandbox image" in score.error.message
+
+
+def test_python_limits_default_to_the_hosted_ones_and_the_spec_and_the_run_override_them() -> None:
+    from graders._kinds.python import HOSTED_LIMITS
+
+    source = "def grade(sample, item):\n    return 1.0\n"
+    assert (HOSTED_LIMITS.timeout_s, HOSTED_LIMITS.memory_mb) == (120.0, 2048)
+    with compile_spec(_python(source)) as grader:
+        assert grader.pool.limits == HOSTED_LIMITS
+    with compile_spec(_python(source, timeout_s=5, memory_mb=512)) as grader:
+        assert (grader.pool.limits.timeout_s, grader.pool.limits.memory_mb) == (5, 512)
+    run_limits = SandboxLimits(timeout_s=2.0)
+    multi = {"type": "multi", "name": "m", "calculate_output": "a", "graders": {"a": _python(source, timeout_s=5)}}
+    with compile_spec(multi, sandbox_limits=run_limits) as grader:
+        assert grader.children["a"].pool.limits == run_limits
+
+
+def test_a_spec_timeout_stops_a_hanging_grader() -> None:
+    source = "def grade(sample, item):\n    while True:\n        pass\n"
+    with compile_spec(_python(source, timeout_s=0.5)) as grader:
+        score = grader.grade("x")
+    assert score.error is not None and score.error.kind == "python_grader_timeout"
+
+
+def test_image_tag_is_recorded_and_an_unknown_one_warns() -> None:
+    source = "def grade(sample, item):\n    return 1.0\n"
+    with compile_spec(_python(source, image_tag="2025-05-08"), trusted=True) as grader:
+        assert grader.grade("x").details["image_tag"] == "2025-05-08"
+    with pytest.warns(UserWarning, match="unknown image_tag '2031-01-01'"):
+        grader = compile_spec(_python(source, image_tag="2031-01-01"), trusted=True)
+    assert grader.grade("x").details["image_tag"] == "2031-01-01"
