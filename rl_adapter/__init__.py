@@ -7,7 +7,9 @@
   trainers load by path);
 * ``create_app`` / ``serve``: the HTTP reward service behind ``rftkit serve`` (bounded by
   ``ServerLimits``);
-* ``run_job``: the local RFT job behind ``rftkit train``.
+* ``run_job``: the local RFT job behind ``rftkit train``;
+* ``api_server`` / ``ApiSettings``: ``rftkit api``, the hosted graders API for the official
+  ``openai`` client, here in a background thread.
 
 torch and trl are imported only by the code that trains.
 
@@ -20,6 +22,7 @@ Example:
     [1.0]
 """
 
+from rl_adapter._api import ApiSettings, api_server
 from rl_adapter._backend import GraderBackend, MockBackend, RewardBackend
 from rl_adapter._errors import DatasetMismatchError, JobConfigError, RLAdapterError
 from rl_adapter._http import HttpBackend
@@ -31,6 +34,7 @@ from rl_adapter._trl import AsyncTRLReward, TRLReward, check_dataset, completion
 from rl_adapter._verl import verl_compute_score
 
 __all__ = [
+    "ApiSettings",
     "AsyncTRLReward",
     "DatasetMismatchError",
     "GraderBackend",
@@ -41,6 +45,7 @@ __all__ = [
     "RewardBackend",
     "ServerLimits",
     "TRLReward",
+    "api_server",
     "check_dataset",
     "completion_to_sample",
     "create_app",

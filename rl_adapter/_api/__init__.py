@@ -6,7 +6,7 @@ exposes ``routes(ctx) -> fastapi.APIRouter``; the graders endpoints are one such
 further APIs (files, fine-tuning jobs) mount the same way.
 """
 
-from rl_adapter._api.app import ROUTE_MODULES, ApiContext, ApiSettings, create_app, make_server
+from rl_adapter._api.app import ROUTE_MODULES, ApiContext, ApiSettings, api_server, create_app, make_server
 from rl_adapter._api.errors import ApiError
 
-__all__ = ["ROUTE_MODULES", "ApiContext", "ApiError", "ApiSettings", "create_app", "make_server"]
+__all__ = ["ROUTE_MODULES", "ApiContext", "ApiError", "ApiSettings", "api_server", "create_app", "make_server"]

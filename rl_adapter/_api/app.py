@@ -1,42 +1,39 @@
-"""The ``rftkit api`` app: route modules mounted under ``/v1``, behind a token and size guard.
+"""The ``rftkit api`` app: route modules mounted under ``/v1``, behind the shared server limits.
 
 Every answer that is not a success is an OpenAI-shaped error (``rl_adapter._api.errors``),
-including 404 for a path no route module serves, so the official client raises its usual
-exceptions. The guard answers 401 (missing or wrong token) and 413 (body over the limit)
-before the app reads a byte of the body.
+including 404 for a path no route module serves and the refusals of the limits middleware
+(``rl_adapter._http_limits``: 401 for a missing or wrong token before the body is read, 413
+for a body over the limit, 408 for one that does not arrive, 503 past the pending work), so
+the official client raises its usual exceptions.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
+import contextlib
 import importlib
 import ipaddress
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rl_adapter._api.errors import ApiError
+from rl_adapter._http_limits import LimitsMiddleware, ServerLimits, WorkSlots, make_uvicorn_server
 
 # The route modules of a default server; each has ``routes(ctx: ApiContext) -> APIRouter``.
 ROUTE_MODULES: tuple[str, ...] = ("rl_adapter._api.graders",)
-# A hosted python grader's source is at most 256 kB; a run body is that plus one sample and
-# one item. 16 MiB leaves room for long items and refuses a runaway client.
-MAX_BODY_BYTES = 16 * 1024 * 1024
-# Requests graded at once; each holds a worker thread or a judge call. More wait their turn.
-MAX_CONCURRENT = 8
+# The hosted API's limits where it has them: a python grader's source is at most 256 kB, so a
+# run body is that plus one sample and one item; 16 MiB leaves room for long items.
+DEFAULT_LIMITS = ServerLimits(max_body_bytes=16 * 1024 * 1024)
 # One grading may take this long before the answer is an unresponsive_reward_error: the hosted
 # python limit (2 minutes) plus time to start a sandbox worker.
 GRADE_TIMEOUT_S = 150.0
-# Open connections past which uvicorn answers 503 instead of queueing without bound.
-MAX_CONNECTIONS = 256
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# How long api_server() waits for the server to start.
+START_TIMEOUT_S = 60.0
+_CODES = {401: "invalid_api_key", 408: "request_timeout", 413: "request_too_large", 503: "server_busy"}
 
 
 @dataclass(frozen=True)
@@ -47,36 +44,36 @@ class ApiSettings:
         workdir: Where route modules keep state (the judge cache, uploaded files, jobs).
         token: When set, every request needs ``Authorization: Bearer <token>`` (the client's
             ``api_key``). Required to bind outside loopback.
-        max_body_bytes: Larger request bodies get 413.
-        max_concurrent: Gradings at the same time; more wait their turn.
+        limits: Body size and time, concurrency, connections (``rl_adapter._http_limits``).
         grade_timeout_s: Seconds one grading may take before it is answered as unresponsive.
     """
 
     workdir: Path = Path("rftkit-api")
     token: str | None = None
-    max_body_bytes: int = MAX_BODY_BYTES
-    max_concurrent: int = MAX_CONCURRENT
+    limits: ServerLimits = DEFAULT_LIMITS
     grade_timeout_s: float = GRADE_TIMEOUT_S
 
     def __post_init__(self) -> None:
-        if self.max_body_bytes < 1 or self.max_concurrent < 1 or not self.grade_timeout_s > 0:
-            raise ValueError("max_body_bytes, max_concurrent and grade_timeout_s must be positive")
+        if not self.grade_timeout_s > 0:
+            raise ValueError(f"grade_timeout_s must be positive, not {self.grade_timeout_s}")
+        if self.limits.max_body_bytes < 1 or self.limits.max_concurrent < 1:
+            raise ValueError("max_body_bytes and max_concurrent must be positive")
 
 
 @dataclass
 class ApiContext:
-    """What route modules share: the settings, the concurrency limit, things to close at exit."""
+    """What route modules share: the settings, the work slots, things to close at exit."""
 
     settings: ApiSettings
-    _limit: asyncio.Semaphore | None = None
+    slots: WorkSlots = field(init=False)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.slots = WorkSlots(self.settings.limits.max_concurrent)
+
     async def limited(self, work: Callable[[], Awaitable[Any]]) -> Any:
-        """Runs ``work()`` under the server's concurrency limit."""
-        if self._limit is None:  # created here: a semaphore binds to the server's event loop
-            self._limit = asyncio.Semaphore(self.settings.max_concurrent)
-        async with self._limit:
-            return await work()
+        """Awaits ``work()`` once one of the server's work slots is free."""
+        return await self.slots.run_async(work)
 
     def on_close(self, closer: Callable[[], None]) -> None:
         """Registers something to release when the server stops (worker pools, clients)."""
@@ -95,6 +92,11 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def openai_error_body(status: int, message: str) -> dict[str, Any]:
+    """A refusal of the limits middleware in OpenAI's error shape."""
+    return ApiError(status, message, code=_CODES.get(status)).body()
 
 
 def create_app(settings: ApiSettings, route_modules: Sequence[str] = ROUTE_MODULES) -> Any:
@@ -139,97 +141,56 @@ def create_app(settings: ApiSettings, route_modules: Sequence[str] = ROUTE_MODUL
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
         return answer(ApiError(400, f"{first.get('msg', 'invalid request')} at {param}", param=param))
 
-    guarded = _Guard(app, settings.token, settings.max_body_bytes)
-    guarded.context = context
+    guarded = LimitsMiddleware(
+        app, settings.limits, token=settings.token, open_paths=frozenset(), error_body=openai_error_body
+    )
+    guarded.context = context  # type: ignore[attr-defined]  # what the server closes when it stops
     return guarded
-
-
-class _Guard:
-    """ASGI middleware: 401 on a missing or wrong bearer token, 413 on a body over ``limit``.
-
-    Both are decided from the headers where they can be, so a client that is refused never
-    has its body read; a body that streams past the limit is cut off at the limit.
-    """
-
-    context: ApiContext
-
-    def __init__(self, app: ASGIApp, token: str | None, limit: int) -> None:
-        self.app = app
-        self.expected = f"Bearer {token}".encode() if token else None
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers", []))
-        if self.expected is not None and not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
-            error = ApiError(401, "missing or wrong API key (Authorization: Bearer <token>)", code="invalid_api_key")
-            await _send_error(send, error)
-            return
-        declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await _send_error(send, self._too_large())
-            return
-        seen = 0
-        rejected = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen, rejected
-            if rejected:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    rejected = True
-                    await _send_error(send, self._too_large())
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if not rejected:
-                await send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except Exception:
-            if not rejected:
-                raise
-
-    def _too_large(self) -> ApiError:
-        return ApiError(413, f"request body over {self.limit} bytes", code="request_too_large")
-
-
-async def _send_error(send: Send, error: ApiError) -> None:
-    body = error.encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if error.status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def make_server(settings: ApiSettings, *, host: str, port: int, log_level: str = "info") -> Any:
     """A configured ``uvicorn.Server`` (not started) for ``create_app(settings)``.
 
+    ``server.context.close()`` after ``server.run()`` releases what the routes hold.
+
     Raises:
         ValueError: ``host`` is not a loopback address and no token is set.
     """
-    import uvicorn
-
     if settings.token is None and not is_loopback(host):
-        raise ValueError(f"binding {host} (outside loopback) needs --token: anyone who reaches it could run code")
+        raise ValueError(f"binding {host} (outside loopback) needs a token: anyone who reaches it could run code")
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        limit_concurrency=MAX_CONNECTIONS,
-        timeout_graceful_shutdown=30,
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    server.context = app.context  # type: ignore[attr-defined]  # what cli closes after run()
+    server = make_uvicorn_server(app, host=host, port=port, limits=settings.limits, log_level=log_level)
+    server.context = app.context
     return server
+
+
+@contextlib.contextmanager
+def api_server(settings: ApiSettings | None = None, *, port: int = 0, log_level: str = "warning") -> Iterator[str]:
+    """Runs ``rftkit api`` on 127.0.0.1 in a background thread; yields its base URL (``.../v1``).
+
+    For notebooks, tests and scripts that want the hosted API's graders endpoints without a
+    separate process. ``port=0`` picks a free port.
+
+    Example:
+        >>> import openai
+        >>> with api_server() as base_url:                                   # doctest: +SKIP
+        ...     client = openai.OpenAI(base_url=base_url, api_key="unused")
+    """
+    settings = settings or ApiSettings()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", port))
+    server = make_server(settings, host="127.0.0.1", port=sock.getsockname()[1], log_level=log_level)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="rftkit-api")
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("rftkit api did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(START_TIMEOUT_S)
+        server.context.close()
+        sock.close()

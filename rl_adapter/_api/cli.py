@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from graders.cli import CommandParser, UsageError
-from rl_adapter._api.app import GRADE_TIMEOUT_S, MAX_BODY_BYTES, MAX_CONCURRENT, ApiSettings, is_loopback
+from rl_adapter._api.app import DEFAULT_LIMITS, GRADE_TIMEOUT_S, ApiSettings, is_loopback
 
 # The judge cache, inside the working directory.
 JUDGE_CACHE = "judge_cache.sqlite"
@@ -24,8 +25,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workdir", default="rftkit-api", help="state directory (judge cache; default ./rftkit-api)")
     parser.add_argument("--token", help="bearer token clients must send (their api_key)")
-    parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
-    parser.add_argument("--max-concurrent", type=int, default=MAX_CONCURRENT, help="gradings at the same time")
+    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_LIMITS.max_body_bytes)
+    parser.add_argument(
+        "--max-concurrent", type=int, default=DEFAULT_LIMITS.max_concurrent, help="gradings at the same time"
+    )
     parser.add_argument("--grade-timeout", type=float, default=GRADE_TIMEOUT_S, help="seconds per grading")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
@@ -41,8 +44,9 @@ def main(command: str, argv: Sequence[str]) -> int:
             settings = ApiSettings(
                 workdir=Path(args.workdir),
                 token=args.token,
-                max_body_bytes=args.max_body_bytes,
-                max_concurrent=args.max_concurrent,
+                limits=dataclasses.replace(
+                    DEFAULT_LIMITS, max_body_bytes=args.max_body_bytes, max_concurrent=args.max_concurrent
+                ),
                 grade_timeout_s=args.grade_timeout,
             )
         except ValueError as exc:
