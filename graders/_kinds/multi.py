@@ -69,11 +69,11 @@ class MultiSpec(BaseSpec):
     def _keyed_by_variable(cls, value: Any) -> Any:
         # Two shapes published for the hosted API that it rejects: a list (the API reference's
         # example) and one bare grader (the openai SDK's MultiGrader type since 1.83).
-        fix = "write an object keyed by the formula's variable names: {\"name\": {grader}, ...}"
+        wanted = "not an object of graders keyed by the formula's variable names"
         if isinstance(value, list):
-            raise ValueError(f"graders must be an object, not a list; {fix}")
+            raise ValueError(f"graders is a list, {wanted}")
         if isinstance(value, Mapping) and isinstance(value.get("type"), str):
-            raise ValueError(f"graders holds a single grader (type {value['type']!r}), not graders by name; {fix}")
+            raise ValueError(f"graders is a single grader (type {value['type']!r}), {wanted}")
         return value
 
 

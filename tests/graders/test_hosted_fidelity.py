@@ -160,7 +160,7 @@ def test_the_sdk_multi_grader_holding_one_grader_says_how_to_fix_it() -> None:
     with pytest.raises(SpecError) as info:
         compile_spec(multi)
     assert info.value.path == ("graders",)
-    assert "single grader" in str(info.value) and "keyed by the formula's variable names" in str(info.value)
+    assert "a single grader" in str(info.value) and "keyed by the formula's variable names" in str(info.value)
 
 
 # --- sampling defaults ---------------------------------------------------------------------------
