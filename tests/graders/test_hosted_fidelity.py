@@ -281,3 +281,16 @@ def test_image_tag_is_recorded_and_an_unknown_one_warns() -> None:
     with pytest.warns(UserWarning, match="unknown image_tag '2031-01-01'"):
         grader = compile_spec(_python(source, image_tag="2031-01-01"), trusted=True)
     assert grader.grade("x").details["image_tag"] == "2031-01-01"
+
+
+def test_the_hosted_python_extra_holds_the_packages_the_hint_names() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from graders._kinds.python import HOSTED_PACKAGES
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    extra = pyproject["project"]["optional-dependencies"]["hosted-python"]
+    pinned = {requirement.split("==")[0] for requirement in extra}
+    assert all("==" in requirement for requirement in extra)
+    assert pinned == set(HOSTED_PACKAGES.values()) - {"pydantic"}  # pydantic: a core dependency
