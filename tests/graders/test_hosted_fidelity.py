@@ -294,3 +294,20 @@ def test_the_hosted_python_extra_holds_the_packages_the_hint_names() -> None:
     pinned = {requirement.split("==")[0] for requirement in extra}
     assert all("==" in requirement for requirement in extra)
     assert pinned == set(HOSTED_PACKAGES.values()) - {"pydantic"}  # pydantic: a core dependency
+
+
+def test_checking_reasoning_effort_does_not_import_the_openai_client() -> None:
+    import json
+    import subprocess
+    import sys
+
+    spec = {
+        "type": "score_model",
+        "name": "j",
+        "model": "m",
+        "input": [{"role": "user", "content": "x"}],
+        "sampling_params": {"reasoning_effort": "xhigh"},
+    }
+    code = f"import sys, graders; graders.compile_spec({json.dumps(spec)}).close(); print('openai' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "False"

@@ -324,3 +324,14 @@ def test_binding_outside_loopback_needs_a_token(capsys: pytest.CaptureFixture[st
     assert rftkit_main(["api", "--host", "0.0.0.0", "--port", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs --token" in err[0]
+
+
+def test_a_grading_past_the_server_deadline_is_unresponsive_with_reward_0(tmp_path: Path) -> None:
+    from rl_adapter import ApiSettings, api_server
+
+    settings = ApiSettings(workdir=tmp_path, grade_timeout_s=0.5)
+    slow = python_spec("import time; time.sleep(30); return 1.0", timeout_s=60)
+    with api_server(settings) as base_url, openai.OpenAI(base_url=base_url, api_key="x", max_retries=0) as local:
+        response = run(local, slow, "x")
+    assert response.reward == 0.0
+    assert raised_flags(response) == {"unresponsive_reward_error"}
