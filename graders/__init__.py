@@ -11,7 +11,7 @@ Example:
 from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError
 from graders._function import from_function
 from graders._grader import Grader
-from graders._hosted import HOSTED_ERROR_FLAGS, HostedFlag, hosted_errors, hosted_run_response
+from graders._hosted import HOSTED_ERROR_FLAGS, HostedFlag, hosted_errors, hosted_flag, hosted_run_response
 from graders._kinds.python import PythonGrader
 from graders._llm.usage import ScoreBatch
 from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec, parse_spec, register
@@ -41,6 +41,7 @@ __all__ = [
     "compile_spec",
     "from_function",
     "hosted_errors",
+    "hosted_flag",
     "hosted_run_response",
     "json_schema",
     "kinds",

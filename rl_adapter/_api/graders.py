@@ -33,9 +33,12 @@ from graders._llm.usage import ScoreBatch
 from graders._types import Score
 from rl_adapter._api.app import ApiContext
 from rl_adapter._api.errors import ApiError
+from rl_adapter._http_limits import RequestRejected, ServerLimits, parse_json_body
 
 # Distinct grader specs kept compiled; each python one holds warm sandbox workers.
 MAX_COMPILED = 16
+# Bodies smaller than this are parsed on the event loop: a thread hand-off costs more than they do.
+PARSE_ON_LOOP_BYTES = 64 * 1024
 # The older run body's field, exposed to templates under this item key.
 REFERENCE_ANSWER = "reference_answer"
 
@@ -93,12 +96,15 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def _body(request: Request, limits: ServerLimits) -> dict[str, Any]:
     raw = await request.body()
     try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"the request body is not JSON: {exc}") from None
+        if len(raw) < PARSE_ON_LOOP_BYTES:
+            body = parse_json_body(raw, limits)
+        else:  # parsing megabytes on the event loop would hold up every other request
+            body = await asyncio.to_thread(parse_json_body, raw, limits)
+    except RequestRejected as exc:
+        raise ApiError(400, f"the request body is not usable JSON: {exc.detail}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"the request body must be a JSON object, not {_json_type(body)}")
     if "grader" not in body:
@@ -143,13 +149,13 @@ def routes(ctx: ApiContext) -> APIRouter:
 
     @router.post("/fine_tuning/alpha/graders/validate")
     async def validate(request: Request) -> dict[str, Any]:
-        body = await _body(request)
+        body = await _body(request, ctx.settings.limits)
         compiled.get(body["grader"])
         return {"grader": body["grader"]}
 
     @router.post("/fine_tuning/alpha/graders/run")
     async def run(request: Request) -> dict[str, Any]:
-        body = await _body(request)
+        body = await _body(request, ctx.settings.limits)
         sample, item = _run_inputs(body)
         grader = compiled.get(body["grader"])
         start = time.perf_counter()

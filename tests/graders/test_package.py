@@ -17,7 +17,8 @@ def test_all_is_sorted_and_complete() -> None:
     assert graders.__all__ == [
         "BaseSpec", "ErrorKind", "Grader", "GraderError", "HOSTED_ERROR_FLAGS", "HostedFlag", "Item", "Kind",
         "MissingDependencyError", "PythonGrader", "Sample", "SandboxLimits", "Score", "ScoreBatch", "ScoreError",
-        "SpecError", "Template", "compile_spec", "from_function", "hosted_errors", "hosted_run_response", "json_schema",
+        "SpecError", "Template", "compile_spec", "from_function", "hosted_errors", "hosted_flag",
+        "hosted_run_response", "json_schema",
         "kinds", "load_spec", "parse_spec", "register",
     ]  # fmt: skip
 

@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from graders import HOSTED_ERROR_FLAGS, compile_spec
-from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest
+from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest, Reply
 from rftkit.cli import main as rftkit_main
 
 TOKEN = "test-token-1"
@@ -250,13 +250,13 @@ def test_a_hanging_python_grader_sets_the_server_flag_with_reward_0(client: open
 # --- run: model graders ----------------------------------------------------------------------
 
 
+def judge_spec(model: str) -> dict[str, Any]:
+    prompt = "Grade {{sample.output_text}} against {{item.answer}}"
+    return {"type": "score_model", "name": "judge", "model": model, "input": [{"role": "user", "content": prompt}]}
+
+
 def test_run_score_model_against_the_judge_server(client: openai.OpenAI, judge: FakeOpenAIServer) -> None:
-    spec = {
-        "type": "score_model",
-        "name": "judge",
-        "model": "judge-model",
-        "input": [{"role": "user", "content": "Grade {{sample.output_text}} against {{item.answer}}"}],
-    }
+    spec = judge_spec("judge-model")
     judge.reset()
     response = run(client, spec, "Paris", {"answer": "Paris"})
     assert response.reward == 0.75
@@ -270,17 +270,9 @@ def test_run_score_model_against_the_judge_server(client: openai.OpenAI, judge: 
 
 
 def test_a_judge_server_error_sets_its_flag(client: openai.OpenAI, judge: FakeOpenAIServer) -> None:
-    spec = {
-        "type": "score_model",
-        "name": "judge",
-        "model": "missing-model",
-        "input": [{"role": "user", "content": "Grade {{sample.output_text}}"}],
-    }
-    from graders.testing.openai_server import Reply
-
     judge.reset()
     judge.script(Reply.error(404, "model not found"))
-    response = run(client, spec, "whatever")
+    response = run(client, judge_spec("missing-model"), "whatever", {"answer": "y"})
     assert response.reward == 0.0
     assert raised_flags(response) == {"model_grader_server_error"}
     assert "model not found" in response.metadata.errors.model_grader_server_error_details
@@ -335,3 +327,13 @@ def test_a_grading_past_the_server_deadline_is_unresponsive_with_reward_0(tmp_pa
         response = run(local, slow, "x")
     assert response.reward == 0.0
     assert raised_flags(response) == {"unresponsive_reward_error"}
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[" * 200 + b"]" * 200, b'["a list"]'], ids=["bad", "deep", "list"])
+def test_a_body_that_is_not_a_json_object_is_a_400_in_openai_shape(api: str, body: bytes) -> None:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    reply = httpx.post(f"{api}/fine_tuning/alpha/graders/run", content=body, headers=headers, timeout=60)
+    assert reply.status_code == 400
+    assert set(reply.json()["error"]) == {"message", "type", "param", "code"}
