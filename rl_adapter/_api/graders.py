@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from graders import ErrorKind, Grader, Sample, SpecError, compile_spec, hosted_run_response
 from graders._errors import format_path
@@ -141,6 +141,11 @@ async def _grade(grader: Grader, sample: Sample, item: dict[str, Any], timeout_s
     return scores if isinstance(scores, ScoreBatch) else ScoreBatch(scores)
 
 
+def _json(body: dict[str, Any]) -> Response:
+    # Plain JSON already: FastAPI's jsonable_encoder walk would only cost time on every call.
+    return Response(json.dumps(body), media_type="application/json")
+
+
 def routes(ctx: ApiContext) -> APIRouter:
     """The graders router; mounted under ``/v1`` by ``create_app``."""
     router = APIRouter()
@@ -148,18 +153,18 @@ def routes(ctx: ApiContext) -> APIRouter:
     ctx.on_close(compiled.close)
 
     @router.post("/fine_tuning/alpha/graders/validate")
-    async def validate(request: Request) -> dict[str, Any]:
+    async def validate(request: Request) -> Response:
         body = await _body(request, ctx.settings.limits)
         compiled.get(body["grader"])
-        return {"grader": body["grader"]}
+        return _json({"grader": body["grader"]})
 
     @router.post("/fine_tuning/alpha/graders/run")
-    async def run(request: Request) -> dict[str, Any]:
+    async def run(request: Request) -> Response:
         body = await _body(request, ctx.settings.limits)
         sample, item = _run_inputs(body)
         grader = compiled.get(body["grader"])
         start = time.perf_counter()
         scores = await ctx.limited(lambda: _grade(grader, sample, item, ctx.settings.grade_timeout_s))
-        return hosted_run_response(grader, scores[0], scores.usage, time.perf_counter() - start)
+        return _json(hosted_run_response(grader, scores[0], scores.usage, time.perf_counter() - start))
 
     return router
