@@ -8,10 +8,11 @@ Example:
     1.0
 """
 
-from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError
+from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError, did_you_mean, format_path
 from graders._function import from_function
 from graders._grader import Grader
 from graders._hosted import HOSTED_ERROR_FLAGS, HostedFlag, hosted_errors, hosted_flag, hosted_run_response
+from graders._jsonl import DataFileError, iter_jsonl
 from graders._kinds.python import PythonGrader
 from graders._llm.usage import ScoreBatch
 from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec, parse_spec, register
@@ -22,6 +23,7 @@ from graders._types import Item, Sample, Score, ScoreError
 
 __all__ = [
     "BaseSpec",
+    "DataFileError",
     "ErrorKind",
     "Grader",
     "GraderError",
@@ -39,10 +41,13 @@ __all__ = [
     "SpecError",
     "Template",
     "compile_spec",
+    "did_you_mean",
+    "format_path",
     "from_function",
     "hosted_errors",
     "hosted_flag",
     "hosted_run_response",
+    "iter_jsonl",
     "json_schema",
     "kinds",
     "load_spec",
