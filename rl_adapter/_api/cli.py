@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from graders.cli import CommandParser, UsageError
+from rftkit import CommandParser, UsageError
 from rl_adapter._api.app import DEFAULT_LIMITS, GRADE_TIMEOUT_S, ApiSettings, is_loopback
 
 # The judge cache, inside the working directory.
@@ -35,25 +35,17 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
 
 def main(command: str, argv: Sequence[str]) -> int:
-    """Runs ``rftkit api`` until SIGINT/SIGTERM; returns the exit code (2 for a usage error)."""
+    """Runs ``rftkit api`` until SIGINT/SIGTERM; returns the exit code (errors raise, see ``rftkit.cli``)."""
+    args = _parser(command).parse_args(list(argv))
+    if args.token is None and not is_loopback(args.host):
+        raise UsageError(f"rftkit api: binding {args.host} (outside loopback) needs --token")
     try:
-        args = _parser(command).parse_args(list(argv))
-        if args.token is None and not is_loopback(args.host):
-            raise UsageError(f"rftkit api: binding {args.host} (outside loopback) needs --token")
-        try:
-            settings = ApiSettings(
-                workdir=Path(args.workdir),
-                token=args.token,
-                limits=dataclasses.replace(
-                    DEFAULT_LIMITS, max_body_bytes=args.max_body_bytes, max_concurrent=args.max_concurrent
-                ),
-                grade_timeout_s=args.grade_timeout,
-            )
-        except ValueError as exc:
-            raise UsageError(f"rftkit api: {exc}") from None
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        limits = dataclasses.replace(
+            DEFAULT_LIMITS, max_body_bytes=args.max_body_bytes, max_concurrent=args.max_concurrent
+        )
+        settings = ApiSettings(Path(args.workdir), args.token, limits, args.grade_timeout)
+    except ValueError as exc:
+        raise UsageError(f"rftkit api: {exc}") from None
     return _serve(settings, args.host, args.port, args.log_level)
 
 
