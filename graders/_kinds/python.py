@@ -81,14 +81,14 @@ class PythonSpec(BaseSpec):
     Anything but a finite float (an exception, ``None``, a string, NaN, infinity, a number
     beyond 1e9 in size) scores 0 with ``python_grader_runtime_error`` and the traceback in
     ``details``. ``image_tag`` is accepted for compatibility and recorded in ``details``: the
-    code runs against the packages installed here, whatever the tag says (``pip install
-    'rftkit[hosted-python]'`` installs those of the hosted image ``2025-05-08``); a tag rftkit
+    code runs against the packages installed here, whatever the tag says; the extra
+    ``rftkit[hosted-python]`` installs those of the hosted image ``2025-05-08``. A tag rftkit
     does not know gives a warning. ``pass_threshold`` (from the hosted evals API) sets the
     Score's ``passed`` to ``value >= pass_threshold``; the value is unchanged.
 
     Each call may take ``timeout_s`` seconds and ``memory_mb`` of memory (default: the hosted
-    limits, 120 s and 2048 MB); limits given when compiling (``compile_spec(spec,
-    sandbox_limits=...)`` or ``PythonGrader(spec, limits=...)``) take precedence over both.
+    limits, 120 s and 2048 MB). Limits given when compiling take precedence over both:
+    ``compile_spec(spec, sandbox_limits=...)`` or ``PythonGrader(spec, limits=...)``.
     """
 
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
