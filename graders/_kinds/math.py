@@ -226,7 +226,11 @@ class MathGrader(Grader):
         if len(preds) > 1:
             if gold.kind == "set" and len(gold.parts) > 1:
                 # \boxed{1}\boxed{2} (or "1 or 2") for the set {1, 2}
-                return comparison.equal(gold, Node("set", parts=tuple(_flatten(preds))))
+                if comparison.equal(gold, Node("set", parts=tuple(_flatten(preds)))):
+                    return True
+                if self.refuse_hedges and any(comparison.equal(gold, p) for p in preds):
+                    details["hedge"] = HEDGE_NOTE  # the whole set, and something else besides
+                return False
             first = preds[0]
             if not all(comparison.equal(first, other) for other in preds[1:]):
                 if self.refuse_hedges:

@@ -37,11 +37,11 @@ _TEXT_CMD = re.compile(
     r"\\(?:text|textbf|textit|textrm|textsf|mbox|mathrm|mathbf|textnormal|operatorname)\s*\{([^{}]*)\}"
 )
 _UNIT_TAIL = re.compile(
-    r"(?<=[\d}\s])\s*\\(?:text|textbf|textit|textrm|textsf|textnormal|mbox|mathrm)"
+    r"(?:(?<=[\d}])|(?<=[\d}]\s))\s*\\(?:text|textbf|textit|textrm|textsf|textnormal|mbox|mathrm)"
     r"\s*\{(?!\s*(?:or|and)\s*\})\s*[a-zA-Z][a-zA-Z .]*\}(?:\^\{?\d\}?)?"  # a unit, not "\\text{ or }"
 )
 _PLAIN_UNIT = re.compile(r"(?<=\d)\s+([a-zA-Z]{2,})(?:\^\{?\d\}?)?\.?\s*$")
-_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|°|\\degree")
+_DEGREES = re.compile(r"\^\s*(?:\{\s*\\circ\s*\}|\\circ)|\\circ|°|\\degree")  # not the space after it
 _SPACING = re.compile(r"(\\\\)|\\[,!;: ]|~|\\(?:left|right|big|Big|bigl|bigr|Bigl|Bigr)(?![a-zA-Z])|\\displaystyle")
 _RELATIONS = (
     ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="), ("\\ge", ">="), ("\\neq", "!="), ("\\ne", "!="),
