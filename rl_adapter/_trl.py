@@ -17,13 +17,12 @@ from typing import Any
 from graders import ErrorKind, Grader, Sample, Score
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._errors import DatasetMismatchError
+from rl_adapter._lossless import ITEM_COLUMN, PROMPT_FIELD, decode_item
 
 # Keywords TRL passes besides the dataset columns; they are not item fields.
 TRL_KEYWORDS = frozenset(
     {"prompts", "completions", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments"}
 )
-# The dataset's prompt reaches the function as ``prompts``; graders see it as ``item.prompt``.
-PROMPT_FIELD = "prompt"
 
 
 def completion_to_sample(completion: Any) -> Sample:
@@ -105,6 +104,8 @@ def check_dataset(grader: Grader | RewardBackend, dataset: Any) -> None:
 def _columns_of(dataset: Any) -> set[str]:
     names = getattr(dataset, "column_names", None)
     if names is not None:
+        if ITEM_COLUMN in names:  # a trl_dataset: the fields are the rows' own keys
+            return {key for value in dataset[ITEM_COLUMN] for key in decode_item(value)}
         return set(names)
     columns: set[str] = set()
     for entry in dataset:
@@ -151,12 +152,10 @@ class TRLReward:
     def _inputs(
         self, prompts: Sequence[Any], completions: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> tuple[list[Sample], list[dict[str, Any]]]:
+        if ITEM_COLUMN in kwargs:
+            return self._lossless_inputs(completions, kwargs[ITEM_COLUMN])
         columns = [key for key in kwargs if key not in TRL_KEYWORDS]
-        if not self._checked:
-            missing = missing_fields(self.backend.item_fields, columns)
-            if missing:
-                raise DatasetMismatchError(_mismatch_message(self.backend.name, missing, columns))
-            self._checked = True
+        self._check_once(columns)
         n = len(completions)
         values = [kwargs[key] for key in columns]
         items = []
@@ -164,6 +163,21 @@ class TRLReward:
             item = {key: column[i] for key, column in zip(columns, values, strict=True)}
             item[PROMPT_FIELD] = prompts[i] if i < len(prompts) else None
             items.append(item)
+        return [completion_to_sample(c) for c in completions], items
+
+    def _check_once(self, columns: Iterable[str]) -> None:
+        if not self._checked:
+            missing = missing_fields(self.backend.item_fields, columns)
+            if missing:
+                raise DatasetMismatchError(_mismatch_message(self.backend.name, missing, columns))
+            self._checked = True
+
+    def _lossless_inputs(
+        self, completions: Sequence[Any], encoded: Sequence[str]
+    ) -> tuple[list[Sample], list[dict[str, Any]]]:
+        """Items decoded from a ``trl_dataset``'s JSON column: the rows exactly as written."""
+        items = [decode_item(value) for value in encoded]
+        self._check_once({key for item in items for key in item})
         return [completion_to_sample(c) for c in completions], items
 
     def _backend_failed(self, exc: Exception, n: int) -> list[Score]:
