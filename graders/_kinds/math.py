@@ -55,10 +55,26 @@ EXAMPLE: dict[str, Any] = {
 class MathSpec(AnswerOptions):
     """Scores 1 when the answer in ``input`` is mathematically equal to ``reference``, else 0.
 
-    Extraction (``extract="auto"``): the last ``\\boxed{...}`` (several boxes: the last
-    counts), else what follows "the answer is" / "Answer:", else the last ``$...$`` of a long
-    output, else the whole text. ``extract="none"`` takes the whole input as the answer. The
-    reference is read the same way (a bare reference stays as it is).
+    Extraction (``extract="auto"``): the ``\\boxed{...}`` answers, else what follows the last
+    answer cue ("the answer is", "Answer:", "Final Answer:", "Answer $9$"; math delimiters right
+    after the cue are read across a line break; a prose sentence "The largest n is 34." is read
+    from its last "is"), else the last ``$...$`` of a long output, else the whole text.
+    ``extract="none"`` takes the whole input as the answer. A reasoning trace (up to the last
+    ``</think>``, see ``reasoning_tags``) is dropped first. The reference is read the same way
+    when it holds a box or, past 40 characters, an answer cue (a worked solution); a bare
+    reference stays as it is.
+
+    Hedging (``hedging="refuse"``, the default): several boxes, or "a or b", answer a reference
+    that is a set (``\\boxed{1}\\boxed{2}`` for ``1, 2``); against any other reference, answers
+    that differ from each other score 0 with ``details["hedge"]`` (boxes equal in value, such as
+    ``15\\frac{39}{40}`` and ``\\frac{639}{40}``, are one answer). ``hedging="allow"`` reads the
+    last box. See docs/math.md.
+
+    Relations: ``relations="bounds"`` (default) lets ``-2 \\le x \\le 7`` answer ``[-2, 7]`` (an
+    inequality of a bare variable with constant bounds only, so an echoed ``x^2 - 4 < 0``
+    answers no interval); ``"separate"`` never equates an inequality with an interval.
+    Matrices in any environment, and scalar multiples and sums of them, compare cell by cell;
+    ``(p,q)=(3,2)`` answers ``(3,2)``; ``precision`` and ``decimal_comma`` as in ``numeric``.
 
     Equal means: the same structure (tuples and intervals in order, with the same brackets;
     sets, bare lists ``1, -2`` and ``\\pm`` in any order; unions; matrices of the same shape)
