@@ -26,6 +26,8 @@ MAX_CUE_SPAN = 2_000
 MAX_BOXES = 32
 _LEADING_DELIMITER = re.compile(r"\s*(\$|\\\(|\\\[)")
 _JOINED = re.compile(r"\s*(?:,\s*)?or\b")
+_CLAUSE = re.compile(r",?\s+(?:since|because|as|which|where)\s")
+_BOLD = re.compile(r"\*\*(.+?)\*\*\.?")
 _SENTENCE_END = re.compile(r"(?<=[^\s.])\.(?:\s|$)")
 _PROSE_VERB = re.compile(r"\b(?:is|are|equals|was|be)\b")
 _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
@@ -38,7 +40,7 @@ _TEXT_CMD = re.compile(
 )
 _UNIT_TAIL = re.compile(
     r"(?:(?<=[\d}])|(?<=[\d}]\s))\s*\\(?:text|textbf|textit|textrm|textsf|textnormal|mbox|mathrm)"
-    r"\s*\{(?!\s*(?:or|and)\s*\})\s*[a-zA-Z][a-zA-Z .]*\}(?:\^\{?\d\}?)?"  # a unit, not "\\text{ or }"
+    r"\s*\{(?!\s*(?:or|and)\s*\})\s*[a-zA-Z][a-zA-Z ./]*\}(?:\^\{?\d\}?)?"  # a unit, not "\\text{ or }"
 )
 _PLAIN_UNIT = re.compile(r"(?<=\d)\s+([a-zA-Z]{2,})(?:\^\{?\d\}?)?\.?\s*$")
 _DEGREES = re.compile(r"\^\s*(?:\{\s*\\circ\s*\}|\\circ)|\\circ|°|\\degree")  # not the space after it
@@ -93,6 +95,10 @@ def after_cue(text: str) -> str | None:
             if span_start == 0 and joined is None:
                 return rest[lead.start(1) + start : lead.start(1) + end]
     line = _SENTENCE_END.split(rest.split("\n", 1)[0], maxsplit=1)[0]
+    line = _CLAUSE.split(line, maxsplit=1)[0]  # "12, since 5+7=12": the reason is not the answer
+    bold = _BOLD.fullmatch(line.strip())
+    if bold is not None:
+        line = bold.group(1)  # markdown **12**
     plain = _unwrap_math(line)
     verb = list(_PROSE_VERB.finditer(plain))
     if verb and _PROSE_WORD.search(plain[: verb[-1].start()]):
@@ -312,6 +318,7 @@ _CHAIN_DOWN = re.compile(
     rf"^(?P<hi>{_BOUND_SIDE})\s*(?P<hop>>=|>)\s*(?P<var>[a-zA-Z])\s*(?P<lop>>=|>)\s*(?P<lo>{_BOUND_SIDE})$"
 )
 _ONE_BOUND = re.compile(rf"^(?P<a>{_BOUND_SIDE})\s*(?P<op><=|>=|<|>)\s*(?P<b>{_BOUND_SIDE})$")
+_NOT_EQUAL = re.compile(rf"^(?P<a>{_BOUND_SIDE})\s*(?P<op>!=)\s*(?P<b>{_BOUND_SIDE})$")
 _NAME_ONLY = re.compile(r"^[a-zA-Z]$")
 
 
@@ -326,14 +333,16 @@ def as_interval(text: str) -> str | None:
         hi_close = "]" if m.group("hop") in ("<=", ">=") else ")"
         lo, hi = m.group("lo").strip(), m.group("hi").strip()
         return None if lo == "" or hi == "" else f"{lo_open}{lo}, {hi}{hi_close}"
-    m = _ONE_BOUND.match(text)
+    m = _ONE_BOUND.match(text) or _NOT_EQUAL.match(text)
     if m is None:
         return None
     a, op, b = m.group("a").strip(), m.group("op"), m.group("b").strip()
     if _NAME_ONLY.match(b) and not _NAME_ONLY.match(a):
-        a, b, op = b, a, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}[op]
+        a, b, op = b, a, {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}[op]
     if not _NAME_ONLY.match(a):
         return None
+    if op == "!=":
+        return f"(-\\infty, {b}) \\cup ({b}, \\infty)"
     closed = "=" in op
     if op.startswith(">"):
         return f"{'[' if closed else '('}{b}, \\infty)"
@@ -341,9 +350,12 @@ def as_interval(text: str) -> str | None:
 
 
 def interval_bounds(text: str) -> list[str]:
-    """The bounds of the interval ``as_interval`` made (for the constant check)."""
-    inner = text.strip()[1:-1]
-    return [p.strip() for p in _split_top(inner, (",",))]
+    """The bounds of the intervals ``as_interval`` made (for the constant check)."""
+    return [
+        bound.strip()
+        for interval in _split_top(text, ("\\cup",))
+        for bound in _split_top(interval.strip()[1:-1], (",",))
+    ]
 
 
 def structure(s: str, depth: int = 0) -> Node:
