@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -118,6 +119,11 @@ class MathSpec(AnswerOptions):
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=60, allow_inf_nan=False)
 
 
+# An output with a box or an answer cue is read by them; only an unmarked one may be the
+# reference as a whole (prose such as "$g(x)=..$ for some $a>0$").
+_MARKED = re.compile(r"(?i)\\boxed|answer")
+
+
 class _BadReference(Exception):
     pass
 
@@ -205,7 +211,7 @@ class MathGrader(Grader):
             message = f"output is {len(text)} characters, over {MAX_INPUT_CHARS}"
             return Score.failure(ErrorKind.INPUT_TOO_LONG, message, **details)
         text = strip_reasoning(text, self.reasoning_tags)
-        if len(text) <= 2 * len(ref_text) + 50:
+        if len(text) <= 2 * len(ref_text) + 50 and _MARKED.search(text) is None:
             whole = normalize(text)  # an output that is the reference as a whole, e.g. text around $..$
             if key(whole) == key(reference):
                 return Score(1.0, True, {"extracted": clip(whole), **details, "method": "string"})
@@ -220,9 +226,8 @@ class MathGrader(Grader):
             return Score(0.0, False, details)
         comparison = Comparison(self.timeout, relations=self.relations, precision=self.precision)
         try:
-            preds = [structure(a) for a in answers]
-            if len(preds) == 1:
-                preds = [structure(a) for a in alternatives(answers[0])]  # "3 or 5"
+            # one answer may still be several: "3 or 5"
+            preds = [structure(a) for a in (alternatives(answers[0]) if len(answers) == 1 else answers)]
             ok = self._judge(comparison, gold, preds, details)
         except StructureError as exc:
             return Score(0.0, False, {**details, "method": "structure", "note": str(exc)})

@@ -50,6 +50,15 @@ _RELATIONS = (
     ("\\leqslant", "<="), ("\\geqslant", ">="), ("\\lt", "<"), ("\\gt", ">"), ("≤", "<="), ("≥", ">="),
     ("≠", "!="), ("\\in", " in "),
 )  # fmt: skip
+_WHITESPACE = re.compile(r"\s+")
+_RELATION_PLAIN = dict(_RELATIONS)
+# one pass for every spelling; longest first, so \\leq is not read as \\le followed by q
+_RELATION = re.compile(
+    "|".join(
+        re.escape(k) + ("(?![a-zA-Z])" if k[0] == "\\" else "")
+        for k in sorted(_RELATION_PLAIN, key=len, reverse=True)
+    )
+)
 _REL_OPS = ("<=", ">=", "!=", " in ", "=", "<", ">")
 _FUNCTION_WORDS = frozenset({"sqrt", "pi", "sin", "cos", "tan", "cot", "sec", "csc", "ln", "log", "exp"})
 
@@ -58,7 +67,9 @@ def extract_answers(text: str) -> tuple[list[str], bool]:
     """The final answers in a model output and whether one was marked: every ``\\boxed{}``
     (innermost, the last ``MAX_BOXES``), else what follows the last answer cue, else the last
     ``$...$`` math; else (unmarked) the whole text."""
-    text = _BOX_TYPO.sub("\\\\boxed{", fold(text))
+    text = fold(text)
+    if "beginboxed" in text:
+        text = _BOX_TYPO.sub("\\\\boxed{", text)
     boxes = [b for b in boxed_contents(text)[-MAX_BOXES:] if "\\boxed" not in b and "\\fbox" not in b]
     if boxes:
         return boxes, True
@@ -161,18 +172,27 @@ def normalize(text: str, *, plain_units: bool = False) -> str:
     only, since in a reference ``5 ab`` may be a product.
     """
     s = fold(text).strip()
-    s = s.replace("\\$", "")  # a dollar amount, before $ is read as a math delimiter
-    s = _unwrap_math(s)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("$", "")
-    s = _THOUSANDS.sub(r"\1", s)
-    s = _SPACING.sub(lambda m: m.group(1) or " ", s)
-    s = _DEGREES.sub("", s)
-    s = _UNIT_TAIL.sub("", s)
-    s = _TEXT_CMD.sub(lambda m: m.group(1), s)
-    for latex, plain in _RELATIONS:
-        s = re.sub(re.escape(latex) + r"(?![a-zA-Z])", plain, s)
-    s = s.replace("\\%", "%").replace("\\mid", "|").replace("\\varnothing", "\\emptyset")
-    s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
+    # each pass runs only when its trigger is there: this is on the per-sample path
+    if "$" in s or "\\(" in s or "\\[" in s:
+        s = s.replace("\\$", "")  # a dollar amount, before $ is read as a math delimiter
+        s = _unwrap_math(s).replace("$", "")
+    command = "\\" in s
+    if command:
+        s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    if "," in s:
+        s = _THOUSANDS.sub(r"\1", s)
+    if command or "~" in s:
+        s = _SPACING.sub(lambda m: m.group(1) or " ", s)
+    if "circ" in s or "°" in s or "degree" in s:
+        s = _DEGREES.sub("", s)
+    if command:
+        s = _UNIT_TAIL.sub("", s)
+        s = _TEXT_CMD.sub(lambda m: m.group(1), s)
+    if command or not s.isascii():
+        s = _RELATION.sub(lambda m: _RELATION_PLAIN[m.group()], s)
+    if command:
+        s = s.replace("\\%", "%").replace("\\mid", "|").replace("\\varnothing", "\\emptyset")
+    s = _WHITESPACE.sub(" ", s).strip().rstrip(".").strip()
     if s in _EMPTY_SET_SPELLINGS:
         s = "\\emptyset"
     unit = _PLAIN_UNIT.search(s) if plain_units else None
@@ -183,7 +203,7 @@ def normalize(text: str, *, plain_units: bool = False) -> str:
 
 def key(text: str) -> str:
     """A spelling-insensitive key for the cheap string comparison."""
-    return re.sub(r"\s+", "", text)
+    return _WHITESPACE.sub("", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +230,8 @@ class StructureError(ValueError):
 
 def _split_top(s: str, separators: tuple[str, ...]) -> list[str]:
     """``s`` split at separators outside every bracket pair."""
+    if not any(sep in s for sep in separators):
+        return [s]
     parts: list[str] = []
     depth = 0
     start = 0

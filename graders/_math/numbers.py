@@ -28,7 +28,6 @@ MAX_BOX_CHARS = 10_000
 
 # Characters folded before matching: minus signs and dashes that models print for "-".
 _MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-", "\u2796": "-"})
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # A character whose compatibility form is longer than this is kept as it is (see ``fold``).
 MAX_FOLD_GROWTH = 3
@@ -76,7 +75,7 @@ def fold(text: str) -> str:
     ``MAX_FOLD_GROWTH`` characters stays as it is: NFKC of the whole text would turn a
     megabyte of U+FDFA into 18 megabytes that every later pass then reads.
     """
-    if _NON_ASCII.search(text) is None:
+    if text.isascii():
         return text
     return _NON_ASCII_RUN.sub(_fold_run, text).translate(_MINUS)
 
