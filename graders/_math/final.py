@@ -23,7 +23,9 @@ DEFAULT_REASONING_TAGS = ("<think>", "</think>")
 # An arithmetic answer longer than this is not an unreduced final value but a derivation.
 MAX_ARITHMETIC_CHARS = 120
 
-_OPERAND = r"\(?\s*[-+]?\s*(?:\\\$|\$)?\s*(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?\s*\)?"
+# No two whitespace runs may meet without a token between them: "1" and 9,000 spaces would
+# otherwise backtrack quadratically.
+_OPERAND = r"(?:\(\s*)?(?:[-+]\s*)?(?:\\?\$\s*)?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:\s*\))?"
 _OPERATOR = r"(?:[-+*/^×÷·]|\\times|\\cdot|\\div|x(?=\s))"
 # A plain arithmetic expression: numbers joined by operators (at least one operator).
 _ARITHMETIC = re.compile(rf"{_OPERAND}(?:\s*{_OPERATOR}\s*{_OPERAND})+")
@@ -84,7 +86,7 @@ def _value_at(text: str, pos: int) -> tuple[Number | None, int]:
         pos = equals.end()
 
 
-_NUMBER_START = re.compile(r"\s*(?:\(?\s*[-+]?\s*(?:\\\$|\$|€|£|¥|₹)?\s*\.?\d|-?\\[dt]?frac)")
+_NUMBER_START = re.compile(r"(?:(?:\(\s*)?(?:[-+]\s*)?(?:(?:\\\$|\$|€|£|¥|₹)\s*)?\.?\d|-?\\[dt]?frac)")
 
 
 def _first_number_at(text: str, pos: int, *, anchored: bool = False) -> tuple[Number, int] | None:
