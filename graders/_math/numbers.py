@@ -23,6 +23,8 @@ MAX_NUMBER_DIGITS = 64
 MAX_EXPONENT = 400
 # last_number reads this many final characters first: long outputs end in their answer.
 TAIL_CHARS = 4_000
+# first_number reads a text up to this long in one pass; a longer one lazily, number by number.
+SHORT_TEXT = 2_000
 # Balanced-brace scan of \boxed{...}: a box holding more than this is not a final answer.
 MAX_BOX_CHARS = 10_000
 
@@ -127,7 +129,8 @@ def _fraction(m: re.Match[str]) -> Number | None:
 def _candidates(text: str) -> list[tuple[int, re.Match[str], bool]]:
     """Number-shaped matches in order: (start, match, is_fraction); read lazily by the callers,
     so a text of 100,000 numbers costs one regex pass, not 100,000 Fractions."""
-    text = _GROUPED.sub(",", text)
+    if "{" in text or "\\" in text:
+        text = _GROUPED.sub(",", text)
     fractions = sorted(
         ((m.start(), m.end(), m) for pattern in (_FRAC, _MIXED) for m in pattern.finditer(text)),
         key=lambda t: t[0],
@@ -155,6 +158,12 @@ def first_number(text: str) -> Number | None:
     The three patterns are merged lazily by position, so the cost is that of the text up to the
     first number, not of every number in it (``"1 "`` x 500,000 would build 500,000 matches).
     """
+    if len(text) <= SHORT_TEXT:
+        for _, m, is_fraction in _candidates(text):  # a short text: one list is cheaper than the lazy merge
+            number = _number(m, is_fraction)
+            if number is not None:
+                return number
+        return None
     text = _GROUPED.sub(",", text)
     fractions = heapq.merge(
         ((m.start(), 0, m) for m in _FRAC.finditer(text)),
