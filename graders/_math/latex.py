@@ -83,12 +83,6 @@ def extract_answers(text: str) -> tuple[list[str], bool]:
     return [text], False
 
 
-def extract_answer(text: str) -> tuple[str, bool]:
-    """The last of ``extract_answers``."""
-    answers, marked = extract_answers(text)
-    return answers[-1], marked
-
-
 def after_cue(text: str) -> str | None:
     """What follows the last answer cue ("the answer is", "Final Answer:", "Answer $9$"): the math
     span right after it (also across a line break), else the rest of its sentence; a sentence
