@@ -51,6 +51,11 @@ _RELATIONS = (
     ("≠", "!="), ("\\in", " in "),
 )  # fmt: skip
 _WHITESPACE = re.compile(r"\s+")
+# Symbols models print instead of their LaTeX commands (the space keeps "2π" from becoming "2\\pix").
+_UNICODE_MATH = str.maketrans(
+    {"∞": "\\infty ", "π": "\\pi ", "√": "\\sqrt ", "×": "\\times ", "·": "\\cdot ", "÷": "\\div ",
+     "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne "}
+)  # fmt: skip
 _RELATION_PLAIN = dict(_RELATIONS)
 # one pass for every spelling; longest first, so \\leq is not read as \\le followed by q
 _RELATION = re.compile(
@@ -182,7 +187,10 @@ def normalize(text: str, *, plain_units: bool = False) -> str:
     if command:
         s = _UNIT_TAIL.sub("", s)
         s = _TEXT_CMD.sub(lambda m: m.group(1), s)
-    if command or not s.isascii():
+    if not s.isascii():
+        s = s.translate(_UNICODE_MATH)
+        command = "\\" in s
+    if command:
         s = _RELATION.sub(lambda m: _RELATION_PLAIN[m.group()], s)
     if command:
         s = s.replace("\\%", "%").replace("\\mid", "|").replace("\\varnothing", "\\emptyset")
