@@ -120,8 +120,10 @@ def test_a_second_evaluation_into_a_held_directory_exits_2_naming_the_holder(
         assert main(sampling) == 2  # sampling into it waits its turn too: no call is made, none paid twice
         assert f"pid {holder.pid}" in capsys.readouterr().err and not (run / "predictions.jsonl").exists()
     finally:
-        holder.communicate("", timeout=60)
-    assert main(argv) == 0  # the lock went with its holder
+        holder.kill()  # kill -9: no cleanup runs, the lock file stays behind ...
+        holder.communicate(timeout=60)
+    assert (run / ".lock").exists()
+    assert main(argv) == 0  # ... but the lock itself went with its holder
     assert len((run / "scores.jsonl").read_text().splitlines()) == 20 and not (run / ".lock").exists()
 
 
