@@ -11,7 +11,7 @@ Definitions (n = samples of an item that were scored, i.e. did not abstain):
 - ``n``: items with at least one scored sample; ``n_items``: all items; ``n_samples``: all samples.
 - ``pass_rate``: share of scored samples with ``passed`` true, averaged per item; present when
   the grader sets ``passed``.
-- ``top@k``: share of scored samples whose rank (``details["rank"]``, 1-based position of the
+- ``top@k``: share of scored samples whose rank (``graders.rank_of``: 1-based position of the
   reference in the output list; inside a ``multi``, the first child that records one) is <= k,
   averaged per item. An output that could not be graded counts as not found. ``top@max``: the
   reference is anywhere in the list. Present when the grader records ranks.
@@ -20,7 +20,7 @@ Definitions (n = samples of an item that were scored, i.e. did not abstain):
   where the grader sets no ``passed``). Reported when items have several samples, for each
   requested k up to the smallest n, and for k = that n.
 - ``maj@k``: share of items whose majority answer among their first k samples is correct
-  (answer = ``details["answer"]``, ``["extracted_value"]``, ``["extracted"]``, ... or a
+  (answer = ``graders.answer_of``: ``details["answer"]``, ``["extracted_value"]``, ... or a
   string_check's ``["input"]``; ties go to the answer seen first).
   Reported with ``pass@k`` when the grader records answers.
 - ``error_rate``: share of samples whose score has an error that is not an abstention;
@@ -31,51 +31,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from evalkit._result import ItemScores
 from evalkit._stats import bootstrap_ci, majority, mean_stderr, pass_at_k
-from graders import Score
+from graders import Score, answer_of, rank_of
 
-# details keys that hold a sample's final answer, for majority voting; first present wins. A
-# normalised value comes before the text it was read from (numeric: "1,800" and "1800.0" are one vote).
-ANSWER_KEYS = ("answer", "extracted_value", "extracted", "extracted_answer", "prediction", "parsed", "input")
 _NO_RANK: Any = object()
 # The group of items that lack a breakdown field.
 MISSING = "(missing)"
-
-
-def rank_of(score: Score) -> Any:
-    """The rank the grader recorded (int, or None when the reference is absent), or _NO_RANK."""
-    details = score.details
-    if "rank" in details:
-        return details["rank"]
-    subs = details.get("sub_details")
-    if isinstance(subs, Mapping):
-        for sub in subs.values():
-            if isinstance(sub, Mapping) and "rank" in sub:
-                return sub["rank"]
-    return _NO_RANK
-
-
-def answer_of(score: Score) -> str | None:
-    """The sample's final answer from ``details`` (as a string), for maj@k; None when absent."""
-    for source in _detail_dicts(score.details):
-        for key in ANSWER_KEYS:
-            value = source.get(key)
-            if value is not None:
-                return value if isinstance(value, str) else repr(value)
-    return None
-
-
-def _detail_dicts(details: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-    yield details
-    subs = details.get("sub_details")
-    if isinstance(subs, Mapping):
-        yield from (sub for sub in subs.values() if isinstance(sub, Mapping))
 
 
 def is_correct(score: Score) -> bool:
@@ -125,7 +92,7 @@ def compute_metrics(items: Sequence[ItemScores], *, k: Sequence[int] = (1, 5, 20
             if score.passed is not None:
                 any_passed = True
             passed.append(1.0 if score.passed else 0.0)
-            rank = rank_of(score)
+            rank: Any = rank_of(score, _NO_RANK)
             if rank is not _NO_RANK:
                 any_rank = True
             ok = isinstance(rank, int)
@@ -136,7 +103,7 @@ def compute_metrics(items: Sequence[ItemScores], *, k: Sequence[int] = (1, 5, 20
             values.append(sum(s.value for s in scored) / n)
             any_passed = any_passed or any(s.passed is not None for s in scored)
             passed.append(sum(1.0 for s in scored if s.passed) / n)
-            ranks = [rank_of(s) for s in scored]
+            ranks = [rank_of(s, _NO_RANK) for s in scored]
             any_rank = any_rank or any(r is not _NO_RANK for r in ranks)
             ints = [r for r in ranks if isinstance(r, int)]
             for j in ks:
@@ -210,7 +177,7 @@ def rank_curve(items: Iterable[ItemScores], max_k: int) -> list[float]:
             continue
         n_items += 1
         for score in scored:
-            rank = rank_of(score)
+            rank = rank_of(score, _NO_RANK)
             any_rank = any_rank or rank is not _NO_RANK
             if isinstance(rank, int):
                 counts[min(rank, max_k + 1)] += 1 / len(scored)

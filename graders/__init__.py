@@ -8,6 +8,7 @@ Example:
     1.0
 """
 
+from graders._details import answer_of, rank_of, sub_errors, sub_scores, to_reward, without_evidence
 from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError
 from graders._function import from_function
 from graders._grader import Grader
@@ -35,11 +36,17 @@ __all__ = [
     "ScoreError",
     "SpecError",
     "Template",
+    "answer_of",
     "compile_spec",
     "from_function",
     "json_schema",
     "kinds",
     "load_spec",
     "parse_spec",
+    "rank_of",
     "register",
+    "sub_errors",
+    "sub_scores",
+    "to_reward",
+    "without_evidence",
 ]

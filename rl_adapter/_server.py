@@ -6,7 +6,7 @@ Endpoints:
   load-balancer probes);
 * ``POST /grade``: ``{"samples": [...], "items": [...]}`` -> ``{"scores": [Score.to_dict()...]}``,
   the generic batch endpoint (``HttpBackend`` speaks it); ``"details": false`` in the request
-  leaves the evidence out of each Score but ``sub_scores`` (a smaller answer for RL loops);
+  leaves the evidence out of each Score but what a reward reads (``graders.without_evidence``);
 * ``POST /get_reward``: OpenRLHF's remote reward protocol, ``{"query", "prompts", "labels"}`` ->
   ``{"rewards", "scores", "extra_logs"}``.
 
@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from graders import Sample, Score
+from graders import Sample, Score, without_evidence
 from rl_adapter._backend import RewardBackend
 from rl_adapter._openrlhf import DEFAULT_LABEL_FIELD, openrlhf_rewards
 
@@ -56,10 +56,7 @@ class OpenRLHFRequest(BaseModel):
 
 def _compact(score: Score) -> dict[str, Any]:
     """A Score without its evidence: value, error and the ``multi`` parts (what a reward needs)."""
-    out = score.to_dict()
-    sub_scores = out["details"].get("sub_scores")
-    out["details"] = {"sub_scores": sub_scores} if sub_scores is not None else {}
-    return out
+    return without_evidence(score).to_dict()
 
 
 def _grade_body(raw: bytes) -> dict[str, Any]:

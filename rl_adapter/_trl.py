@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from graders import ErrorKind, Grader, Sample, Score
+from graders import ErrorKind, Grader, Sample, Score, sub_scores, to_reward
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._errors import DatasetMismatchError
 
@@ -216,29 +216,21 @@ class AsyncTRLReward(TRLReward):
 
 
 def to_rewards(scores: Sequence[Score], error_value: float) -> tuple[list[float | None], Counter[str], int]:
-    """Maps Scores to rewards: abstention -> None, error or non-finite -> ``error_value``.
+    """Maps Scores to rewards with ``graders.to_reward``: abstention -> None, error -> ``error_value``.
 
     Returns the rewards, the error counts by kind and the number of abstentions.
     """
-    rewards: list[float | None] = []
+    rewards = [to_reward(score, error_value) for score in scores]
     errors: Counter[str] = Counter()
     abstained = 0
     for score in scores:
-        if score.error is not None:
-            if score.abstained:
-                abstained += 1
-                rewards.append(None)
-                continue
+        if score.error is None:
+            if not math.isfinite(score.value):
+                errors[ErrorKind.NON_FINITE_VALUE] += 1
+        elif score.abstained:
+            abstained += 1
+        else:
             errors[score.error.kind] += 1
-            # A multi score whose part errs still carries the formula's partial credit: keep it.
-            if "sub_errors" not in score.details or score.error.kind == ErrorKind.FORMULA_EVAL_ERROR:
-                rewards.append(error_value)
-                continue
-        value = score.value
-        if not math.isfinite(value):
-            errors[ErrorKind.NON_FINITE_VALUE] += 1
-            value = error_value
-        rewards.append(value)
     return rewards, errors, abstained
 
 
@@ -247,10 +239,7 @@ def component_means(scores: Sequence[Score]) -> dict[str, float]:
     sums: dict[str, float] = {}
     counts: Counter[str] = Counter()
     for score in scores:
-        sub = score.details.get("sub_scores")
-        if not isinstance(sub, Mapping):
-            continue
-        for key, value in sub.items():
+        for key, value in sub_scores(score).items():
             if isinstance(value, int | float) and math.isfinite(value):
                 sums[key] = sums.get(key, 0.0) + float(value)
                 counts[key] += 1

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from graders._details import RANK
 from graders._errors import ErrorKind
 from graders._grader import Grader
 from graders._registry import register
@@ -180,7 +181,7 @@ class ListRankGrader(Grader):
                     rank = len(seen)
                     matched = entry
         # A copy of the cached list: each Score owns its details.
-        details: dict[str, Any] = {"rank": rank, "list_length": len(seen), "reference": [*reference_list]}
+        details: dict[str, Any] = {RANK: rank, "list_length": len(seen), "reference": [*reference_list]}
         if matched is not None:
             details["matched"] = clip(matched) if isinstance(matched, str) else matched
         if self.max_items is not None and len(seen) > self.max_items:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from graders._details import SUB_DETAILS, SUB_ERRORS, SUB_SCORES
 from graders._errors import ABSTENTION_KINDS, ErrorKind
 from graders._formula import Formula
 from graders._grader import Grader, error_score
@@ -113,10 +114,10 @@ class MultiGrader(Grader):
     def _combine(
         self, values: dict[str, float], sub_details: dict[str, Any], errors: list[tuple[str, ScoreError]] | None
     ) -> Score:
-        details: dict[str, Any] = {"sub_scores": values, "sub_details": sub_details}
+        details: dict[str, Any] = {SUB_SCORES: values, SUB_DETAILS: sub_details}
         error: ScoreError | None = None
         if errors:
-            details["sub_errors"] = {key: e.to_dict() for key, e in errors}
+            details[SUB_ERRORS] = {key: e.to_dict() for key, e in errors}
             abstentions = [e for _, e in errors if e.kind in ABSTENTION_KINDS]
             if abstentions:
                 return Score(0.0, None, details, abstentions[0])

@@ -9,6 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from graders._details import sub_scores
 from graders._errors import ErrorKind
 from graders._grader import Grader
 from graders._registry import kinds
@@ -37,10 +38,10 @@ def _multi_formula_law(grader: Grader, item: Mapping[str, Any], draw: Callable[.
     """The multi value is the formula of its sub-scores and lies within the formula's bounds."""
     sample = draw(samples_for(grader, item), label="sample")
     score = grader.grade(sample, item)
-    subs = score.details.get("sub_scores")
+    subs = sub_scores(score)
     if score.abstained or (score.error is not None and score.error.kind == ErrorKind.FORMULA_EVAL_ERROR):
         return  # an abstaining child makes the multi abstain; a math error in the formula is an error
-    if not isinstance(subs, dict):
+    if not subs:
         raise LawFailure("multi_formula", "details has no sub_scores", sample)
     expected = grader.formula.evaluate(subs)  # type: ignore[attr-defined]
     if not close(score.value, expected):
