@@ -21,9 +21,12 @@ Example:
 from rl_adapter._backend import GraderBackend, MockBackend, RewardBackend
 from rl_adapter._errors import DatasetMismatchError, JobConfigError, RLAdapterError
 from rl_adapter._http import HttpBackend
+from rl_adapter._job._config import JobConfig
+from rl_adapter._job._train import run_job
 from rl_adapter._openrlhf import openrlhf_reward_func, openrlhf_rewards
+from rl_adapter._reward import check_dataset
 from rl_adapter._server import create_app, serve
-from rl_adapter._trl import AsyncTRLReward, TRLReward, check_dataset, completion_to_sample, trl_reward
+from rl_adapter._trl import AsyncTRLReward, TRLReward, completion_to_sample, trl_reward
 from rl_adapter._verl import verl_compute_score
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "DatasetMismatchError",
     "GraderBackend",
     "HttpBackend",
+    "JobConfig",
     "JobConfigError",
     "MockBackend",
     "RLAdapterError",
@@ -41,6 +45,7 @@ __all__ = [
     "create_app",
     "openrlhf_reward_func",
     "openrlhf_rewards",
+    "run_job",
     "serve",
     "trl_reward",
     "verl_compute_score",

@@ -7,6 +7,7 @@ reward functions count and map to their ``error_value``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -109,6 +110,10 @@ class HttpBackend:
         if len(scores) != len(samples):
             return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"{len(scores)} scores for {len(samples)} samples", n)
         return scores
+
+    async def ascore(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """Async ``score``: the request waits in a worker thread, not on the event loop."""
+        return await asyncio.to_thread(self.score, samples, items)
 
     def close(self) -> None:
         """Closes the HTTP client; idempotent."""

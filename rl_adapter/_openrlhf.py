@@ -15,7 +15,7 @@ from typing import Any
 
 from graders import Grader, Sample, sub_scores
 from rl_adapter._backend import RewardBackend, as_backend
-from rl_adapter._trl import component_means, to_rewards
+from rl_adapter._reward import component_means, to_rewards
 
 # End-of-turn markers of common chat templates, left at the end of a decoded query.
 END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|end|>", "<eos>")

@@ -1,4 +1,4 @@
-"""Graders as TRL reward functions (GRPOTrainer, RLOOTrainer): ``trl_reward`` and ``check_dataset``.
+"""Graders as TRL reward functions (GRPOTrainer, RLOOTrainer): ``trl_reward``.
 
 TRL calls a reward function as ``f(prompts=..., completions=..., completion_ids=..., **columns,
 trainer_state=..., log_extra=..., log_metric=...)`` with one list entry per completion, and wants
@@ -7,23 +7,20 @@ one float (or None, "no opinion") back per completion. See ``trl_reward`` for th
 
 from __future__ import annotations
 
-import difflib
-import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from graders import ErrorKind, Grader, Sample, Score, sub_scores, to_reward
+from graders import ErrorKind, Grader, Sample, Score
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._errors import DatasetMismatchError
+from rl_adapter._reward import PROMPT_FIELD, component_means, mismatch_message, missing_fields, to_rewards
 
 # Keywords TRL passes besides the dataset columns; they are not item fields.
 TRL_KEYWORDS = frozenset(
     {"prompts", "completions", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments"}
 )
-# The dataset's prompt reaches the function as ``prompts``; graders see it as ``item.prompt``.
-PROMPT_FIELD = "prompt"
 
 
 def completion_to_sample(completion: Any) -> Sample:
@@ -56,63 +53,6 @@ def _content_text(content: Any) -> str:
     if isinstance(content, Sequence):  # content parts: [{"type": "text", "text": ...}, ...]
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
     return str(content)
-
-
-def missing_fields(needed: Iterable[str], columns: Iterable[str]) -> list[str]:
-    """The item fields in ``needed`` that no column provides (the prompt always is)."""
-    have = set(columns) | {PROMPT_FIELD}
-    return sorted(set(needed) - have)
-
-
-def _mismatch_message(name: str, missing: list[str], columns: Iterable[str]) -> str:
-    cols = sorted(set(columns))
-    hints = []
-    for field in missing:
-        close = difflib.get_close_matches(field, cols, n=1, cutoff=0.6)
-        if close:
-            hints.append(f"{field!r} (did you mean {close[0]!r}?)")
-        else:
-            hints.append(repr(field))
-    return (
-        f"grader {name!r} reads item field{'s' if len(missing) > 1 else ''} {', '.join(hints)} "
-        f"that the dataset does not have (columns: {', '.join(cols) or 'none'}); rename the column or fix the "
-        "grader's templates, or every sample would score as invalid_variable_error"
-    )
-
-
-def check_dataset(grader: Grader | RewardBackend, dataset: Any) -> None:
-    """Checks that a dataset has every item field the grader's templates read.
-
-    Args:
-        grader: A compiled grader or a reward backend (its ``item_fields`` are checked).
-        dataset: A ``datasets.Dataset`` (its ``column_names``), a list of row mappings (the
-            union of their keys), or an iterable of column names.
-
-    Raises:
-        DatasetMismatchError: a field is missing; the message names it, the columns there are,
-            and the closest column (``ground_truths`` for ``ground_truth``).
-
-    Example:
-        >>> check_dataset(grader, [{"prompt": "2+2?", "answer": "4"}])   # doctest: +SKIP
-    """
-    backend = as_backend(grader)
-    columns = _columns_of(dataset)
-    missing = missing_fields(backend.item_fields, columns)
-    if missing:
-        raise DatasetMismatchError(_mismatch_message(backend.name, missing, columns))
-
-
-def _columns_of(dataset: Any) -> set[str]:
-    names = getattr(dataset, "column_names", None)
-    if names is not None:
-        return set(names)
-    columns: set[str] = set()
-    for entry in dataset:
-        if isinstance(entry, Mapping):
-            columns |= set(entry)
-        else:
-            columns.add(str(entry))
-    return columns
 
 
 class TRLReward:
@@ -155,7 +95,7 @@ class TRLReward:
         if not self._checked:
             missing = missing_fields(self.backend.item_fields, columns)
             if missing:
-                raise DatasetMismatchError(_mismatch_message(self.backend.name, missing, columns))
+                raise DatasetMismatchError(mismatch_message(self.backend.name, missing, columns))
             self._checked = True
         n = len(completions)
         values = [kwargs[key] for key in columns]
@@ -208,42 +148,10 @@ class AsyncTRLReward(TRLReward):
         start = time.perf_counter()
         samples, items = self._inputs(prompts, completions, kwargs)
         try:
-            ascore = getattr(self.backend, "ascore", None)
-            scores = await ascore(samples, items) if ascore is not None else self.backend.score(samples, items)
+            scores = await self.backend.ascore(samples, items)
         except Exception as exc:  # noqa: BLE001 - see TRLReward.__call__
             scores = self._backend_failed(exc, len(samples))
         return self._finish(scores, kwargs, start)
-
-
-def to_rewards(scores: Sequence[Score], error_value: float) -> tuple[list[float | None], Counter[str], int]:
-    """Maps Scores to rewards with ``graders.to_reward``: abstention -> None, error -> ``error_value``.
-
-    Returns the rewards, the error counts by kind and the number of abstentions.
-    """
-    rewards = [to_reward(score, error_value) for score in scores]
-    errors: Counter[str] = Counter()
-    abstained = 0
-    for score in scores:
-        if score.error is None:
-            if not math.isfinite(score.value):
-                errors[ErrorKind.NON_FINITE_VALUE] += 1
-        elif score.abstained:
-            abstained += 1
-        else:
-            errors[score.error.kind] += 1
-    return rewards, errors, abstained
-
-
-def component_means(scores: Sequence[Score]) -> dict[str, float]:
-    """Mean of each ``multi`` sub-score over the batch (empty for graders without parts)."""
-    sums: dict[str, float] = {}
-    counts: Counter[str] = Counter()
-    for score in scores:
-        for key, value in sub_scores(score).items():
-            if isinstance(value, int | float) and math.isfinite(value):
-                sums[key] = sums.get(key, 0.0) + float(value)
-                counts[key] += 1
-    return {key: sums[key] / counts[key] for key in sorted(sums)}
 
 
 def _identifier(name: str) -> str:

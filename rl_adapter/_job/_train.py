@@ -25,7 +25,8 @@ from rl_adapter._errors import DataFileError, DatasetMismatchError, JobConfigErr
 from rl_adapter._job._config import JobConfig
 from rl_adapter._job._data import load_rows
 from rl_adapter._job._validation import generate, score_predictions
-from rl_adapter._trl import check_dataset, trl_reward
+from rl_adapter._reward import check_dataset
+from rl_adapter._trl import trl_reward
 
 
 @dataclass

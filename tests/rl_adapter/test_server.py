@@ -3,6 +3,7 @@ HttpBackend against a service that is down or slow, graceful shutdown of the rea
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -124,6 +125,13 @@ def test_partial_credit_through_the_compact_answer_matches_in_process() -> None:
     with running(GraderBackend(grader)) as url, HttpBackend(url) as backend:
         remote = trl_reward(backend, error_value=-1.0)(prompts=["q"] * 3, completions=completions, **columns)
     assert remote == local == [0.5, 1.0, 0.0]
+
+
+def test_the_http_backend_scores_asynchronously_too(exact: Grader) -> None:
+    with running(GraderBackend(exact)) as url, HttpBackend(url) as backend:
+        assert isinstance(backend, RewardBackend)
+        scores = asyncio.run(backend.ascore([Sample("4"), Sample("5")], [{"answer": "4"}] * 2))
+    assert [s.value for s in scores] == [1.0, 0.0]
 
 
 def test_a_service_that_is_down_scores_errors_and_training_goes_on() -> None:
