@@ -11,7 +11,7 @@ Example:
 from graders._details import answer_of, rank_of, sub_errors, sub_scores, to_reward, without_evidence
 from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError
 from graders._function import from_function
-from graders._grader import Grader
+from graders._grader import Grader, TemplateGrader
 from graders._kinds.python import PythonGrader
 from graders._llm.usage import ScoreBatch
 from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec, parse_spec, register
@@ -36,6 +36,7 @@ __all__ = [
     "ScoreError",
     "SpecError",
     "Template",
+    "TemplateGrader",
     "answer_of",
     "compile_spec",
     "from_function",

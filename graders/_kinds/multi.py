@@ -66,7 +66,7 @@ class MultiSpec(BaseSpec):
     calculate_output: str
 
 
-class MultiGrader(Grader):
+class MultiGrader(Grader[MultiSpec]):
     def __init__(self, spec: MultiSpec) -> None:
         self.children = {key: compile_child(child, "graders", key) for key, child in spec.graders.items()}
         self.formula = Formula.parse(spec.calculate_output, list(self.children))

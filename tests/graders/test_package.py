@@ -16,9 +16,9 @@ def test_all_is_sorted_and_complete() -> None:
     assert graders.__all__ == public
     assert graders.__all__ == [
         "BaseSpec", "ErrorKind", "Grader", "GraderError", "Item", "Kind", "MissingDependencyError", "PythonGrader",
-        "Sample", "SandboxLimits", "Score", "ScoreBatch", "ScoreError", "SpecError", "Template", "answer_of",
-        "compile_spec", "from_function", "json_schema", "kinds", "load_spec", "parse_spec", "rank_of", "register",
-        "sub_errors", "sub_scores", "to_reward", "without_evidence",
+        "Sample", "SandboxLimits", "Score", "ScoreBatch", "ScoreError", "SpecError", "Template", "TemplateGrader",
+        "answer_of", "compile_spec", "from_function", "json_schema", "kinds", "load_spec", "parse_spec", "rank_of",
+        "register", "sub_errors", "sub_scores", "to_reward", "without_evidence",
     ]  # fmt: skip
 
 
