@@ -29,6 +29,9 @@ from graders._errors import ErrorKind, SpecError, did_you_mean
 # A formula is written by a person; these bounds only stop a pathological spec.
 MAX_FORMULA_CHARS = 10_000
 MAX_DEPTH = 100
+# Operations nested in the built expression: ``a+a+...+a`` parses in a loop but builds a chain as
+# deep as it is long, and Python's compiler recurses on it (a RecursionError past ~1,000).
+MAX_OPERATIONS_DEPTH = 256
 
 _FUNCTIONS: dict[str, tuple[Callable[..., float], int | None]] = {
     # min/max take their arguments as a tuple: Python's min(x) of one float would iterate it.
@@ -72,13 +75,19 @@ class Formula:
         """
         parser = _Parser(source, list(names), tuple(path))
         body = parser.parse()
+        if _depth(body) > MAX_OPERATIONS_DEPTH:
+            raise parser.fail(f"more than {MAX_OPERATIONS_DEPTH} operations nested in one expression",
+                              "split a long sum into parenthesised parts")  # fmt: skip
         used = tuple(parser.used)
         args = ast.arguments(
             posonlyargs=[], args=[ast.arg(arg=f"v{i}") for i in range(len(used))], vararg=None,
             kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[],
         )
         tree = ast.Expression(body=ast.Lambda(args=args, body=body))
-        ast.fix_missing_locations(tree)
+        for node in ast.walk(tree):  # not ast.fix_missing_locations: that recurses once per level
+            if "lineno" in node._attributes:
+                node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
+                node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
         namespace: dict[str, object] = {"__builtins__": {}, "_pow": math.pow, "_float": float}
         namespace.update({f"_f_{name}": fn for name, (fn, _) in _FUNCTIONS.items()})
         fn = eval(compile(tree, f"<formula {source!r}>", "eval"), namespace)  # noqa: S307 - our own AST
@@ -91,6 +100,17 @@ class Formula:
     def evaluate_args(self, *args: float) -> float:
         """Evaluates with the variables given positionally, in ``self.variables`` order."""
         return float(self._fn(*args))
+
+
+def _depth(tree: ast.AST) -> int:
+    """Depth of an expression tree, counted without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 class _Parser:
@@ -106,7 +126,8 @@ class _Parser:
         self.depth = 0
 
     def fail(self, why: str, hint: str = "") -> SpecError:
-        return SpecError(f"{ErrorKind.FORMULA_PARSE_ERROR}: {why} in {self.source!r}", self.path, hint)
+        shown = self.source if len(self.source) <= 80 else self.source[:80] + "..."
+        return SpecError(f"{ErrorKind.FORMULA_PARSE_ERROR}: {why} in {shown!r}", self.path, hint)
 
     def _tokenize(self) -> list[tuple[str, str]]:
         tokens: list[tuple[str, str]] = []
@@ -174,7 +195,11 @@ class _Parser:
         base = self.atom()
         if self.peek() == ("op", "^"):
             self.take()
+            self.depth += 1  # a^a^...^a recurses once per ^ (right-associative)
+            if self.depth > MAX_DEPTH:
+                raise self.fail(f"nested deeper than {MAX_DEPTH}")
             exponent = self.unary()
+            self.depth -= 1
             return ast.Call(func=ast.Name(id="_pow", ctx=ast.Load()), args=[base, exponent], keywords=[])
         return base
 

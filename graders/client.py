@@ -4,8 +4,9 @@ Model judges and evalkit's sampler both go through ``ChatClient``: the official 
 client (imported on the first call, never at import time), endpoint and key from
 ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` unless overridden, a concurrency limit, retries with
 exponential backoff and jitter that honour ``Retry-After``, a per-attempt timeout and a total
-retry budget, token accounting per model, and an on-disk SQLite cache keyed on the whole
-request. The API key is read from the environment when the HTTP client is built and is never
+retry budget, a circuit breaker that fails the rest of a batch at once when the server is
+unreachable (``graders._llm.breaker``), token accounting per model, and an on-disk SQLite cache
+keyed on the whole request. The API key is read from the environment when the HTTP client is built and is never
 logged, stored in the cache or put in an error message.
 
 Every call runs on one private event loop in a daemon thread (``graders._llm.aio``), so the same
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graders._llm.aio import on_io_loop, run_on_io_loop, run_sync, submit
+from graders._llm.breaker import CircuitBreaker
 from graders._llm.cache import Cache, default_cache_path
 from graders._llm.chat import ChatRequest, Choice, Completion, ModelCallError, completion_from_json, json_body
 from graders._llm.usage import ScoreBatch, Usage, UsageMeter, record_usage, track_usage
@@ -232,6 +234,7 @@ class ChatClient:
         self._slots: asyncio.LifoQueue[int] | None = None
         self._pid = os.getpid()
         self._raw_type: Any = None
+        self._breaker = CircuitBreaker(self.base_url)
 
     @classmethod
     def from_settings(cls, *, base_url: str | None = None, api_key_env: str | None = None) -> ChatClient:
@@ -341,6 +344,7 @@ class ChatClient:
         if self._pid != os.getpid():
             # A forked child: the parent's connections and slots belong to the parent's loop.
             self._shards, self._slots, self._pid = [], None, os.getpid()
+            self._breaker = CircuitBreaker(self.base_url)
         if self._slots is None:
             self._slots = asyncio.LifoQueue(self.max_concurrency)
             for slot in reversed(range(self.max_concurrency)):
@@ -352,6 +356,10 @@ class ChatClient:
         while True:
             attempt += 1
             slot = await slots.get()  # the concurrency limit: one slot per request in flight
+            refusal = self._breaker.refusal(loop.time())
+            if refusal is not None:
+                slots.put_nowait(slot)
+                raise ModelCallError("connection_error", refusal, attempts=attempt - 1)
             try:
                 http = self._shard(slot)
                 async with asyncio.timeout(self.timeout):
@@ -360,11 +368,13 @@ class ChatClient:
                     # pydantic objects, which caps a 64-way judge batch well below 640/s.
                     response = await http.post("/chat/completions", cast_to=self._raw_type, content=body, options=_JSON)
                     data = await response.aread()
+                self._breaker.record(False, loop.time())
                 return completion_from_json(json_body(data), attempt)
             except Exception as exc:  # noqa: BLE001 - every failure is classified below
                 error = _classify(exc, self, attempt)
             finally:
                 slots.put_nowait(slot)
+            self._breaker.record(error.kind == "connection_error", loop.time())
             if not error.retryable or attempt > self.max_retries:
                 raise error
             delay = self._delay(attempt, error.retry_after)

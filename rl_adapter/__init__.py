@@ -1,10 +1,12 @@
 """rftkit rl_adapter: any grader as the reward of a real RL trainer.
 
-* ``trl_reward(grader)``: a reward function for TRL's ``GRPOTrainer`` / ``RLOOTrainer``;
+* ``trl_reward(grader)``: a reward function for TRL's ``GRPOTrainer`` / ``RLOOTrainer``, and
+  ``trl_dataset(rows)``, the dataset that carries every row to it unchanged;
 * ``verl_compute_score`` / ``openrlhf_reward_func``: the verl and OpenRLHF reward signatures
   (``rl_adapter/verl_reward.py`` and ``rl_adapter/openrlhf_reward.py`` are the files those
   trainers load by path);
-* ``create_app`` / ``serve``: the HTTP reward service behind ``rftkit serve``;
+* ``create_app`` / ``serve``: the HTTP reward service behind ``rftkit serve`` (bounded by
+  ``ServerLimits``);
 * ``run_job``: the local RFT job behind ``rftkit train``.
 
 torch and trl are imported only by the code that trains.
@@ -21,8 +23,10 @@ Example:
 from rl_adapter._backend import GraderBackend, MockBackend, RewardBackend
 from rl_adapter._errors import DatasetMismatchError, JobConfigError, RLAdapterError
 from rl_adapter._http import HttpBackend
+from rl_adapter._http_limits import ServerLimits
 from rl_adapter._job._config import JobConfig
 from rl_adapter._job._train import run_job
+from rl_adapter._lossless import trl_dataset
 from rl_adapter._openrlhf import openrlhf_reward_func, openrlhf_rewards
 from rl_adapter._reward import check_dataset
 from rl_adapter._server import create_app, serve
@@ -39,6 +43,7 @@ __all__ = [
     "MockBackend",
     "RLAdapterError",
     "RewardBackend",
+    "ServerLimits",
     "TRLReward",
     "check_dataset",
     "completion_to_sample",
@@ -47,6 +52,7 @@ __all__ = [
     "openrlhf_rewards",
     "run_job",
     "serve",
+    "trl_dataset",
     "trl_reward",
     "verl_compute_score",
 ]

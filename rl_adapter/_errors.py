@@ -10,7 +10,8 @@ Exception tree::
     RLAdapterError              root of everything rl_adapter raises
     ├── DatasetMismatchError    the dataset lacks item fields the grader's templates read
     ├── JobConfigError          an ``rftkit train`` job config is invalid; carries the JSON path
-    └── DataFileError           a training or validation file is unreadable; names file and line
+    ├── DataFileError           a training or validation file is unreadable; names file and line
+    └── JobFailedError          a job stopped while training (its grader erred on every sample)
 """
 
 from __future__ import annotations
@@ -55,3 +56,7 @@ def format_path(path: Sequence[str | int]) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+class JobFailedError(RLAdapterError):
+    """A job stopped with an error while training (e.g. its grader erred on every sample)."""

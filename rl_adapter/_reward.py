@@ -17,9 +17,7 @@ from typing import Any
 from graders import ErrorKind, Grader, Score, sub_scores, to_reward
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._errors import DatasetMismatchError
-
-# The dataset's prompt reaches a reward function beside the columns; graders see it as ``item.prompt``.
-PROMPT_FIELD = "prompt"
+from rl_adapter._lossless import ITEM_COLUMN, PROMPT_FIELD, decode_item
 
 
 def to_rewards(scores: Sequence[Score], error_value: float) -> tuple[list[float | None], Counter[str], int]:
@@ -101,6 +99,8 @@ def check_dataset(grader: Grader | RewardBackend, dataset: Any) -> None:
 def _columns_of(dataset: Any) -> set[str]:
     names = getattr(dataset, "column_names", None)
     if names is not None:
+        if ITEM_COLUMN in names:  # a trl_dataset: the fields are the rows' own keys
+            return {key for value in dataset[ITEM_COLUMN] for key in decode_item(value)}
         return set(names)
     columns: set[str] = set()
     for entry in dataset:

@@ -11,47 +11,36 @@ Endpoints:
   ``{"rewards", "scores", "extra_logs"}``.
 
 The service keeps no state between requests, so it scales out as replicas behind any load
-balancer. Request bodies are size-limited, grading runs in worker threads under a concurrency
-limit, uvicorn refuses connections past its own limit with 503, and SIGTERM drains in-flight
-requests before exiting.
+balancer. Its limits (token before body, body size and time, samples per request, idle
+connections, work off the event loop, 422 for bad shapes) are ``rl_adapter._http_limits``'s,
+shared with ``rftkit api``; ``docs/serve.md`` lists them. SIGTERM drains in-flight requests
+before exiting.
 """
 
 
-import asyncio
-import hmac
+import dataclasses
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Sequence
 from typing import Any
-
-from pydantic import BaseModel
 
 from graders import Sample, Score, without_evidence
 from rl_adapter._backend import RewardBackend
+from rl_adapter._http_limits import (
+    LimitsMiddleware,
+    RequestRejected,
+    ServerLimits,
+    WorkSlots,
+    check_sample_count,
+    install_handlers,
+    make_uvicorn_server,
+    parse_json_body,
+)
 from rl_adapter._openrlhf import DEFAULT_LABEL_FIELD, openrlhf_rewards
 
-# 64 MiB: a batch of 1024 long completions fits; a runaway client cannot exhaust memory.
-MAX_BODY_BYTES = 64 * 1024 * 1024
-# Batches graded at once: each holds a worker thread; more would only queue on the GIL.
-MAX_CONCURRENT_BATCHES = 8
-# Open connections past which uvicorn answers 503 instead of queueing without bound.
-MAX_CONNECTIONS = 256
-# On SIGTERM, in-flight batches get this long to finish before the process exits.
-GRACEFUL_SHUTDOWN_S = 30
+MAX_BODY_BYTES = ServerLimits.max_body_bytes
+MAX_CONCURRENT_BATCHES = ServerLimits.max_concurrent
+MAX_SAMPLES = ServerLimits.max_samples
 TOKEN_ENV = "RFTKIT_SERVE_TOKEN"
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class OpenRLHFRequest(BaseModel):
-    """``POST /get_reward``: what OpenRLHF's remote reward client posts."""
-
-    query: list[str]
-    prompts: list[str] | None = None
-    labels: list[Any] | None = None
 
 
 def _compact(score: Score) -> dict[str, Any]:
@@ -59,117 +48,91 @@ def _compact(score: Score) -> dict[str, Any]:
     return without_evidence(score).to_dict()
 
 
-def _grade_body(raw: bytes) -> dict[str, Any]:
-    """``POST /grade``'s body: ``samples`` (strings or sample objects) and ``items`` (objects)."""
-    from fastapi import HTTPException
+def _grade_body(raw: bytes, limits: ServerLimits) -> tuple[list[Sample], list[dict[str, Any]], bool]:
+    """``POST /grade``'s body: ``samples`` (strings or sample objects) and ``items`` (objects).
 
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise HTTPException(422, f"body is not JSON: {exc}") from None
+    Parsed by hand, not through a pydantic model: at 1024 samples per call, model validation of the
+    request and the response doubled the cost of grading itself.
+    """
+    body = parse_json_body(raw, limits)
     samples = body.get("samples") if isinstance(body, dict) else None
     if not isinstance(samples, list) or not all(isinstance(s, str | dict) for s in samples):
-        raise HTTPException(422, "'samples' must be a list of strings or sample objects")
+        raise RequestRejected(422, "'samples' must be a list of strings or sample objects")
+    check_sample_count(len(samples), limits)
     items = body.get("items")
     if items is None:
         items = [{} for _ in samples]
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise HTTPException(422, "'items' must be a list of objects")
+        raise RequestRejected(422, "'items' must be a list of objects")
     if len(items) != len(samples):
-        raise HTTPException(422, f"{len(samples)} samples but {len(items)} items")
-    return {"samples": samples, "items": items, "details": body.get("details", True) is not False}
-
-
-class _BodyLimit:
-    """ASGI middleware: 413 for a body over ``limit`` bytes (declared or streamed)."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for key, value in scope.get("headers", []):
-            if key == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await _reject(send, self.limit)
-                return
-        seen = 0
-        rejected = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen, rejected
-            if rejected:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    # Answer 413 now; the app then sees a disconnect and whatever it sends is dropped.
-                    rejected = True
-                    await _reject(send, self.limit)
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if not rejected:
-                await send(message)
-
+        raise RequestRejected(422, f"{len(samples)} samples but {len(items)} items")
+    parsed = []
+    for i, sample in enumerate(samples):
         try:
-            await self.app(scope, limited_receive, guarded_send)
-        except Exception:
-            if not rejected:
-                raise
+            parsed.append(Sample.of(sample))
+        except Exception as exc:  # noqa: BLE001 - a malformed sample object is the request's fault: 422, not 500
+            raise RequestRejected(422, f"samples[{i}]: {exc}") from None
+    return parsed, items, body.get("details", True) is not False
 
 
-async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body over {limit} bytes"}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def _openrlhf_body(raw: bytes, limits: ServerLimits) -> tuple[list[str], list[str], list[Any] | None]:
+    """``POST /get_reward``'s body, as OpenRLHF's remote reward client posts it."""
+    body = parse_json_body(raw, limits)
+    if not isinstance(body, dict):
+        raise RequestRejected(422, "body must be an object with 'query', 'prompts' and 'labels'")
+    query = body.get("query")
+    if not isinstance(query, list) or not all(isinstance(q, str) for q in query):
+        raise RequestRejected(422, "'query' must be a list of strings")
+    check_sample_count(len(query), limits)
+    prompts = body.get("prompts")
+    if prompts is None:
+        prompts = [""] * len(query)
+    if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
+        raise RequestRejected(422, "'prompts' must be a list of strings")
+    labels = body.get("labels")
+    if labels is not None and not isinstance(labels, list):
+        raise RequestRejected(422, "'labels' must be a list")
+    if len(prompts) != len(query) or (labels is not None and len(labels) != len(query)):
+        raise RequestRejected(422, "query, prompts and labels must have the same length")
+    return query, prompts, labels
+
+
+def _scores_json(scores: Sequence[Score], details: bool) -> bytes:
+    out = [score.to_dict() for score in scores] if details else [_compact(score) for score in scores]
+    return json.dumps({"scores": out}, default=str).encode()
 
 
 def create_app(
     backend: RewardBackend,
     *,
     token: str | None = None,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    max_concurrent: int = MAX_CONCURRENT_BATCHES,
+    limits: ServerLimits | None = None,
+    max_body_bytes: int | None = None,
+    max_concurrent: int | None = None,
     label_field: str = DEFAULT_LABEL_FIELD,
 ) -> Any:
     """Builds the ASGI app serving ``backend``.
 
     Args:
         backend: What grades (a ``GraderBackend`` for a spec).
-        token: When set, ``/grade`` and ``/get_reward`` need ``Authorization: Bearer <token>``.
-        max_body_bytes: Larger request bodies get 413.
-        max_concurrent: Batches graded at the same time; more wait their turn.
+        token: When set, ``/grade`` and ``/get_reward`` need ``Authorization: Bearer <token>``,
+            checked before the body is read.
+        limits: Body, sample, time and connection bounds (``ServerLimits()`` by default; see
+            ``docs/serve.md``).
+        max_body_bytes: Shorthand for ``limits.max_body_bytes``: larger bodies get 413.
+        max_concurrent: Shorthand for ``limits.max_concurrent``: batches graded at the same time.
         label_field: The item field an OpenRLHF label is stored under.
 
     Returns:
-        The app (a FastAPI instance wrapped in the body-size middleware).
+        The app (a FastAPI instance wrapped in ``LimitsMiddleware``).
     """
-    from fastapi import FastAPI, Header, HTTPException, Request, Response
-    from starlette.concurrency import run_in_threadpool
+    from fastapi import FastAPI, Request, Response
 
+    limits = _with_overrides(limits, max_body_bytes=max_body_bytes, max_concurrent=max_concurrent)
     app = FastAPI(title="rftkit reward service", docs_url=None, redoc_url=None)
-    app.state.limit = None  # the semaphore binds to the server's event loop on first use
-    expected = f"Bearer {token}".encode() if token else None
-
-    def authorize(authorization: str | None) -> None:
-        if expected is None:
-            return
-        if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
-            raise HTTPException(status_code=401, detail="missing or wrong bearer token")
-
-    async def run_limited(fn: Callable[[], Any], *, coroutine: bool = False) -> Any:
-        if app.state.limit is None:
-            app.state.limit = asyncio.Semaphore(max_concurrent)
-        async with app.state.limit:
-            if coroutine:
-                return await fn()
-            return await run_in_threadpool(fn)
+    install_handlers(app)
+    slots = WorkSlots(limits.max_concurrent)
+    ascore = getattr(backend, "ascore", None) if backend.is_async else None
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -182,36 +145,38 @@ def create_app(
         }
 
     @app.post("/grade")
-    async def grade(request: Request, authorization: str | None = Header(default=None)) -> Response:
-        # Parsed by hand, not through a pydantic model: at 1024 samples per call, model
-        # validation of the request and the response doubled the cost of grading itself.
-        authorize(authorization)
-        body = _grade_body(await request.body())
-        samples = [Sample.of(s) for s in body["samples"]]
-        items = body["items"]
-        ascore = getattr(backend, "ascore", None)
-        if backend.is_async and ascore is not None:
-            scores: list[Score] = await run_limited(lambda: ascore(samples, items), coroutine=True)
+    async def grade(request: Request) -> Response:
+        raw = await request.body()
+        if ascore is None:
+
+            def run() -> bytes:
+                samples, items, details = _grade_body(raw, limits)
+                return _scores_json(backend.score(samples, items), details)
+
+            payload = await slots.run(run)
         else:
-            scores = await run_limited(lambda: backend.score(samples, items))
-        out = [score.to_dict() for score in scores] if body["details"] else [_compact(score) for score in scores]
-        payload = json.dumps({"scores": out}, default=str)
+            samples, items, details = await slots.run(lambda: _grade_body(raw, limits))
+            scores = await slots.run_async(lambda: ascore(samples, items))
+            payload = await slots.run(lambda: _scores_json(scores, details))
         return Response(payload, media_type="application/json")
 
     @app.post("/get_reward")
-    async def get_reward(request: OpenRLHFRequest, authorization: str | None = Header(default=None)) -> Any:
-        authorize(authorization)
-        prompts = request.prompts if request.prompts is not None else [""] * len(request.query)
-        labels = request.labels
-        if len(prompts) != len(request.query) or (labels is not None and len(labels) != len(request.query)):
-            raise HTTPException(422, "query, prompts and labels must have the same length")
+    async def get_reward(request: Request) -> Response:
+        raw = await request.body()
 
-        def run() -> Any:
-            return openrlhf_rewards(backend, request.query, prompts, labels, label_field=label_field)
+        def run() -> bytes:
+            query, prompts, labels = _openrlhf_body(raw, limits)
+            answer = openrlhf_rewards(backend, query, prompts, labels, label_field=label_field)
+            return json.dumps(answer, default=str).encode()
 
-        return await run_limited(run)
+        return Response(await slots.run(run), media_type="application/json")
 
-    return _BodyLimit(app, max_body_bytes)
+    return LimitsMiddleware(app, limits, token=token)
+
+
+def _with_overrides(limits: ServerLimits | None, **overrides: int | None) -> ServerLimits:
+    chosen = {name: value for name, value in overrides.items() if value is not None}
+    return dataclasses.replace(limits or ServerLimits(), **chosen)
 
 
 def serve(
@@ -219,23 +184,15 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 8900,
-    token: str | None = None,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    max_concurrent: int = MAX_CONCURRENT_BATCHES,
-    label_field: str = DEFAULT_LABEL_FIELD,
     log_level: str = "info",
+    **options: Any,
 ) -> None:
-    """Serves ``backend`` with uvicorn until SIGINT/SIGTERM, drains in-flight requests, closes it."""
-    server = make_server(
-        backend,
-        host=host,
-        port=port,
-        token=token,
-        max_body_bytes=max_body_bytes,
-        max_concurrent=max_concurrent,
-        label_field=label_field,
-        log_level=log_level,
-    )
+    """Serves ``backend`` with uvicorn until SIGINT/SIGTERM, drains in-flight requests, closes it.
+
+    ``options`` are ``create_app``'s (``token``, ``limits``, ``max_body_bytes``, ``max_concurrent``,
+    ``label_field``).
+    """
+    server = make_server(backend, host=host, port=port, log_level=log_level, **options)
     try:
         server.run()
     finally:
@@ -246,16 +203,10 @@ def serve(
 
 def make_server(backend: RewardBackend, *, host: str, port: int, log_level: str = "info", **options: Any) -> Any:
     """A configured ``uvicorn.Server`` (not started) for ``backend``; see ``create_app``."""
-    import uvicorn
-
-    config = uvicorn.Config(
-        create_app(backend, **options),
-        host=host,
-        port=port,
-        log_level=log_level,
-        limit_concurrency=MAX_CONNECTIONS,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        access_log=False,  # per-request lines would dominate the logs of a training run
+    limits = _with_overrides(
+        options.pop("limits", None),
+        max_body_bytes=options.pop("max_body_bytes", None),
+        max_concurrent=options.pop("max_concurrent", None),
     )
-    return uvicorn.Server(config)
-
+    app = create_app(backend, limits=limits, **options)
+    return make_uvicorn_server(app, host=host, port=port, limits=limits, log_level=log_level)

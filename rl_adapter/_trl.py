@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from graders import ErrorKind, Grader, Sample, Score
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._errors import DatasetMismatchError
-from rl_adapter._reward import PROMPT_FIELD, component_means, mismatch_message, missing_fields, to_rewards
+from rl_adapter._lossless import ITEM_COLUMN, PROMPT_FIELD, decode_item
+from rl_adapter._reward import component_means, mismatch_message, missing_fields, to_rewards
 
 # Keywords TRL passes besides the dataset columns; they are not item fields.
 TRL_KEYWORDS = frozenset(
@@ -91,12 +92,10 @@ class TRLReward:
     def _inputs(
         self, prompts: Sequence[Any], completions: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> tuple[list[Sample], list[dict[str, Any]]]:
+        if ITEM_COLUMN in kwargs:
+            return self._lossless_inputs(completions, kwargs[ITEM_COLUMN])
         columns = [key for key in kwargs if key not in TRL_KEYWORDS]
-        if not self._checked:
-            missing = missing_fields(self.backend.item_fields, columns)
-            if missing:
-                raise DatasetMismatchError(mismatch_message(self.backend.name, missing, columns))
-            self._checked = True
+        self._check_once(columns)
         n = len(completions)
         values = [kwargs[key] for key in columns]
         items = []
@@ -104,6 +103,21 @@ class TRLReward:
             item = {key: column[i] for key, column in zip(columns, values, strict=True)}
             item[PROMPT_FIELD] = prompts[i] if i < len(prompts) else None
             items.append(item)
+        return [completion_to_sample(c) for c in completions], items
+
+    def _check_once(self, columns: Iterable[str]) -> None:
+        if not self._checked:
+            missing = missing_fields(self.backend.item_fields, columns)
+            if missing:
+                raise DatasetMismatchError(mismatch_message(self.backend.name, missing, columns))
+            self._checked = True
+
+    def _lossless_inputs(
+        self, completions: Sequence[Any], encoded: Sequence[str]
+    ) -> tuple[list[Sample], list[dict[str, Any]]]:
+        """Items decoded from a ``trl_dataset``'s JSON column: the rows exactly as written."""
+        items = [decode_item(value) for value in encoded]
+        self._check_once({key for item in items for key in item})
         return [completion_to_sample(c) for c in completions], items
 
     def _backend_failed(self, exc: Exception, n: int) -> list[Score]:

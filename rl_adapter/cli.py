@@ -16,10 +16,16 @@ from rl_adapter._errors import DataFileError, JobConfigError, RLAdapterError
 def _parser(command: str) -> argparse.ArgumentParser:
     parser = CommandParser(command)
     if command == "train":
-        parser.description = "Run a local RFT job (GRPO or RLOO through TRL) from a job config."
-        parser.add_argument("--config", required=True, help="job config JSON file")
-        parser.add_argument("--output-dir", help="run directory (default: the config's output_dir)")
+        parser.description = (
+            "Run a local RFT job (GRPO or RLOO through TRL) from a hosted job body or an rftkit job config."
+        )
+        parser.add_argument("--config", help="job JSON file (required unless --resume reads it from --out)")
+        parser.add_argument("--out", "--output-dir", dest="out", help="run directory (default: runs/<config stem>)")
+        parser.add_argument("--model", help="local model directory (or 'tiny') to train instead of the job's model")
+        parser.add_argument("--model-alias", action="append", default=[], metavar="NAME=LOCAL",
+                            help="map a hosted model name to a local model directory (repeatable)")
         parser.add_argument("--max-steps", type=int, help="stop after this many steps (overrides n_epochs)")
+        parser.add_argument("--resume", action="store_true", help="continue the job in --out from its last checkpoint")
         parser.add_argument("--check", action="store_true", help="validate the config and data, then exit")
     else:
         from rl_adapter._server import MAX_BODY_BYTES, MAX_CONCURRENT_BATCHES, TOKEN_ENV
@@ -55,18 +61,27 @@ def main(command: str, argv: Sequence[str]) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from rl_adapter._job._config import load_job
-    from rl_adapter._job._train import run_job
+    from rl_adapter._job._train import load_resumable, prepare, run_job
 
-    job = load_job(args.config)
-    if args.output_dir:
-        job = job.model_copy(update={"output_dir": args.output_dir})
+    aliases = {}
+    for entry in args.model_alias:
+        name, sep, local = entry.partition("=")
+        if not (sep and name and local):
+            raise UsageError(f"--model-alias takes NAME=LOCAL, not {entry!r}")
+        aliases[name] = local
+    if args.config:
+        job = load_job(args.config)
+    elif args.resume and args.out:
+        job = load_resumable(args.out)
+    else:
+        raise UsageError("give --config JOB.json (or --resume --out DIR to continue a job)")
+    if args.out:
+        job = job.model_copy(update={"output_dir": args.out})
     if args.check:
-        from rl_adapter._job._train import prepare
-
-        prepare(job).grader.close()
+        prepare(job, model=args.model, model_aliases=aliases).grader.close()
         print(f"{args.config}: ok")
         return 0
-    result = run_job(job, max_steps=args.max_steps)
+    result = run_job(job, max_steps=args.max_steps, resume=args.resume, model=args.model, model_aliases=aliases)
     print(json.dumps(result.summary(), indent=2))
     return 0
 

@@ -14,15 +14,24 @@ from graders._math.compare import (
     Comparison,
     LimitExceeded,
     check_symbolic_limits,
-    load_sympy,
     sympy_parse,
 )
 from graders._math.deadline import DeadlineExceeded, run_with_deadline
 from graders._math.expr import TextAnswer, TooLarge, Unsupported, parse
-from graders._math.latex import Node, StructureError, extract_answer, key, normalize, structure
+from graders._math.final import decimal_commas, strip_reasoning
+from graders._math.latex import (
+    Node,
+    StructureError,
+    after_cue,
+    alternatives,
+    extract_answers,
+    key,
+    normalize,
+    structure,
+)
 from graders._math.numbers import last_boxed
+from graders._math.options import HEDGE_NOTE, AnswerOptions
 from graders._registry import register
-from graders._spec import BaseSpec
 from graders._types import Sample, Score, clip
 
 # Outputs longer than this are not read (the final answer never needs a megabyte of text).
@@ -31,6 +40,8 @@ MAX_INPUT_CHARS = 1_000_000
 MAX_ANSWER_CHARS = 10_000
 # Default deadline of one comparison; only its symbolic (sympy) step can take that long.
 DEFAULT_TIMEOUT_S = 2.0
+# A reference up to this long is the answer itself; a longer one may be a worked solution.
+MAX_BARE_REFERENCE_CHARS = 40
 
 # A minimal spec of this kind: shown in the JSON Schema and used by the round-trip tests.
 EXAMPLE: dict[str, Any] = {
@@ -40,7 +51,7 @@ EXAMPLE: dict[str, Any] = {
     "reference": "{{item.answer}}",
 }
 
-class MathSpec(BaseSpec):
+class MathSpec(AnswerOptions):
     """Scores 1 when the answer in ``input`` is mathematically equal to ``reference``, else 0.
 
     Extraction (``extract="auto"``): the last ``\\boxed{...}`` (several boxes: the last
@@ -78,6 +89,15 @@ class MathSpec(BaseSpec):
     input: str = "{{sample.output_text}}"
     reference: str
     extract: Literal["auto", "none"] = "auto"
+    relations: Literal["bounds", "separate"] = Field(
+        default="bounds",
+        description=(
+            "'bounds' (default): an inequality that bounds a bare variable by constants "
+            "('-2 \\le x \\le 7', 'x > 3') equals the interval it describes; any other inequality "
+            "(the problem's own, echoed: 'x^2 - 5x - 14 \\le 0') equals no interval. 'separate': "
+            "inequalities and intervals never compare equal."
+        ),
+    )
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=60, allow_inf_nan=False)
 
 
@@ -86,12 +106,18 @@ class _BadReference(Exception):
 
 
 @functools.lru_cache(maxsize=4096)
-def _reference(text: str, timeout: float) -> tuple[str, Node]:
-    # A reference is the answer itself: only a box is taken out of it (the last-$...$ rule is
-    # for chains of thought; "$g(x)=..$ for some $a>0$" must not shrink to "a>0").
+def _reference(text: str, timeout: float, decimal_comma: bool = False) -> tuple[str, Node]:
+    # A reference is the answer itself: only a box or an answer cue is taken out of it (a worked
+    # solution); the last-$...$ rule is for chains of thought ("$g(x)=..$ for some $a>0$" must
+    # not shrink to "a>0").
     if len(text) > MAX_INPUT_CHARS:
         raise _BadReference(f"the reference is over {MAX_INPUT_CHARS} characters")
-    answer = normalize(last_boxed(text) or text)
+    picked = last_boxed(text)
+    if picked is None and len(text) > MAX_BARE_REFERENCE_CHARS:
+        picked = after_cue(text)
+    answer = normalize(picked or text)
+    if decimal_comma:
+        answer = decimal_commas(answer)
     if not answer:
         raise _BadReference("the reference is empty")
     if len(answer) > MAX_ANSWER_CHARS:
@@ -126,7 +152,7 @@ def _check_leaf(text: str, clock: Comparison) -> None:
         check_symbolic_limits(text)
     except LimitExceeded as exc:
         raise _BadReference(f"cannot parse the reference: {exc}") from None
-    load_sympy()
+    clock.load_sympy()
     try:
         run_with_deadline(sympy_parse, text, timeout=clock.remaining())
     except DeadlineExceeded:
@@ -140,11 +166,16 @@ class MathGrader(TemplateGrader[MathSpec]):
         super().__init__(spec, spec.input, spec.reference)
         self.extract = spec.extract
         self.timeout = spec.timeout_s
+        self.relations = spec.relations
+        self.refuse_hedges = spec.hedging == "refuse"
+        self.reasoning_tags = spec.reasoning_tags
+        self.decimal_comma = spec.decimal_comma
+        self.precision = spec.precision
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         ref_text = self.reference.render(sample, item)
         try:
-            reference, gold = _reference(ref_text, self.timeout)
+            reference, gold = _reference(ref_text, self.timeout, self.decimal_comma)
         except _BadReference as exc:
             return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, str(exc), reference=clip(ref_text))
         except DeadlineExceeded as exc:
@@ -154,32 +185,60 @@ class MathGrader(TemplateGrader[MathSpec]):
         if len(text) > MAX_INPUT_CHARS:
             message = f"output is {len(text)} characters, over {MAX_INPUT_CHARS}"
             return Score.failure(ErrorKind.INPUT_TOO_LONG, message, **details)
+        text = strip_reasoning(text, self.reasoning_tags)
         if len(text) <= 2 * len(ref_text) + 50:
             whole = normalize(text)  # an output that is the reference as a whole, e.g. text around $..$
             if key(whole) == key(reference):
                 return Score(1.0, True, {"extracted": clip(whole), **details, "method": "string"})
-        raw, marked = extract_answer(text) if self.extract == "auto" else (text, True)
-        if len(raw) > MAX_ANSWER_CHARS:
+        raws, marked = extract_answers(text) if self.extract == "auto" else ([text], True)
+        if any(len(raw) > MAX_ANSWER_CHARS for raw in raws):
             if not marked:  # a long output with no boxed or stated answer: graded 0, not an error
                 return Score(0.0, False, {"extracted": None, **details, "note": "no final answer found"})
             return Score.failure(ErrorKind.MATH_LIMIT, f"answer is over {MAX_ANSWER_CHARS} characters", **details)
-        answer = normalize(raw, plain_units=True)
-        details = {"extracted": clip(answer), **details}
-        if not answer:
+        answers = [a for a in dict.fromkeys(self._normalize(raw) for raw in raws) if a]
+        details = {"extracted": clip(" ; ".join(answers)), **details}
+        if not answers:
             return Score(0.0, False, details)
+        comparison = Comparison(self.timeout, relations=self.relations, precision=self.precision)
         try:
-            pred = structure(answer)
+            preds = [structure(a) for a in answers]
+            if len(preds) == 1:
+                preds = [structure(a) for a in alternatives(answers[0])]  # "3 or 5"
+            ok = self._judge(comparison, gold, preds, details)
         except StructureError as exc:
             return Score(0.0, False, {**details, "method": "structure", "note": str(exc)})
-        comparison = Comparison(self.timeout)
-        try:
-            ok = comparison.equal(gold, pred)
         except LimitExceeded as exc:
             return Score.failure(ErrorKind.MATH_LIMIT, str(exc), **details)
         except DeadlineExceeded as exc:
             return Score.failure(ErrorKind.MATH_TIMEOUT, str(exc), **details)
         details["method"] = "+".join(sorted(comparison.methods)) or "structure"
         return Score(1.0 if ok else 0.0, ok, details)
+
+    def _normalize(self, raw: str) -> str:
+        answer = normalize(raw, plain_units=True)
+        return decimal_commas(answer) if self.decimal_comma else answer
+
+    def _judge(self, comparison: Comparison, gold: Node, preds: list[Node], details: dict[str, Any]) -> bool:
+        """Whether the answers ``preds`` (several boxes, or "a or b") answer ``gold``."""
+        if len(preds) > 1:
+            if gold.kind == "set" and len(gold.parts) > 1:
+                # \boxed{1}\boxed{2} (or "1 or 2") for the set {1, 2}
+                return comparison.equal(gold, Node("set", parts=tuple(_flatten(preds))))
+            first = preds[0]
+            if not all(comparison.equal(first, other) for other in preds[1:]):
+                if self.refuse_hedges:
+                    details["hedge"] = HEDGE_NOTE
+                    return False
+            preds = preds[-1:]
+        pred = preds[0]
+        ok = comparison.equal(gold, pred)
+        if not ok and self.refuse_hedges and pred.kind == "set" and gold.kind == "leaf" and len(pred.parts) > 1:
+            details["hedge"] = HEDGE_NOTE  # a list of candidates where one answer is asked for
+        return ok
+
+
+def _flatten(nodes: list[Node]) -> list[Node]:
+    return [part for node in nodes for part in (node.parts if node.kind == "set" else (node,))]
 
 
 @register(MathSpec)

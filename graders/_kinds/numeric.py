@@ -11,9 +11,10 @@ from pydantic import ConfigDict, Field, model_validator
 
 from graders._errors import ErrorKind, SpecError
 from graders._grader import Grader, TemplateGrader
-from graders._math.numbers import Number, extract
+from graders._math.final import pick, strip_reasoning
+from graders._math.numbers import Number
+from graders._math.options import HEDGE_NOTE, AnswerOptions, rounded
 from graders._registry import register
-from graders._spec import BaseSpec
 from graders._types import Sample, Score, clip
 
 # Outputs longer than this are not read: a final answer never needs a megabyte of text, and
@@ -32,17 +33,33 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
-class NumericSpec(BaseSpec):
+class NumericSpec(AnswerOptions):
     """Reads one number from ``input`` and one from ``reference`` and compares them.
 
     Extraction modes (``extract`` for the input, ``reference_extract`` for the reference):
 
     * ``auto`` (default): the GSM8K ``#### N`` marker, else a final ``A: N`` / ``Answer: N``
       line, else the last ``\\boxed{...}``, else "the answer is N", else the last number;
-    * ``gsm8k``: only the ``#### N`` marker or a final ``A: N`` line;
-    * ``boxed``: the first number inside the last ``\\boxed{...}`` (several boxes: the last wins);
-    * ``last_number`` / ``first_number``: the last / first number anywhere;
+    * ``gsm8k``: only the ``#### N`` marker or a final ``A: N`` line; as ``reference_extract``
+      a reference that is a bare number (``72``, as verl's GSM8K preprocessing stores it) is read
+      too;
+    * ``boxed``: the first value inside the last ``\\boxed{...}``;
+    * ``last_number`` / ``first_number``: the last / first number anywhere. These read a position
+      by definition and are not guarded against hedges (``rftkit check`` flags them);
     * ``regex``: the last match of ``pattern``; its group ``answer`` (or its first group).
+
+    Hedging (``hedging="refuse"``, the default): an output that commits to several different
+    final answers scores 0 with ``details["hedge"]``: "18 or 25", "either 18 or 25", "18, or
+    maybe 25", a list "18, 25" after the cue, two boxes with different values, ``#### 18`` then
+    ``#### 25``. Restating one value ("18, i.e. 18.0") is no hedge. ``hedging="allow"`` reads
+    the last box or marker and the first value after the cue.
+
+    Unreduced values: a final answer that is plain arithmetic (``128/2``, ``3*6``, ``3 \\times 6``)
+    is evaluated exactly; an ``=`` chain (``3*6 = 18``) counts by its last value.
+
+    Reasoning traces: text up to the last ``</think>`` is dropped first (``reasoning_tags``).
+    ``decimal_comma`` reads ``1000,99`` as 1000.99 (``1,000`` stays a thousand); ``precision``
+    compares both values rounded to that many decimal places.
 
     Numbers: thousands commas (``1,000``; ``15{,}000``), signs, decimals, ``1.5e3``, currency
     symbols (``$``, ``\\$``, ``€``, ``£``, ``¥``, ``₹``), simple and mixed fractions (``3/4``,
@@ -117,12 +134,16 @@ class NumericGrader(TemplateGrader[NumericSpec]):
         self.rel_tol = Fraction(spec.rel_tol)
         self.percent = spec.percent
         self.partial_credit = spec.partial_credit
+        self.refuse_hedges = spec.hedging == "refuse"
+        self.reasoning_tags = spec.reasoning_tags
+        self.decimal_comma = spec.decimal_comma
+        self.precision = spec.precision
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         ref_text = self.reference.render(sample, item)
         if len(ref_text) > MAX_INPUT_CHARS:
             return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, f"reference is over {MAX_INPUT_CHARS} characters")
-        ref = extract(ref_text, self.reference_mode, self.pattern)
+        ref = pick(ref_text, self.reference_mode, self.pattern, reference=True, decimal_comma=self.decimal_comma).number
         if ref is None:
             no_number = "no number in the reference"
             return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, no_number, reference=clip(ref_text))
@@ -131,16 +152,26 @@ class NumericGrader(TemplateGrader[NumericSpec]):
         if len(text) > MAX_INPUT_CHARS:
             message = f"output is {len(text)} characters, over {MAX_INPUT_CHARS}"
             return Score.failure(ErrorKind.INPUT_TOO_LONG, message, **details)
-        got = extract(text, self.mode, self.pattern)
+        text = strip_reasoning(text, self.reasoning_tags)
+        picked = pick(text, self.mode, self.pattern, decimal_comma=self.decimal_comma)
+        got = picked.number
         if got is None:
             return Score(0.0, False, {"extracted": None, "extracted_value": None, **details})
         details = {"extracted": got.text, "extracted_value": _show(got.value), **details}
+        if self.refuse_hedges and picked.hedged:
+            values = [_show(n.value) for n in (got, *picked.others)]
+            return Score(0.0, False, {**details, "hedge": HEDGE_NOTE, "answers": list(dict.fromkeys(values))})
         ok = any(
-            abs(value - target) <= max(self.abs_tol, self.rel_tol * abs(target))
+            self._close(value, target)
             for target in _readings(ref, self.percent)
             for value in _readings(got, self.percent)
         )
         return Score(1.0 if ok else self.partial_credit, ok, details)
+
+    def _close(self, value: Fraction, target: Fraction) -> bool:
+        if self.precision is not None:
+            value, target = rounded(value, self.precision), rounded(target, self.precision)
+        return abs(value - target) <= max(self.abs_tol, self.rel_tol * abs(target))
 
 
 @register(NumericSpec)

@@ -10,10 +10,12 @@ since sympy happily computes ``2003^{2002^{2001}}`` for ever.
 
 from __future__ import annotations
 
+import cmath
 import functools
 import re
 import threading
 import time
+from fractions import Fraction
 from typing import Any
 
 from graders._math.deadline import DeadlineExceeded, run_with_deadline
@@ -30,7 +32,8 @@ from graders._math.expr import (
     strip_percent,
     variables,
 )
-from graders._math.latex import Node
+from graders._math.latex import Node, StructureError, as_interval, interval_bounds, structure
+from graders._math.options import rounded
 
 # Leaves longer than this never reach sympy: no final answer is that long, parsing it is slow.
 MAX_SYMBOLIC_CHARS = 600
@@ -55,11 +58,13 @@ class Comparison:
     """One comparison: its deadline (for all of its work, so a 256-element set of symbolic
     leaves cannot add up to minutes) and how it was decided."""
 
-    __slots__ = ("deadline", "methods")
+    __slots__ = ("deadline", "methods", "precision", "relations")
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, *, relations: str = "bounds", precision: int | None = None) -> None:
         self.deadline = time.monotonic() + timeout
         self.methods: set[str] = set()
+        self.relations = relations
+        self.precision = precision
 
     def remaining(self) -> float:
         """Seconds left; raises DeadlineExceeded when none are."""
@@ -70,6 +75,8 @@ class Comparison:
 
     def equal(self, gold: Node, pred: Node) -> bool:
         """Whether ``pred`` answers ``gold``; raises LimitExceeded or DeadlineExceeded."""
+        if self.relations == "bounds":
+            gold, pred = self._interval(gold, pred), self._interval(pred, gold)
         if gold.kind == "rel" and pred.kind != "rel":
             side = _named_side(gold)
             return side is not None and self.equal(side, pred)
@@ -93,6 +100,23 @@ class Comparison:
         if gold.kind == "matrix" and gold.shape != pred.shape:
             return False
         return all(self.equal(g, p) for g, p in zip(gold.parts, pred.parts, strict=True))
+
+    def _interval(self, node: Node, other: Node) -> Node:
+        """``node`` as the interval it bounds, when ``other`` is an interval and ``node`` an
+        inequality of a bare variable with constant bounds (so an echoed ``x^2 < 4`` stays a relation)."""
+        if other.kind not in ("seq", "union") or node.kind not in ("rel", "leaf") or not node.text:
+            return node
+        written = as_interval(node.text)
+        if written is None:
+            return node
+        for bound in interval_bounds(written):
+            tree = _parsed(bound)
+            if not isinstance(tree, tuple) or variables(tree):
+                return node
+        try:
+            return structure(written)
+        except StructureError:
+            return node
 
     def unordered(self, gold: tuple[Node, ...], pred: tuple[Node, ...]) -> bool:
         left = list(pred)
@@ -131,6 +155,11 @@ class Comparison:
             self.methods.add("text")
             return _text_key(gold) == _text_key(pred)
         if isinstance(g, tuple) and isinstance(p, tuple):
+            if self.precision is not None:
+                places = _to_places(g, p, self.precision)
+                if places is not None:
+                    self.methods.add("precision")
+                    return places
             verdict = _trees_equal(g, p)
             if verdict is not None:
                 self.methods.add("numeric")
@@ -138,8 +167,15 @@ class Comparison:
         self.methods.add("symbolic")
         check_symbolic_limits(gold)
         check_symbolic_limits(pred)
-        load_sympy()  # the first import takes ~0.5 s: not inside the deadline
+        self.load_sympy()
         return run_with_deadline(sympy_equal, gold, pred, timeout=self.remaining())
+
+    def load_sympy(self) -> None:
+        """Imports sympy without counting the import (~0.5 s, far more on a busy machine) against
+        the deadline."""
+        started = time.monotonic()
+        load_sympy()
+        self.deadline += time.monotonic() - started
 
 
 def _key(text: str) -> str:
@@ -190,6 +226,26 @@ def _tree_pair(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool | None:
         return None
 
 
+def _to_places(a: tuple[Any, ...], b: tuple[Any, ...], places: int) -> bool | None:
+    """Whether two constant values agree to ``places`` decimals (None: not both real constants)."""
+    values = []
+    for tree in (a, b):
+        if variables(tree):
+            return None
+        try:
+            value = exact(tree)
+        except (Unsupported, TooLarge):
+            try:
+                z = numeric(tree, {})
+            except (TooLarge, Unsupported, RecursionError):
+                return None
+            if abs(z.imag) > 1e-12 or not cmath.isfinite(z):
+                return None
+            value = Fraction(z.real)
+        values.append(rounded(value, places))
+    return values[0] == values[1]
+
+
 def _proportional(gl: str, gr: str, pl: str, pr: str, *, positive: bool) -> bool | None:
     """Whether (gr - gl) and (pr - pl) are a constant multiple of each other (same relation)."""
     trees = [_parsed(t) for t in (gl, gr, pl, pr)]
@@ -238,6 +294,8 @@ def _named_side(node: Node) -> Node | None:
         return None
     if left.kind == "leaf" and _NAME.match(left.text.strip()):
         return right
+    if left.kind == "seq" and all(p.kind == "leaf" and _NAME.match(p.text.strip()) for p in left.parts):
+        return right  # a labelled tuple: (p, q) = (3, 2)
     if node.op == "=" and right.kind == "leaf" and _NAME.match(right.text.strip()):
         return left
     return None

@@ -4,15 +4,19 @@
 called from thread pools, asyncio executors and web servers. Here the work runs in one daemon
 worker thread and the caller waits on a future with a timeout, from any thread.
 
-Python cannot kill a thread: a job that overruns keeps its thread busy until it ends. So the
-callers bound the work itself (input size, nesting, exponent sizes) and the deadline is the
-backstop: the overrunning worker is abandoned (it exits once its queue is drained) and the next
-job gets a fresh one. At most ``MAX_ABANDONED`` overrunning workers may exist at once; past that
-every job times out at once rather than pile up more busy threads.
+Python cannot kill a thread from outside, but it can raise an exception inside one: an
+overrunning job gets ``JobCancelled`` raised in its thread (``PyThreadState_SetAsyncExc``), which
+ends pure-Python work such as sympy's within a few bytecodes, so an abandoned comparison stops
+burning CPU at its deadline instead of running on for many seconds. A job stuck in one long C
+call only sees it when the call returns; the callers bound that work (input size, nesting,
+exponent sizes). The overrunning worker is abandoned and the next job gets a fresh one. At most
+``MAX_ABANDONED`` overrunning workers may exist at once; past that every job times out at once
+rather than pile up more busy threads.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import threading
@@ -31,24 +35,40 @@ class DeadlineExceeded(Exception):
     """The job did not finish in time (or too many earlier jobs are still overrunning)."""
 
 
+class JobCancelled(BaseException):
+    """Raised inside an overrunning job's thread to stop it (a BaseException: no ``except
+    Exception`` in the job's code may swallow it)."""
+
+
 class _Worker(threading.Thread):
     def __init__(self) -> None:
         super().__init__(name="rftkit-math-worker", daemon=True)
+        self.abandoned = False
         self.jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]] = queue.SimpleQueue()
 
     def run(self) -> None:
         global _abandoned
-        while True:
-            try:
-                fn, args, future = self.jobs.get(timeout=_IDLE_EXIT_S if self is not _worker else None)
-            except queue.Empty:
+        try:
+            self._serve()
+        except JobCancelled:
+            pass  # cancelled between jobs: it was abandoned anyway
+        finally:
+            if self.abandoned:
                 with _lock:
                     _abandoned -= 1
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                fn, args, future = self.jobs.get(timeout=_IDLE_EXIT_S if self.abandoned else None)
+            except queue.Empty:
                 return
             if not future.set_running_or_notify_cancel():
                 continue
             try:
                 future.set_result(fn(*args))
+            except JobCancelled:
+                future.set_exception(DeadlineExceeded("cancelled"))  # then serve what queued behind it
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
                 future.set_exception(exc)
 
@@ -94,9 +114,13 @@ def run_with_deadline(fn: Callable[..., T], *args: Any, timeout: float) -> T:
                 if _worker is worker:
                     _worker = None
                     _abandoned += 1
-                    worker.jobs.put((_noop, (), Future()))  # wakes it to notice it was abandoned
+                    worker.abandoned = True
+            if not future.done():
+                _cancel(worker)
         raise DeadlineExceeded(f"no result within {timeout} s") from None
 
 
-def _noop() -> None:
-    return None
+def _cancel(worker: _Worker) -> None:
+    """Raises JobCancelled inside ``worker``'s thread (at its next bytecode)."""
+    if worker.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(JobCancelled))

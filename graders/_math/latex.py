@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from graders._math.numbers import fold, last_boxed
+from graders._math.numbers import boxed_contents, fold
 
 # Elements of one set, tuple or matrix; more is not a final answer.
 MAX_ELEMENTS = 256
@@ -18,39 +18,86 @@ MAX_ELEMENTS = 256
 MAX_STRUCTURE_DEPTH = 8
 
 _BOX_TYPO = re.compile(r"\\beginboxed\s*\{")
-_ANSWER_IS = re.compile(r"(?i)(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*")
+_ANSWER_IS = re.compile(r"(?i)(?:final answer|the answer|answer)(?:\s*(?:is|:|=)\s*:?\s*|\s*(?=\$|\\\(|\\\[))")
+# The cue is looked for in this many final characters, and its answer read from this many after it.
+MAX_CUE_SCAN = 20_000
+MAX_CUE_SPAN = 2_000
+# Boxes read for a hedge or a set of answers: the last few.
+MAX_BOXES = 32
+_LEADING_DELIMITER = re.compile(r"\s*(\$|\\\(|\\\[)")
+_JOINED = re.compile(r"\s*(?:,\s*)?or\b")
+_SENTENCE_END = re.compile(r"(?<=[^\s.])\.(?:\s|$)")
+_PROSE_VERB = re.compile(r"\b(?:is|are|equals|was|be)\b")
+_PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _DELIMITER = re.compile(r"\$\$|\$|\\\(|\\\)|\\\[|\\\]")
 _CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 _THOUSANDS = re.compile(r"(\d)(?:,\\!|\{,\}|,\\,)\s*(?=\d{3}(?!\d))")
 _PLAIN_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm|mathbf|textnormal|operatorname)\s*\{([^{}]*)\}")
-_UNIT_TAIL = re.compile(r"(?<=[\d}\s])\s*\\(?:text|mbox|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\^\{?\d\}?)?")
+_TEXT_CMD = re.compile(
+    r"\\(?:text|textbf|textit|textrm|textsf|mbox|mathrm|mathbf|textnormal|operatorname)\s*\{([^{}]*)\}"
+)
+_UNIT_TAIL = re.compile(
+    r"(?<=[\d}\s])\s*\\(?:text|textbf|textit|textrm|textsf|textnormal|mbox|mathrm)"
+    r"\s*\{(?!\s*(?:or|and)\s*\})\s*[a-zA-Z][a-zA-Z .]*\}(?:\^\{?\d\}?)?"  # a unit, not "\\text{ or }"
+)
 _PLAIN_UNIT = re.compile(r"(?<=\d)\s+([a-zA-Z]{2,})(?:\^\{?\d\}?)?\.?\s*$")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|°|\\degree")
 _SPACING = re.compile(r"(\\\\)|\\[,!;: ]|~|\\(?:left|right|big|Big|bigl|bigr|Bigl|Bigr)(?![a-zA-Z])|\\displaystyle")
 _RELATIONS = (
     ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="), ("\\ge", ">="), ("\\neq", "!="), ("\\ne", "!="),
-    ("\\lt", "<"), ("\\gt", ">"), ("≤", "<="), ("≥", ">="), ("\\in", " in "),
+    ("\\leqslant", "<="), ("\\geqslant", ">="), ("\\lt", "<"), ("\\gt", ">"), ("≤", "<="), ("≥", ">="),
+    ("≠", "!="), ("\\in", " in "),
 )  # fmt: skip
 _REL_OPS = ("<=", ">=", "!=", " in ", "=", "<", ">")
 _FUNCTION_WORDS = frozenset({"sqrt", "pi", "sin", "cos", "tan", "cot", "sec", "csc", "ln", "log", "exp"})
 
 
-def extract_answer(text: str) -> tuple[str, bool]:
-    """The final answer in a model output and whether one was marked: the last ``\\boxed{}``,
-    else what follows "the answer is", else the last ``$...$`` math; else (unmarked) the whole text."""
+def extract_answers(text: str) -> tuple[list[str], bool]:
+    """The final answers in a model output and whether one was marked: every ``\\boxed{}``
+    (innermost, the last ``MAX_BOXES``), else what follows the last answer cue, else the last
+    ``$...$`` math; else (unmarked) the whole text."""
     text = _BOX_TYPO.sub("\\\\boxed{", fold(text))
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed, True
-    said = list(_ANSWER_IS.finditer(text))
-    if said:
-        return text[said[-1].end() :].split("\n", 1)[0], True
+    boxes = [b for b in boxed_contents(text)[-MAX_BOXES:] if "\\boxed" not in b and "\\fbox" not in b]
+    if boxes:
+        return boxes, True
+    cued = after_cue(text)
+    if cued is not None:
+        return [cued], True
     shown = math_spans(text)
     if shown and len(text) > 40:
         start, end, _, _ = shown[-1]
-        return text[start:end], True
-    return text, False
+        return [text[start:end]], True
+    return [text], False
+
+
+def extract_answer(text: str) -> tuple[str, bool]:
+    """The last of ``extract_answers``."""
+    answers, marked = extract_answers(text)
+    return answers[-1], marked
+
+
+def after_cue(text: str) -> str | None:
+    """What follows the last answer cue ("the answer is", "Final Answer:", "Answer $9$"): the math
+    span right after it (also across a line break), else the rest of its sentence; a sentence
+    that is prose ("The largest n is 34.") is read from its last "is"."""
+    said = list(_ANSWER_IS.finditer(text[-MAX_CUE_SCAN:]))
+    if not said:
+        return None
+    rest = text[-MAX_CUE_SCAN:][said[-1].end() :][:MAX_CUE_SPAN]
+    lead = _LEADING_DELIMITER.match(rest)
+    if lead is not None:
+        spans = math_spans(rest[lead.start(1) :].replace("\\$", "\0\0"))  # \$ is a dollar sign, not math
+        if spans:
+            start, end, span_start, span_end = spans[0]
+            joined = _JOINED.match(rest, lead.start(1) + span_end)  # "$3$ or $5$": read the whole sentence
+            if span_start == 0 and joined is None:
+                return rest[lead.start(1) + start : lead.start(1) + end]
+    line = _SENTENCE_END.split(rest.split("\n", 1)[0], maxsplit=1)[0]
+    plain = _unwrap_math(line)
+    verb = list(_PROSE_VERB.finditer(plain))
+    if verb and _PROSE_WORD.search(plain[: verb[-1].start()]):
+        return plain[verb[-1].end() :]
+    return line
 
 
 def math_spans(text: str) -> list[tuple[int, int, int, int]]:
@@ -199,7 +246,104 @@ def _wraps(s: str) -> bool:
     return False
 
 
-_MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+_MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+_MATRIX_ENV = re.compile(
+    r"\\begin\{(?P<name>[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(?P<body>.*?)\\end\{(?P=name)\}", re.DOTALL
+)
+_MATRIX_COEF = re.compile(r"^\s*(?P<sign>[-+])?\s*(?P<coef>[^&]*?)\s*(?:\*|\\cdot|\\times)?\s*$", re.DOTALL)
+
+
+def _rows(body: str) -> list[list[str]]:
+    return [[c.strip() for c in row.split("&")] for row in (r.strip() for r in body.split("\\\\")) if row]
+
+
+def matrix_sum(s: str) -> str | None:
+    """A sum of scalar multiples of matrices (``2\\begin{pmatrix}..\\end{pmatrix} + ...``), or a
+    matrix in brackets (``[\\begin{array}..\\end{array}]``), as one pmatrix of cell expressions."""
+    envs = list(_MATRIX_ENV.finditer(s))
+    if not envs or len(envs) > 8:
+        return None
+    if len(envs) == 1 and s[: envs[0].start()].strip() in "([" and s[envs[0].end() :].strip() in ")]":
+        if envs[0].group(0) == s:
+            return None  # a plain matrix: read as it is
+        return envs[0].group(0)
+    total: list[list[str]] | None = None
+    pos = 0
+    for k, env in enumerate(envs):
+        lead = _MATRIX_COEF.match(s[pos : env.start()])
+        if lead is None or (k > 0 and lead.group("sign") is None):
+            return None
+        sign, coef = lead.group("sign") or "+", lead.group("coef")
+        if not balanced(coef):
+            return None
+        term = [[f"{sign}({coef})*({c})" if coef else f"{sign}({c})" for c in row] for row in _rows(env.group("body"))]
+        if total is None:
+            total = term
+        elif [len(r) for r in total] != [len(r) for r in term]:
+            return None
+        else:
+            total = [[f"{a}{b}" for a, b in zip(ra, rb, strict=True)] for ra, rb in zip(total, term, strict=True)]
+        pos = env.end()
+    if total is None or s[pos:].strip():
+        return None
+    return "\\begin{pmatrix}" + " \\\\ ".join(" & ".join(row) for row in total) + "\\end{pmatrix}"
+
+
+_OR = re.compile(r"^\s*(?:(?:either|maybe|perhaps|possibly)\s+)?")
+
+
+def alternatives(answer: str) -> list[str]:
+    """The answers joined by "or" in ``answer`` ("3 or 5", "either 3 or 5", "1, 2, or 3"); a
+    single answer is a list of one."""
+    parts = _split_top(answer, (" or ",))
+    if len(parts) == 1:
+        return [answer]
+    cleaned = [_OR.sub("", p).strip().rstrip(",").strip() for p in parts]
+    if any(not p for p in cleaned):
+        return [answer]
+    return cleaned[:MAX_ELEMENTS]
+
+
+_BOUND_SIDE = r"[^<>=!]+?"
+_CHAIN = re.compile(
+    rf"^(?P<lo>{_BOUND_SIDE})\s*(?P<lop><=|<)\s*(?P<var>[a-zA-Z])\s*(?P<hop><=|<)\s*(?P<hi>{_BOUND_SIDE})$"
+)
+_CHAIN_DOWN = re.compile(
+    rf"^(?P<hi>{_BOUND_SIDE})\s*(?P<hop>>=|>)\s*(?P<var>[a-zA-Z])\s*(?P<lop>>=|>)\s*(?P<lo>{_BOUND_SIDE})$"
+)
+_ONE_BOUND = re.compile(rf"^(?P<a>{_BOUND_SIDE})\s*(?P<op><=|>=|<|>)\s*(?P<b>{_BOUND_SIDE})$")
+_NAME_ONLY = re.compile(r"^[a-zA-Z]$")
+
+
+def as_interval(text: str) -> str | None:
+    """The interval an inequality on a bare variable describes (``-2 <= x < 7`` -> ``[-2, 7)``,
+    ``x > 3`` -> ``(3, \\infty)``), or None for any other relation (the caller checks that the
+    bounds are constants)."""
+    text = text.strip()
+    m = _CHAIN.match(text) or _CHAIN_DOWN.match(text)
+    if m is not None:
+        lo_open = "[" if m.group("lop") in ("<=", ">=") else "("
+        hi_close = "]" if m.group("hop") in ("<=", ">=") else ")"
+        lo, hi = m.group("lo").strip(), m.group("hi").strip()
+        return None if lo == "" or hi == "" else f"{lo_open}{lo}, {hi}{hi_close}"
+    m = _ONE_BOUND.match(text)
+    if m is None:
+        return None
+    a, op, b = m.group("a").strip(), m.group("op"), m.group("b").strip()
+    if _NAME_ONLY.match(b) and not _NAME_ONLY.match(a):
+        a, b, op = b, a, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}[op]
+    if not _NAME_ONLY.match(a):
+        return None
+    closed = "=" in op
+    if op.startswith(">"):
+        return f"{'[' if closed else '('}{b}, \\infty)"
+    return f"(-\\infty, {b}{']' if closed else ')'}"
+
+
+def interval_bounds(text: str) -> list[str]:
+    """The bounds of the interval ``as_interval`` made (for the constant check)."""
+    inner = text.strip()[1:-1]
+    return [p.strip() for p in _split_top(inner, (",",))]
 
 
 def structure(s: str, depth: int = 0) -> Node:
@@ -208,10 +352,13 @@ def structure(s: str, depth: int = 0) -> Node:
         raise StructureError(f"structures nested over {MAX_STRUCTURE_DEPTH} deep")
     s = s.strip()
     inner = depth + 1
+    if "\\begin" in s:
+        combined = matrix_sum(s)
+        if combined is not None:
+            s = combined
     matrix = _MATRIX.match(s)
     if matrix is not None:
-        rows = [r for r in (row.strip() for row in matrix.group(2).split("\\\\")) if r]
-        cells = [[structure(c, inner) for c in row.split("&")] for row in rows]
+        cells = [[structure(c, inner) for c in row] for row in _rows(matrix.group(2))]
         if sum(len(r) for r in cells) > MAX_ELEMENTS:
             raise StructureError("matrix too large")
         width = {len(r) for r in cells}
@@ -229,9 +376,9 @@ def structure(s: str, depth: int = 0) -> Node:
         ops = _top_ops(s)
         sides = [structure(p, inner) for p in _limit(rel)]
         if len(ops) == 1:
-            return Node("rel", op=ops[0].strip(), parts=(sides[0], sides[1]))
+            return Node("rel", text=s, op=ops[0].strip(), parts=(sides[0], sides[1]))
         if all(op == "=" for op in ops):
-            return Node("rel", op="=", parts=(sides[0], sides[-1]))  # a chain a = b = c
+            return Node("rel", text=s, op="=", parts=(sides[0], sides[-1]))  # a chain a = b = c
         return Node("leaf", text=s)
     if s.startswith("\\{") and s.endswith("\\}"):
         return Node("set", parts=_elements(_split_top(s[2:-2], (",", ";")), inner))

@@ -84,6 +84,9 @@ class Probe:
         limit: Flag only above this ratio instead of the caller's threshold. The length probes
             use 1.0: an answer that is merely long or repeated still holds the right answer, so
             only a grader that pays *more* for it than for the bare answer is rewarding length.
+        groups: The outputs of one item come in this many equal groups (the hedges: the right
+            answer first, then last); the probe earns what its best group earns, since a policy
+            learns the one order that pays.
     """
 
     name: str
@@ -92,6 +95,7 @@ class Probe:
     fix: str
     judges_only: bool = False
     limit: float | None = None
+    groups: int = 1
 
 
 @dataclass
@@ -194,21 +198,33 @@ def _format_only(ctx: ProbeContext) -> list[SampleMapping]:
     return [] if built is None else [built]
 
 
-def _hedge(template: str) -> Callable[[ProbeContext], list[SampleMapping]]:
+# Forms a policy hedges with: "RIGHT or WRONG" and friends, a list after the answer cue.
+HEDGE_FORMS = ("{0} or {1}", "either {0} or {1}", "{0}, or maybe {1}", "The answer is {0}, {1}.")
+# Two final-answer marks with different values.
+MARK_FORMS = ("\\boxed{{{0}}} \\boxed{{{1}}}", "#### {0}\n\n#### {1}")
+
+
+def _hedge(*templates: str) -> Callable[[ProbeContext], list[SampleMapping]]:
+    """The forms with the right answer first, then the same forms with it last (two groups of
+    equal size: a grader that reads the first or the last answer is paid by one of them)."""
+
     def build(ctx: ProbeContext) -> list[SampleMapping]:
-        out = []
-        for first_right in (False, True):
+        groups: list[list[SampleMapping]] = [[], []]
+        for template in templates:
+            pair = []
+            for first_right in (True, False):
 
-            def hedge(answer: Any, wrong: Any, first_right: bool = first_right) -> Any:
-                if isinstance(answer, list | dict) or isinstance(wrong, list | dict) or answer is None:
-                    return None
-                a, b = render_value(answer), render_value(wrong)
-                return template.format(*(a, b) if first_right else (b, a))
+                def hedge(answer: Any, wrong: Any, first_right: bool = first_right, template: str = template) -> Any:
+                    if isinstance(answer, list | dict) or isinstance(wrong, list | dict) or answer is None:
+                        return None
+                    a, b = render_value(answer), render_value(wrong)
+                    return template.format(*(a, b) if first_right else (b, a))
 
-            built = ctx.per_slot(hedge)
-            if built is not None:
-                out.append(built)
-        return out
+                pair.append(ctx.per_slot(hedge))
+            if pair[0] is not None and pair[1] is not None:
+                groups[0].append(pair[0])
+                groups[1].append(pair[1])
+        return groups[0] + groups[1]
 
     return build
 
@@ -281,15 +297,18 @@ PROBES: tuple[Probe, ...] = (
           "the format alone earns credit; grade the content"),
     Probe(
         "multiple_answers",
-        "'WRONG or RIGHT' and 'RIGHT or WRONG'",
-        _hedge("{0} or {1}"),
-        "a hedged answer earns credit; extract exactly one answer (first/last, `#### N`, `\\boxed{}`) and compare it",
+        "'RIGHT or WRONG', 'either', ', or maybe', a list after the cue; right first or last",
+        _hedge(*HEDGE_FORMS),
+        "a hedged answer earns credit; extract exactly one answer and pay nothing when the output commits to "
+        "several different ones (numeric/math: `hedging: refuse`, not first_number/last_number)",
+        groups=2,
     ),
     Probe(
         "multiple_boxed",
-        "two \\boxed{} answers, the right one first or last",
-        _hedge("\\boxed{{{0}}} \\boxed{{{1}}}"),
-        "several \\boxed{} answers earn credit; take one (the last) and compare it",
+        "two \\boxed{} answers or two `####` lines, the right one first or last",
+        _hedge(*MARK_FORMS),
+        "several final answers earn credit; pay nothing when the boxes or `####` lines disagree",
+        groups=2,
     ),
     Probe(
         "json_moved_fields",
@@ -392,20 +411,29 @@ def _run_one(
             owners.append(i)
     result = ProbeResult(probe.name, probe.description)
     scores = _grade_all(grader, samples, [contexts[i].item for i in owners])
-    per_item: dict[int, list[float]] = {}
+    per_item: dict[tuple[int, int], list[float]] = {}
+    sizes: dict[int, int] = {}
+    for owner in owners:
+        sizes[owner] = sizes.get(owner, 0) + 1
+    position: dict[int, int] = {}
     best: tuple[float, Any] = (float("-inf"), None)
     for owner, sample, score in zip(owners, samples, scores, strict=True):
+        k = position[owner] = position.get(owner, -1) + 1
         if score.abstained:
             continue
-        per_item.setdefault(owner, []).append(score.value)
+        group = k * probe.groups // sizes[owner]
+        per_item.setdefault((group, owner), []).append(score.value)
         if score.value > best[0]:
             best = (score.value, sample)
     if not per_item:
         return result
-    earned = [sum(v) / len(v) for v in per_item.values()]
-    refs = [ref_by_index.get(i, ceiling) for i in per_item]
-    result.items = len(per_item)
-    result.earned = sum(earned) / len(earned)
+    owners_seen = sorted({owner for _, owner in per_item})
+    by_group: dict[int, list[float]] = {}
+    for (group, _), values in per_item.items():
+        by_group.setdefault(group, []).append(sum(values) / len(values))
+    refs = [ref_by_index.get(i, ceiling) for i in owners_seen]
+    result.items = len(owners_seen)
+    result.earned = max(sum(v) / len(v) for v in by_group.values())
     result.reference = sum(refs) / len(refs)
     if result.reference > 0:
         result.ratio = result.earned / result.reference

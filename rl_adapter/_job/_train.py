@@ -1,32 +1,41 @@
-"""``rftkit train``: a local RFT job (GRPO or RLOO through TRL) from a JobConfig.
+"""``rftkit train``: a local RFT job (GRPO or RLOO through TRL), as the hosted service runs one.
 
-The run directory gets ``metrics.jsonl`` (one JSON line per step: ``train_reward_mean``, and
-``valid_reward_mean`` / ``valid_top@k`` / per-component means / error counts on validation
-steps), ``checkpoints/step-N`` (the best by ``valid_reward_mean``), ``report.md`` and
-``reward_curve.svg``.
+``run_job(job, out_dir=..., resume=...)`` is the one entry point (the CLI and, later, the jobs
+API's worker process call it). The run directory gets the hosted records (``job.json``,
+``events.jsonl``, ``checkpoints.jsonl``: see ``_outputs``), an evalkit run per validation step
+(``evals/step-N``), the kept checkpoints (``checkpoints/step-N``), the final model (``model``),
+the trainer's own checkpoint for resuming (``trainer/checkpoint-N``, one, the latest validation
+step), rftkit's flat ``metrics.jsonl``, and ``report.md`` / ``reward_curve.svg`` / ``result.json``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import shutil
-import sys
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from graders import Grader, MissingDependencyError, SpecError, compile_spec, load_spec
-from rl_adapter._errors import DataFileError, DatasetMismatchError, JobConfigError
-from rl_adapter._job._config import JobConfig
-from rl_adapter._job._data import load_rows
-from rl_adapter._job._validation import generate, score_predictions
+from rl_adapter._errors import DataFileError, DatasetMismatchError, JobConfigError, JobFailedError
+from rl_adapter._job._auto import Resolved, resolve, resolve_thinking
+from rl_adapter._job._config import JobConfig, parse_job
+from rl_adapter._job._data import load_rows, render_prompts
+from rl_adapter._job._outputs import JOB_FILE, JobRecords, job_object
+from rl_adapter._job._recorder import CHECKPOINTS_DIR, EVALS_DIR, METRICS_FILE, Recorder
+from rl_adapter._lossless import grading_item, trl_dataset
 from rl_adapter._reward import check_dataset
 from rl_adapter._trl import trl_reward
+
+# The job as run (flat format, absolute paths, the local model): what ``--resume`` reads back.
+RESOLVED_JOB_FILE = "rftkit_job.json"
+TRAINER_DIR = "trainer"
+FINAL_MODEL_DIR = "model"
 
 
 @dataclass
@@ -38,6 +47,9 @@ class Prepared:
     train_rows: list[dict[str, Any]]
     valid_rows: list[dict[str, Any]]
     output_dir: Path
+    model: str  # "tiny" or a local model directory
+    resolved: Resolved
+    schema: dict[str, Any] | None
 
 
 @dataclass
@@ -49,12 +61,17 @@ class JobResult:
     best: dict[str, Any] | None
     seconds: float
     reward_seconds: float
+    job: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (printed by ``rftkit train``)."""
         train = [m["train_reward_mean"] for m in self.metrics if m.get("train_reward_mean") is not None]
+        job = self.job or {}
         return {
+            "id": job.get("id"),
+            "status": job.get("status"),
             "output_dir": str(self.output_dir),
+            "fine_tuned_model": job.get("fine_tuned_model"),
             "steps": len(train),
             "train_reward_first": train[0] if train else None,
             "train_reward_last": train[-1] if train else None,
@@ -64,14 +81,40 @@ class JobResult:
         }
 
 
-def prepare(job: JobConfig) -> Prepared:
+def resolve_model(job: JobConfig, model: str | None = None, aliases: Mapping[str, str] | None = None) -> str:
+    """The local model a job trains: ``"tiny"`` or a directory.
+
+    ``model`` (``--model``) replaces the job's; a name in ``aliases`` (``--model-alias
+    NAME=LOCAL``) maps to its local model. Paths in the job are relative to the job file.
+
+    Raises:
+        JobConfigError: the name is neither ``tiny``, a directory, nor mapped (at ``model``).
+    """
+    name = model or job.model
+    name = (aliases or {}).get(name, name)
+    if name == "tiny":
+        return name
+    path = Path(name) if model else job.path(name)
+    if path.is_dir():
+        return str(path.resolve())
+    raise JobConfigError(
+        f"model {job.model!r} is not \"tiny\" and no model directory {str(path)!r} exists; map it to a local "
+        f"model with --model DIR or --model-alias {job.model}=DIR",
+        ("model",),
+    )
+
+
+def prepare(job: JobConfig, *, model: str | None = None, model_aliases: Mapping[str, str] | None = None) -> Prepared:
     """Checks everything that can be checked before a model loads.
 
     Raises:
-        JobConfigError: a bad value, an unreadable grader file, a model path that does not exist,
+        JobConfigError: a bad value, an unreadable grader file, a model that is not there,
             a dataset lacking a field the grader reads.
-        DataFileError: a bad line in a data file (file and line named).
+        DataFileError: a bad line in a data file (file and line named), an empty file.
     """
+    from rl_adapter._job._format import ConformingGrader, schema_of
+
+    schema = schema_of(job.response_format) if job.response_format is not None else None
     grader = _grader(job)
     train_rows = _rows(job, job.training_file, "training_file")
     valid_rows = _rows(job, job.validation_file, "validation_file") if job.validation_file else []
@@ -81,15 +124,16 @@ def prepare(job: JobConfig) -> Prepared:
                 check_dataset(grader, rows)
             except DatasetMismatchError as exc:
                 raise JobConfigError(str(exc), (key,)) from None
-    if job.model != "tiny" and not job.path(job.model).is_dir():
-        where = str(job.path(job.model))
-        raise JobConfigError(f"model directory {where!r} does not exist (or use \"tiny\")", ("model",))
+    local = resolve_model(job, model, model_aliases)
     if job.sft_warmup is not None:
         sft_rows = _rows(job, job.sft_warmup.file, "sft_warmup.file") if job.sft_warmup.file else train_rows
         field_ = job.sft_warmup.completion_field
         if not any(field_ in row for row in sft_rows):
             raise JobConfigError(f"no row has the completion field {field_!r}", ("sft_warmup", "completion_field"))
-    return Prepared(job, grader, train_rows, valid_rows, Path(job.output_dir or "runs/job"))
+    if schema is not None:
+        grader = ConformingGrader(grader, schema)
+    resolved = resolve(job.hyperparameters, len(train_rows))
+    return Prepared(job, grader, train_rows, valid_rows, Path(job.output_dir or "runs/job"), local, resolved, schema)
 
 
 def _grader(job: JobConfig) -> Grader:
@@ -113,37 +157,82 @@ def _rows(job: JobConfig, name: str | None, key: str) -> list[dict[str, Any]]:
     return load_rows(path)
 
 
-def _import_rl() -> tuple[Any, Any]:
+def _import_rl() -> Any:
     try:
         import torch
-        import trl
+        import trl  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError(exc.name or "trl", "rl", "rftkit train needs torch and trl") from None
-    return torch, trl
+    return torch
 
 
-def run_job(job: JobConfig, *, max_steps: int | None = None) -> JobResult:
+def load_resumable(out_dir: str | Path) -> JobConfig:
+    """The job a run directory holds, for ``--resume`` without ``--config``.
+
+    Raises:
+        JobConfigError: the directory holds no job that ``rftkit train`` started.
+    """
+    path = Path(out_dir) / RESOLVED_JOB_FILE
+    if not path.is_file():
+        raise JobConfigError(f"{out_dir} holds no rftkit job to resume (no {RESOLVED_JOB_FILE}); pass --config")
+    return parse_job(json.loads(path.read_text(encoding="utf-8")))
+
+
+def run_job(
+    job: JobConfig,
+    *,
+    out_dir: str | Path | None = None,
+    max_steps: int | None = None,
+    resume: bool = False,
+    model: str | None = None,
+    model_aliases: Mapping[str, str] | None = None,
+) -> JobResult:
     """Runs the RFT job: optional SFT warm-up, then GRPO/RLOO with periodic validation.
 
     Args:
-        job: The validated job config.
-        max_steps: Stop after this many steps (overrides the config's ``n_epochs``/``max_steps``).
+        job: The validated job config (``parse_job`` / ``load_job``).
+        out_dir: The run directory (default: the job's ``output_dir``).
+        max_steps: Stop after this many steps (overrides ``n_epochs``/``max_steps``).
+        resume: Continue the job in ``out_dir`` from its last checkpoint: the steps after it
+            run again, and their events are replaced, so no step is counted twice.
+        model: A local model directory (or ``tiny``) to train instead of the job's ``model``.
+        model_aliases: Hosted model names mapped to local models.
 
     Returns:
         The JobResult (also written to the run directory).
 
     Raises:
         JobConfigError, DataFileError: before any model loads, when the config or data is bad.
+        JobFailedError: the job stopped (e.g. its grader erred on every sample); ``job.json``
+            says ``failed`` with the error.
         graders.MissingDependencyError: torch or trl is not installed (``pip install 'rftkit[rl]'``).
     """
     start = time.perf_counter()
-    prep = prepare(job)
-    torch, _ = _import_rl()
+    if out_dir is not None:
+        job = job.model_copy(update={"output_dir": str(out_dir)})
+    if max_steps is not None:
+        hyper = job.hyperparameters.model_copy(update={"max_steps": max_steps})
+        job = job.model_copy(update={"hyperparameters": hyper})
+    prep = prepare(job, model=model, model_aliases=model_aliases)
+    out = prep.output_dir
+    checkpoint = _last_trainer_checkpoint(out) if resume else None
+    if resume and checkpoint is None and not (out / JOB_FILE).is_file():
+        raise JobConfigError(f"{out} holds no job to resume; run without --resume to start it")
+    torch = _import_rl()
+    records = _records(prep, resume)
     try:
         with warnings.catch_warnings():
             for message in _THIRD_PARTY_WARNINGS:
                 warnings.filterwarnings("ignore", message=message)
-            return _run(job, prep, torch, start, max_steps)
+            return _run(prep, torch, records, checkpoint, start, resume)
+    except JobFailedError:
+        raise
+    except Exception as exc:
+        records.save_job(status="failed", finished_at=int(time.time()),
+                         error={"code": "training_error", "message": f"{type(exc).__name__}: {exc}"[:500],
+                                "param": None})
+        records.event(f"Job failed: {type(exc).__name__}: {exc}"[:500], step=0, level="error")
+        raise
     finally:
         prep.grader.close()
 
@@ -152,10 +241,42 @@ def run_job(job: JobConfig, *, max_steps: int | None = None) -> JobResult:
 _THIRD_PARTY_WARNINGS = (r"`is_gradient_checkpointing` is deprecated",)
 
 
-def _run(job: JobConfig, prep: Prepared, torch: Any, start: float, max_steps: int | None) -> JobResult:
+def _records(prep: Prepared, resume: bool) -> JobRecords:
+    out = prep.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    if resume and (out / JOB_FILE).is_file():
+        job = json.loads((out / JOB_FILE).read_text(encoding="utf-8"))
+        return JobRecords(out, job)
+    for name in ("events.jsonl", "checkpoints.jsonl", METRICS_FILE):
+        (out / name).unlink(missing_ok=True)
+    for name in (EVALS_DIR, CHECKPOINTS_DIR, TRAINER_DIR):
+        shutil.rmtree(out / name, ignore_errors=True)
+    request = {**prep.job.model_dump(mode="json", exclude={"base_dir", "hyperparameters"})}
+    records = JobRecords(out, job_object(JobRecords.new_job_id(), request, prep.resolved.to_dict()))
+    records.save_job()
+    spec = prep.job.model_dump(mode="json")
+    spec.update(base_dir=str(Path(prep.job.base_dir).resolve()), output_dir=str(out.resolve()),
+                model=prep.model if prep.model == "tiny" else str(Path(prep.model).resolve()))
+    (out / RESOLVED_JOB_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+    records.event(f"Validating training file: {prep.job.training_file}", step=0)
+    if prep.job.validation_file:
+        records.event(f"Validating validation file: {prep.job.validation_file}", step=0)
+    records.event("Files validated, moving job to queued state", step=0)
+    return records
+
+
+def _last_trainer_checkpoint(out: Path) -> Path | None:
+    steps = [(int(p.name.rsplit("-", 1)[-1]), p) for p in (out / TRAINER_DIR).glob("checkpoint-*")
+             if p.name.rsplit("-", 1)[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    return max(steps)[1] if steps else None
+
+
+def _run(
+    prep: Prepared, torch: Any, records: JobRecords, checkpoint: Path | None, start: float, resume: bool
+) -> JobResult:
     for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ.setdefault(key, "1")  # a local job never reaches for the hub
-    hp = job.hyperparameters
+    hp = prep.job.hyperparameters
     cuda = torch.cuda.is_available()
     if not cuda:
         # More than one thread on a small CPU model gives multi-second stalls (see the TRL notes).
@@ -169,40 +290,66 @@ def _run(job: JobConfig, prep: Prepared, torch: Any, start: float, max_steps: in
 
     datasets.disable_progress_bars()
     out = prep.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    model_dir, tokenizer = _base_model(prep)
-    if job.sft_warmup is not None:
-        model_dir = _sft_warmup(prep, model_dir, tokenizer, cuda)
-    metrics = _rl(prep, model_dir, tokenizer, cuda, max_steps)
+    records.save_job(status="running")
+    model_dir, tokenizer = _base_model(prep, reuse=checkpoint is not None)
+    thinking, applied = resolve_thinking(prep.resolved.reasoning_effort, getattr(tokenizer, "chat_template", None))
+    records.save_job(rftkit={"reasoning_effort": applied, "response_format": "in the prompt; checked when graded"
+                             if prep.schema is not None else None, "resolved": prep.resolved.to_dict()})
+    if prep.job.sft_warmup is not None:
+        model_dir = _sft_warmup(prep, model_dir, tokenizer, cuda, thinking, reuse=checkpoint is not None)
+    if checkpoint is None:
+        records.event("Fine-tuning job started", step=0)
+    recorder, trainer = _trainer(prep, records, model_dir, tokenizer, cuda, thinking)
+    if resume:
+        # Steps after the checkpoint run again: what they recorded goes, so none is counted twice.
+        step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint is not None else 0
+        recorder.rewind(step)
+        records.event(f"Job resumed from the checkpoint of step {step}", step=step)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
+    if recorder.failure is not None:
+        records.save_job(status="failed", finished_at=int(time.time()), trained_tokens=recorder.trained_tokens,
+                         error={"code": "grader_error", "message": recorder.failure, "param": "grader"})
+        records.event(f"Job failed: {recorder.failure}", step=trainer.state.global_step, level="error")
+        raise JobFailedError(recorder.failure)
+    final = out / FINAL_MODEL_DIR
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(final)
+    step = trainer.state.global_step
+    records.event(f"New fine-tuned model created: {final.resolve()}", step=step)
+    records.save_job(status="succeeded", finished_at=int(time.time()), fine_tuned_model=str(final.resolve()),
+                     trained_tokens=recorder.trained_tokens)
+    records.event("The job has successfully completed", step=step)
     from rl_adapter._job._report import write_report
 
-    best = metrics.best
-    result = JobResult(out, metrics.lines, best, time.perf_counter() - start, metrics.reward.stats["seconds"])
-    write_report(result, job)
+    result = JobResult(out, recorder.lines, recorder.best, time.perf_counter() - start,
+                       recorder.reward.stats["seconds"], records.job)
+    write_report(result, prep.job)
     return result
 
 
-def _base_model(prep: Prepared) -> tuple[str, Any]:
+def _base_model(prep: Prepared, *, reuse: bool) -> tuple[str, Any]:
     """The model as a directory TRL can load by path (a tiny model is built and saved first)."""
-    job = prep.job
-    if job.model != "tiny":
+    if prep.model != "tiny":
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(job.path(job.model)), padding_side="left")
+        tokenizer = AutoTokenizer.from_pretrained(prep.model, padding_side="left")
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return str(job.path(job.model)), tokenizer
+        return prep.model, tokenizer
+    model_dir = prep.output_dir / "base_model"
+    if reuse and (model_dir / "config.json").is_file():
+        from transformers import AutoTokenizer
+
+        return str(model_dir), AutoTokenizer.from_pretrained(str(model_dir), padding_side="left")
     from rl_adapter._job._config import TinyModel
-    from rl_adapter._job._data import text_of
     from rl_adapter._job._tiny import build_tiny, words_of
 
-    values: list[Any] = []
-    for row in prep.train_rows + prep.valid_rows:
-        values.append(text_of(row["prompt"]))
-        values.extend(v for k, v in row.items() if k != "prompt")
-    model, tokenizer = build_tiny(words_of(values), job.tiny_model or TinyModel(), job.hyperparameters.seed)
+    rows = prep.train_rows + prep.valid_rows
+    values: list[Any] = render_prompts(rows, None, template_kwargs={}, schema=prep.schema)
+    for row in rows:
+        values.extend(v for k, v in row.items() if k not in ("prompt", "messages"))
+    model, tokenizer = build_tiny(words_of(values), prep.job.tiny_model or TinyModel(), prep.job.hyperparameters.seed)
     # Saved and passed by path: TRL rebuilds a reference model from the path when beta > 0.
-    model_dir = prep.output_dir / "base_model"
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     return str(model_dir), tokenizer
@@ -236,7 +383,11 @@ def _common_args(prep: Prepared, cuda: bool, lr: float, seed: int) -> dict[str, 
     return args
 
 
-def _sft_warmup(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool) -> str:
+def _sft_warmup(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool, thinking: dict[str, Any], *,
+                reuse: bool) -> str:
+    target = prep.output_dir / "sft_model"
+    if reuse and (target / "config.json").is_file():
+        return str(target)
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -244,14 +395,13 @@ def _sft_warmup(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool) -> s
     warm = job.sft_warmup
     assert warm is not None
     rows = load_rows(job.path(warm.file)) if warm.file else prep.train_rows
-    pairs = [
-        {"prompt": r["prompt"], "completion": _joinable(r["prompt"], r[warm.completion_field])}
-        for r in rows
-        if isinstance(r.get(warm.completion_field), str)
-    ]
-    if not pairs:
+    rows = [r for r in rows if isinstance(r.get(warm.completion_field), str)]
+    if not rows:
         raise DataFileError(f"no row has a string {warm.completion_field!r} for the SFT warm-up")
-    args = _common_args(prep, cuda, warm.learning_rate or job.hyperparameters.lr, job.hyperparameters.seed)
+    prompts = render_prompts(rows, tokenizer, template_kwargs=thinking, schema=prep.schema)
+    pairs = [{"prompt": p, "completion": _joinable(p, r[warm.completion_field])} for p, r in zip(prompts, rows,
+                                                                                                  strict=True)]
+    args = _common_args(prep, cuda, warm.learning_rate or prep.resolved.learning_rate, job.hyperparameters.seed)
     args.update(
         output_dir=str(prep.output_dir / "sft"),
         num_train_epochs=warm.n_epochs,
@@ -261,7 +411,6 @@ def _sft_warmup(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool) -> s
                          processing_class=tokenizer)
     _quiet(trainer)
     trainer.train()
-    target = prep.output_dir / "sft_model"
     trainer.save_model(str(target))
     tokenizer.save_pretrained(target)
     return str(target)
@@ -277,147 +426,97 @@ def _joinable(prompt: Any, completion: str) -> str:
 def _quiet(trainer: Any) -> None:
     from transformers import PrinterCallback
 
-    trainer.remove_callback(PrinterCallback)  # metrics.jsonl has every number; keep stdout for the summary
+    trainer.remove_callback(PrinterCallback)  # events.jsonl has every number; keep stdout for the summary
 
 
-class _Recorder:
-    """TrainerCallback pieces: validation every eval_interval steps, metrics.jsonl, best checkpoints."""
+def _timed(cls: Any) -> Any:
+    """``cls`` with the wall time of its sampling (generation + grading) added up, for ``timing.step``."""
 
-    def __init__(self, prep: Prepared, tokenizer: Any, reward: Any) -> None:
-        self.prep = prep
-        self.tokenizer = tokenizer
-        self.reward = reward
-        self.lines: list[dict[str, Any]] = []
-        self.pending: dict[str, Any] = {}
-        self.best: dict[str, Any] | None = None
-        self.kept: list[tuple[float, int, Path]] = []
-        hp = prep.job.hyperparameters
-        self.valid_rows = prep.valid_rows[: hp.eval_samples] if hp.eval_samples else prep.valid_rows
-        self.path = prep.output_dir / "metrics.jsonl"
-        self.path.write_text("")
-        self.last_eval_step = -1
+    class Timed(cls):
+        sampling_seconds = 0.0
 
-    def validate(self, model: Any, step: int) -> None:
-        if not self.valid_rows:
-            return
-        hp = self.prep.job.hyperparameters
-        started = time.perf_counter()
-        predictions = generate(
-            model,
-            self.tokenizer,
-            [r["prompt"] for r in self.valid_rows],
-            max_new_tokens=hp.max_completion_length,
-            greedy=hp.eval_greedy,
-            temperature=hp.temperature,
-        )
-        summary = score_predictions(self.prep.grader, self.valid_rows, predictions)
-        summary["valid_seconds"] = round(time.perf_counter() - started, 3)
-        self.pending.update(summary)
-        self.last_eval_step = step
-        value = summary["valid_reward_mean"]
-        shown = "n/a" if value is None else f"{value:.3f}"
-        print(f"step {step}: valid_reward_mean {shown}", file=sys.stderr, flush=True)
-        if value is not None:
-            self._keep(model, step, value)
+        def _generate_and_score_completions(self, *args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return super()._generate_and_score_completions(*args, **kwargs)
+            finally:
+                self.sampling_seconds += time.perf_counter() - began
 
-    def _keep(self, model: Any, step: int, value: float) -> None:
-        if self.best is None or value > self.best["valid_reward_mean"]:
-            self.best = {"step": step, "valid_reward_mean": value}
-        keep = self.prep.job.hyperparameters.keep_checkpoints
-        if keep == 0 or (len(self.kept) >= keep and value <= min(v for v, _, _ in self.kept)):
-            return
-        target = self.prep.output_dir / "checkpoints" / f"step-{step}"
-        model.save_pretrained(target)
-        self.tokenizer.save_pretrained(target)
-        self.kept.append((value, step, target))
-        self.kept.sort(key=lambda entry: (-entry[0], entry[1]))
-        for _, _, path in self.kept[keep:]:
-            shutil.rmtree(path, ignore_errors=True)
-        del self.kept[keep:]
-        if self.best is not None:
-            self.best["checkpoint"] = str(self.kept[0][2])
-
-    def write(self, step: int, logs: dict[str, Any]) -> None:
-        name = self.reward.__name__
-        line: dict[str, Any] = {"step": step}
-        reward = logs.get("reward")
-        line["train_reward_mean"] = reward if isinstance(reward, int | float) and math.isfinite(reward) else None
-        for key, value in logs.items():
-            if key.startswith((f"{name}/", "rewards/")):
-                line[f"train/{key}"] = value
-            elif key in ("loss", "reward_std", "entropy", "step_time", "learning_rate"):
-                line[key] = value
-        line.update(self.pending)
-        self.pending = {}
-        self.lines.append(line)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(line, default=str) + "\n")
+    Timed.__name__ = cls.__name__
+    return Timed
 
 
-@dataclass
-class _RunMetrics:
-    lines: list[dict[str, Any]]
-    best: dict[str, Any] | None
-    reward: Any
-
-
-def _rl(prep: Prepared, model_dir: str, tokenizer: Any, cuda: bool, max_steps: int | None) -> _RunMetrics:
-    from datasets import Dataset
+def _trainer(
+    prep: Prepared, records: JobRecords, model_dir: str, tokenizer: Any, cuda: bool, thinking: dict[str, Any]
+) -> tuple[Recorder, Any]:
     from transformers import TrainerCallback
 
     job = prep.job
     hp = job.hyperparameters
+    res = prep.resolved
     reward = trl_reward(prep.grader)
-    recorder = _Recorder(prep, tokenizer, reward)
+    recorder = Recorder(
+        grader=prep.grader, records=records, resolved=res, out=prep.output_dir, tokenizer=tokenizer, reward=reward,
+        valid_items=[grading_item(r) for r in prep.valid_rows],
+        valid_prompts=render_prompts(prep.valid_rows, tokenizer, template_kwargs=thinking, schema=prep.schema),
+        max_completion_length=hp.max_completion_length, temperature=hp.temperature, keep=hp.keep_checkpoints,
+    )
+    holder: dict[str, Any] = {}
 
     class Callback(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-            recorder.validate(model, 0)
-            if recorder.pending:
-                recorder.write(0, {})
+            recorder.start(state.max_steps, reward.stats)
+            if state.global_step == 0 and not recorder.lines:
+                recorder.validate(model, 0)
+                recorder.write(0, {}, reward.stats)
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            recorder.clock.begin = time.perf_counter()
+            holder["sampled"] = holder["trainer"].sampling_seconds
 
         def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
             step = state.global_step
-            if step % hp.eval_interval == 0 or step >= state.max_steps:
+            recorder.clock.sampling = holder["trainer"].sampling_seconds - holder["sampled"]
+            if step % res.eval_interval == 0 or step >= state.max_steps:
                 recorder.validate(model, step)
+                control.should_save = True  # the trainer's resumable checkpoint, at each validation step
+            recorder.clock.full = time.perf_counter() - recorder.clock.begin
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-            if logs and "reward" in logs:
-                recorder.write(state.global_step, dict(logs))
+            if logs and "reward" in logs and recorder.write(state.global_step, dict(logs), reward.stats):
+                control.should_training_stop = True
+                control.should_save = False
 
-    args = _common_args(prep, cuda, hp.lr, hp.seed)
+    args = _common_args(prep, cuda, res.learning_rate, res.seed)
     args.update(
-        output_dir=str(prep.output_dir / "trainer"),
-        per_device_train_batch_size=hp.batch_size * hp.num_generations,
-        num_generations=hp.num_generations,
+        output_dir=str(prep.output_dir / TRAINER_DIR),
+        per_device_train_batch_size=res.batch_size * res.num_generations,
+        num_generations=res.num_generations,
         max_completion_length=hp.max_completion_length,
         temperature=hp.temperature,
-        num_train_epochs=hp.n_epochs,
+        num_train_epochs=res.n_epochs,
         remove_unused_columns=False,
+        save_total_limit=1,  # only the latest is needed to resume; kept models are in checkpoints/
+        max_steps=res.total_steps,
     )
-    steps = max_steps or hp.max_steps
-    if steps:
-        args["max_steps"] = steps
     if hp.beta is not None:
         args["beta"] = hp.beta
     if hp.loss_type is not None:
         args["loss_type"] = hp.loss_type
-    dataset = Dataset.from_list(prep.train_rows)
-    trainer: Any
+    prompts = render_prompts(prep.train_rows, tokenizer, template_kwargs=thinking, schema=prep.schema)
+    # Not Dataset.from_list: Arrow would change the item fields before they reach the grader.
+    dataset = trl_dataset(prep.train_rows, prompts=prompts)
     if job.method == "grpo":
-        from trl import GRPOConfig, GRPOTrainer
-
-        trainer = GRPOTrainer(
-            model=model_dir, reward_funcs=[reward], args=GRPOConfig(**args), train_dataset=dataset,
-            processing_class=tokenizer, callbacks=[Callback()],
-        )
+        from trl import GRPOConfig as Config
+        from trl import GRPOTrainer as Trainer
     else:
-        from trl import RLOOConfig, RLOOTrainer
-
-        trainer = RLOOTrainer(
-            model=model_dir, reward_funcs=[reward], args=RLOOConfig(**args), train_dataset=dataset,
-            processing_class=tokenizer, callbacks=[Callback()],
-        )
+        from trl import RLOOConfig as Config  # type: ignore[assignment]
+        from trl import RLOOTrainer as Trainer  # type: ignore[assignment]
+    trainer = _timed(Trainer)(
+        model=model_dir, reward_funcs=[reward], args=Config(**args), train_dataset=dataset,
+        processing_class=tokenizer, callbacks=[Callback()],
+    )
+    holder["trainer"] = trainer
     _quiet(trainer)
-    trainer.train()
-    return _RunMetrics(recorder.lines, recorder.best, reward)
+    return recorder, trainer
+

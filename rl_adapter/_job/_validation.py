@@ -1,8 +1,9 @@
 """Validation during training: completions for the validation prompts, graded and summarised.
 
 ``score_predictions`` is the seam to evalkit: ``evalkit.evaluate`` grades the completions and
-computes the metrics (``mean``, ``top@k``), summarised as ``valid_reward_mean``, ``valid_top@k``,
-per-component means and error counts.
+computes the metrics (``mean``, ``top@k``, ``pass@k``) over ``eval_samples`` completions per
+validation row, summarised as ``valid_reward_mean``, ``valid_top@k``, per-component means and error
+counts, and writes an evalkit run per validation step.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from graders import Grader
@@ -21,39 +23,54 @@ GENERATION_BATCH = 64
 TOP_K = (1, 3, 5)
 
 
-def score_predictions(grader: Grader, items: Sequence[Mapping[str, Any]], predictions: Sequence[Any]) -> dict[str, Any]:
-    """Grades predictions against items with ``evalkit.evaluate`` and summarises them.
+def score_predictions(
+    grader: Grader,
+    items: Sequence[Mapping[str, Any]],
+    predictions: Sequence[Sequence[Any]],
+    *,
+    out: Path | None = None,
+) -> dict[str, Any]:
+    """Grades each item's predictions with ``evalkit.evaluate`` and summarises them.
 
-    Returns ``valid_reward_mean`` (evalkit's ``mean``: the reward a trainer sees with
-    ``error_value`` 0, over samples that did not abstain), ``valid_top@k`` where scores carry a
-    ``rank``, ``valid/<component>`` for ``multi`` parts, ``valid_errors`` (by kind) and ``valid_n``.
+    Args:
+        grader: The job's grader.
+        items: The validation items.
+        predictions: For each item, its samples (``eval_samples`` completions).
+        out: An evalkit run directory to write (so ``rftkit compare`` works between steps).
+
+    Returns ``valid_reward_mean`` (evalkit's ``mean``: per item, the mean reward of its samples,
+    as a trainer sees it with ``error_value`` 0; abstentions left out), ``valid_top@k`` where
+    scores carry a ``rank``, ``valid_pass@k`` with several samples per item, ``valid/<component>``
+    for ``multi`` parts, ``valid_errors`` (by kind), ``valid_n`` and ``valid_samples``.
     """
     from evalkit import evaluate
 
     rows, ids = _with_ids(items)
     preds: list[dict[str, Any]] = []
-    for i, prediction in zip(ids, predictions, strict=True):
-        sample = completion_to_sample(prediction)
-        pred: dict[str, Any] = {"id": i, "output_text": sample.output_text}
-        if sample.output_tools:
-            pred["output_tools"] = sample.output_tools
-        preds.append(pred)
-    result = evaluate(grader, rows, preds, k=TOP_K)
+    for i, samples in zip(ids, predictions, strict=True):
+        for prediction in samples:
+            sample = completion_to_sample(prediction)
+            pred: dict[str, Any] = {"id": i, "output_text": sample.output_text}
+            if sample.output_tools:
+                pred["output_tools"] = sample.output_tools
+            preds.append(pred)
+    result = evaluate(grader, rows, preds, k=TOP_K, out=out)
     metrics = result.metrics
     scores = [score for item in result.items for score in item.scores]
     mean = metrics.get("mean")
-    out: dict[str, Any] = {
+    summary: dict[str, Any] = {
         "valid_reward_mean": mean if isinstance(mean, float) and math.isfinite(mean) else None,
         "valid_n": metrics.get("n", 0),
+        "valid_samples": len(scores),
         "valid_errors": dict(Counter(s.error.kind for s in scores if s.error is not None and not s.abstained)),
     }
-    for k in TOP_K:
-        value = metrics.get(f"top@{k}")
+    for key in [f"top@{k}" for k in TOP_K] + [f"pass@{k}" for k in TOP_K]:
+        value = metrics.get(key)
         if isinstance(value, float) and math.isfinite(value):
-            out[f"valid_top@{k}"] = value
+            summary[f"valid_{key}"] = value
     for key, value in component_means([s for s in scores if not s.abstained]).items():
-        out[f"valid/{key}"] = value
-    return out
+        summary[f"valid/{key}"] = value
+    return summary
 
 
 def _with_ids(items: Sequence[Mapping[str, Any]]) -> tuple[Sequence[Mapping[str, Any]], list[Any]]:
@@ -69,18 +86,27 @@ def _with_ids(items: Sequence[Mapping[str, Any]]) -> tuple[Sequence[Mapping[str,
 
 
 def generate(
-    model: Any, tokenizer: Any, prompts: Sequence[Any], *, max_new_tokens: int, greedy: bool, temperature: float
-) -> list[str]:
-    """Completions of ``prompts`` (strings, or message lists through the chat template)."""
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Any],
+    *,
+    max_new_tokens: int,
+    greedy: bool,
+    temperature: float,
+    samples: int = 1,
+) -> list[list[str]]:
+    """``samples`` completions of each prompt (a string, or a message list through the chat template)."""
     import torch
 
     was_training = model.training
     model.eval()
     out: list[str] = []
+    # Greedy samples are all the same: one generation per prompt, repeated.
+    repeated = [p for p in prompts for _ in range(1 if greedy else samples)]
     try:
         with torch.no_grad():
-            for start in range(0, len(prompts), GENERATION_BATCH):
-                batch = list(prompts[start : start + GENERATION_BATCH])
+            for start in range(0, len(repeated), GENERATION_BATCH):
+                batch = list(repeated[start : start + GENERATION_BATCH])
                 texts = [p if isinstance(p, str) else _chat(tokenizer, p) for p in batch]
                 enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
                 enc = {k: v.to(model.device) for k, v in enc.items()}
@@ -101,7 +127,9 @@ def generate(
     finally:
         if was_training:
             model.train()
-    return out
+    if greedy:
+        return [[text] * samples for text in out]
+    return [out[i : i + samples] for i in range(0, len(out), samples)]
 
 
 def _chat(tokenizer: Any, messages: Any) -> str:

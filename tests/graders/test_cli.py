@@ -38,6 +38,20 @@ def test_validate_bad_spec_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Cap
     assert "unknown grader type 'list_rnk' at graders.answer.type; did you mean 'list_rank'?" in err
 
 
+@pytest.mark.parametrize("formula", ["a^" * 500 + "a", "a+" * 1000 + "a"], ids=["power-chain", "sum-chain"])
+def test_validate_long_formula_is_one_line_exit_2(
+    formula: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = {"type": "multi", "graders": {"a": {"type": "string_check", "input": "x", "reference": "x",
+                                               "operation": "eq"}}, "calculate_output": formula}  # fmt: skip
+    bad = tmp_path / "long.json"
+    bad.write_text(json.dumps(spec), encoding="utf-8")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "formula_parse_error" in err
+    assert len(err) < 500
+
+
 def test_validate_missing_file_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "no/such/spec.json"]) == 2
     assert capsys.readouterr().err.count("\n") == 1

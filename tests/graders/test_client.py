@@ -185,6 +185,48 @@ def test_unreachable_server_is_a_connection_error() -> None:
     assert info.value.kind == "connection_error" and info.value.attempts == 2
 
 
+def test_a_dead_server_fails_the_rest_of_a_judge_batch_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    from graders import ErrorKind, compile_spec
+
+    with FakeOpenAIServer() as gone:
+        url = gone.url  # nothing listens here any more
+    judge = compile_spec(judge_support.score_spec(gone))
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="graders.client"):
+        scores = judge.grade_batch([str(i) for i in range(64)], [{"reference": "x"}] * 64)
+    elapsed = time.monotonic() - started
+    judge.close()
+    assert {s.error.kind if s.error else None for s in scores} == {ErrorKind.MODEL_GRADER_SERVER_ERROR}
+    assert all("connection_error" in s.error.message for s in scores if s.error)
+    # The default retry schedule alone sleeps at least 15.75 s per call (0.25 + 0.5 + ... + 8).
+    assert elapsed < 10, elapsed
+    opened = [r for r in caplog.records if "connection failures in a row" in r.getMessage()]
+    assert len(opened) == 1 and url in opened[0].getMessage()
+
+
+def test_the_breaker_lets_calls_through_again_after_its_cooldown(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import graders._llm.breaker
+
+    monkeypatch.setattr(graders._llm.breaker, "DEFAULT_COOLDOWN_S", 0.3)
+    server.stop()  # down for a while ...
+
+    async def batch(client: ChatClient) -> list[Any]:
+        return await asyncio.gather(*(client.complete(_numbered("m", i)) for i in range(16)), return_exceptions=True)
+
+    with caplog.at_level(logging.WARNING, logger="graders.client"):
+        with ChatClient(base_url=server.url, max_retries=0, **FAST) as client:
+            down = asyncio.run(batch(client))
+            assert all(isinstance(e, ModelCallError) and e.kind == "connection_error" for e in down)
+            assert any(e.attempts == 0 for e in down)  # refused by the open breaker, never sent
+            server.start()  # ... and back, on the same port
+            time.sleep(0.4)
+            up = asyncio.run(batch(client))
+    assert all(not isinstance(c, BaseException) and c.text for c in up)
+    assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
 def test_concurrency_is_bounded(server: FakeOpenAIServer) -> None:
     server.latency = 0.05
 

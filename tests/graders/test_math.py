@@ -38,11 +38,13 @@ GRADER = math_grader()
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_case(case: dict[str, Any]) -> None:
-    score = GRADER.grade(case["output"], {"answer": case["reference"]})
+    grader = math_grader(**case["spec"]) if "spec" in case else GRADER
+    score = grader.grade(case["output"], {"answer": case["reference"]})
     assert score.error is None
     assert score.passed is case["passed"]
     assert score.value == (1.0 if case["passed"] else 0.0)
     assert {"extracted", "reference"} <= set(score.details)
+    assert ("hedge" in score.details) is case.get("hedge", False)
     if "method" in case:
         assert case["method"] in score.details["method"]
 

@@ -30,6 +30,10 @@ def test_documented_semantics(case: dict[str, Any]) -> None:
         pytest.param("name; import os", "unexpected character ';'", id="no-python"),
         pytest.param("abs(name, args)", "abs() takes 1 argument", id="wrong-arity"),
         pytest.param("", "empty formula", id="empty"),
+        # Long chains: each used to raise RecursionError (in the parser, or in Python's compiler).
+        pytest.param("name^" * 500 + "name", "nested deeper than 100", id="power-chain"),
+        pytest.param("name+" * 1000 + "name", "more than 256 operations nested", id="sum-chain"),
+        pytest.param("name*" * 1500 + "name", "more than 256 operations nested", id="product-chain"),
     ],
 )
 def test_bad_formula_is_a_spec_error_with_path(formula: str, message: str) -> None:
@@ -38,6 +42,13 @@ def test_bad_formula_is_a_spec_error_with_path(formula: str, message: str) -> No
         compile_spec(spec)
     assert info.value.path == ("calculate_output",)
     assert "formula_parse_error" in str(info.value) and message in str(info.value)
+
+
+def test_long_but_reasonable_formulas_still_compile() -> None:
+    spec = {"type": "multi", "graders": {"name": CHILD}, "calculate_output": "+".join(["name"] * 200)}
+    assert compile_spec(spec).grade("x", {}).value == 200.0
+    nested = {**spec, "calculate_output": "-" * 50 + "name^" * 49 + "name"}
+    assert compile_spec(nested).grade("x", {}).value == 1.0
 
 
 def test_unknown_variable_suggests_the_closest_key() -> None:

@@ -36,6 +36,7 @@ def test_case(case: dict[str, Any]) -> None:
     assert "reference_value" in score.details and "extracted_value" in score.details
     if "extracted" in case:
         assert score.details["extracted"] == case["extracted"]
+    assert ("hedge" in score.details) is case.get("hedge", False)
 
 
 def test_details_hold_both_values() -> None:

@@ -161,11 +161,11 @@ def test_numeric_law_catches_a_grader_that_depends_on_how_the_number_is_written(
     assert failure.item == {"answer": "1234"} and failure.sample == {"output_text": "1,234"}
 
 
-def test_numeric_hedging_earns_exactly_half() -> None:
+def test_the_gsm8k_spec_pays_no_hedge() -> None:
     rows = [{"answer": f"Step one.\n#### {n}"} for n in (18, 3, 70, 5)]
     results = {r.probe: r for r in run_probes(json.loads((ROOT / "specs/gsm8k.json").read_text()), rows)}
-    assert results["multiple_answers"].ratio == 0.5 and not results["multiple_answers"].flagged
-    assert results["padded_list"].earned == 0.0
+    assert results["multiple_answers"].items == 4 and results["multiple_answers"].earned == 0.0
+    assert results["multiple_boxed"].earned == 0.0 and results["padded_list"].earned == 0.0
 
 
 class _OffByAQuarter(_Remapped, MultiGrader):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from graders import Grader, Sample, Score, compile_spec
 from rl_adapter import GraderBackend, HttpBackend, MockBackend, RewardBackend, trl_reward
@@ -263,3 +264,83 @@ def test_a_malformed_service_answer_scores_errors() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def dripping_server(head: bytes, drip_every_s: float = 0.2) -> Iterator[str]:
+    """A server that answers every request with ``head`` and then one more byte every ``drip_every_s``,
+    forever: each read arrives well inside any per-read timeout, the answer never completes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(head)
+                while not stop.wait(drip_every_s):
+                    conn.sendall(b"x")
+            except OSError:
+                pass  # the client gave up: that is the point
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nX-Slow: ", id="dripping-headers"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{", id="dripping-body"),
+    ],
+)
+def test_the_timeout_is_a_total_deadline_against_a_dripping_server(head: bytes) -> None:
+    with dripping_server(head) as url, HttpBackend(url, timeout=1.0) as backend:
+        started = time.monotonic()
+        scores = backend.score([Sample("a"), Sample("b")], [{}, {}])
+        elapsed = time.monotonic() - started
+    # One byte every 0.2 s never trips a per-read timeout of 1 s: only a total deadline ends the call.
+    assert [s.error.kind if s.error else None for s in scores] == ["reward_service_timeout"] * 2
+    assert elapsed < 5.0
+
+
+def test_absurd_rewards_from_the_service_are_errors() -> None:
+    import http.server
+
+    answer = b'{"scores": [{"value": 1e308}, {"value": Infinity}, {"value": NaN}, {"value": -2e6}, {"value": 0.5}]}'
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with HttpBackend(f"http://127.0.0.1:{server.server_address[1]}", timeout=HANG_S) as backend:
+            scores = backend.score([Sample("a")] * 5, [{}] * 5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [s.error.kind if s.error else None for s in scores] == ["reward_service_error"] * 4 + [None]
+    assert scores[0].value == 0.0 and "1e+308" in scores[0].error.message  # type: ignore[union-attr]
+    assert scores[4].value == 0.5

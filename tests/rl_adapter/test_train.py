@@ -47,7 +47,8 @@ def write_job(tmp_path: Path, **changes: Any) -> Path:
                      "reference": "{{item.correct_answers}}"}},
          r"'correct_answers' \(did you mean 'correct_answer'\?\)"),
         ({"training_file": "missing.jsonl"}, "does not exist at training_file"),
-        ({"model": "no/such/dir"}, "does not exist .* at model"),
+        ({"model": "no/such/dir"}, "no model directory .* exists; map it to a local model with --model DIR or "
+                                   "--model-alias no/such/dir=DIR at model"),
     ],
     ids=["typo", "method", "generations", "two-lrs", "grader-path", "column-mismatch", "no-file", "no-model"],
 )
@@ -132,9 +133,11 @@ def test_rloo_with_sft_warmup_and_a_grader_that_errs(tmp_path: Path) -> None:
             "rank": json.loads((EXAMPLE / "grader.json").read_text()),
         }},
         hyperparameters={"max_steps": 2, "batch_size": 4, "num_generations": 4, "eval_interval": 1,
-                         "eval_samples": 8, "beta": 0.05, "eval_greedy": False},
+                         "beta": 0.05, "eval_greedy": False},
     )
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    valid = (EXAMPLE / "valid.jsonl").read_text().splitlines()[:8]
+    (tmp_path / "valid.jsonl").write_text("\n".join(valid) + "\n")
     assert rftkit(["train", "--config", str(path), "--output-dir", str(tmp_path / "run")]) == 0
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert (tmp_path / "run" / "sft_model").is_dir()
@@ -147,3 +150,35 @@ def test_rloo_with_sft_warmup_and_a_grader_that_errs(tmp_path: Path) -> None:
     # The SFT warm-up taught the answer words: the rank part earns credit from the first validation on.
     assert lines[0]["step"] == 0 and lines[0]["valid/rank"] > 0.1
     assert max(line.get("train/mix/rank", 0.0) for line in lines) > 0
+
+
+# Rows Arrow would alter (ints beside floats, objects with different keys, nulls, a mixed-type column).
+INTACT_ROWS = [
+    {"prompt": "case one", "n": 3, "expected": {"a": 1}, "mixed": "x", "maybe": None},
+    {"prompt": "case two", "n": 2.5, "expected": {"b": [1, 2], "c": None}, "mixed": 5},
+    {"prompt": "case three", "n": 10, "expected": {"a": 1, "d": {"e": 1.0}}, "mixed": [1, "two", None], "maybe": 1},
+]
+# 1.0 exactly when the item is the row as written: the types, the keys, the absent key.
+INTACT_GRADER = {"type": "python", "name": "intact", "source": (
+    "ROWS = " + repr({row["prompt"]: row for row in INTACT_ROWS}) + "\n"
+    "def grade(sample, item):\n"
+    "    row = ROWS[item['prompt']]\n"
+    "    same = item == row and type(item['n']) is type(row['n']) and set(item['expected']) == set(row['expected'])\n"
+    "    return 1.0 if same else 0.0\n"
+)}
+
+
+def test_items_reach_the_grader_intact_in_training_and_validation(tmp_path: Path) -> None:
+    rows = INTACT_ROWS * 4
+    for name in ("train.jsonl", "valid.jsonl"):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    job = {"model": "tiny", "tiny_model": {"hidden_size": 16, "intermediate_size": 16, "num_heads": 2,
+                                           "num_kv_heads": 1},
+           "training_file": "train.jsonl", "validation_file": "valid.jsonl", "grader": INTACT_GRADER,
+           "hyperparameters": {"max_steps": 2, "batch_size": 4, "num_generations": 2, "eval_interval": 2,
+                               "max_completion_length": 2}}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    assert rftkit(["train", "--config", str(tmp_path / "job.json"), "--output-dir", str(tmp_path / "run")]) == 0
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["train_reward_mean"] for m in lines if m["step"] > 0] == [1.0, 1.0]
+    assert [m["valid_reward_mean"] for m in lines if "valid_reward_mean" in m] == [1.0, 1.0]

@@ -52,6 +52,9 @@ def _math_specs(draw: st.DrawFn) -> dict[str, Any]:
         spec["input"] = "{{sample.output_text}}"
     if draw(st.booleans()):
         spec["extract"] = draw(st.sampled_from(["auto", "none"]))
+    for name, options in (("hedging", ["refuse", "allow"]), ("relations", ["bounds", "separate"]), ("precision", [6])):
+        if draw(st.booleans()):
+            spec[name] = draw(st.sampled_from(options))
     return spec
 
 
@@ -61,7 +64,10 @@ add_profile(
         reference_values=_math_references,
         laws=(_math_boxed_law,),
         specs=_math_specs,
-        fixes={"multiple_boxed": "several \\boxed{} answers earn credit; the last box must be the only one read"},
+        fixes={
+            "multiple_boxed": "several \\boxed{} answers earn credit; remove `hedging: allow` (the default refuses)",
+            "multiple_answers": "'RIGHT or WRONG' earns credit; remove `hedging: allow` (the default refuses hedges)",
+        },
         tolerated_errors=frozenset({ErrorKind.MATH_TIMEOUT}),
     ),
 )

@@ -33,6 +33,18 @@ _ONE_PLACE_FIX = (
 )
 
 
+def _hedge_fix(grader: Grader[NumericSpec]) -> str:
+    spec = grader.spec
+    if spec.extract in ("first_number", "last_number"):
+        return (
+            f"`extract: {spec.extract}` reads a position, so 'RIGHT or WRONG' is paid in one order; use "
+            "`extract: auto` (or gsm8k/boxed) with `hedging: refuse`, which pays nothing for several answers"
+        )
+    if spec.hedging == "allow":
+        return "`hedging: allow` pays the first or last of several answers; remove it (the default refuses hedges)"
+    return _ONE_PLACE_FIX
+
+
 def _numeric_format(grader: Grader[NumericSpec], mode: str) -> str:
     if mode == "regex" and grader.spec.pattern != _NUMERIC_PATTERN:
         raise LookupError("cannot write an answer for a user's regex")
@@ -112,6 +124,9 @@ def _numeric_specs(draw: st.DrawFn) -> dict[str, Any]:
         ("rel_tol", [0.0, 1e-6]),
         ("percent", ["as_written", "fraction", "either"]),
         ("partial_credit", [0.0, 0.25]),
+        ("hedging", ["refuse", "allow"]),
+        ("decimal_comma", [True, False]),
+        ("precision", [2, 6]),
     ):
         if draw(st.booleans()):
             spec[name] = draw(st.sampled_from(options))
@@ -125,6 +140,6 @@ add_profile(
         reference_values=_numeric_references,
         laws=(_numeric_format_law,),
         specs=_numeric_specs,
-        fixes={"multiple_answers": _ONE_PLACE_FIX, "multiple_boxed": _ONE_PLACE_FIX, "padded_list": _ONE_PLACE_FIX},
+        fixes={"multiple_answers": _hedge_fix, "multiple_boxed": _hedge_fix, "padded_list": _ONE_PLACE_FIX},
     ),
 )

@@ -1,0 +1,276 @@
+"""What a running job records at each step: validation, metrics, events, kept checkpoints, progress.
+
+The trainer callback in ``_train`` calls ``Recorder`` at the start, at the end of each step (the
+validation, every ``eval_interval`` steps) and when TRL logs a step's numbers (the metrics line,
+the ``metrics`` event, the progress line, the stop on a grader that errs on every sample).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from graders import ErrorKind, Grader
+from rl_adapter._job._outputs import REPORTED_FLAGS, JobRecords, hosted_flag, read_jsonl
+from rl_adapter._job._validation import generate, score_predictions
+
+if TYPE_CHECKING:
+    from rl_adapter._job._auto import Resolved
+
+METRICS_FILE = "metrics.jsonl"
+EVALS_DIR = "evals"
+CHECKPOINTS_DIR = "checkpoints"
+# Steps in a row in which every sample errs on the grader's side before the job stops: one bad
+# step can be a judge server restarting; three are a broken grader, and training would learn from zeros.
+ERROR_STOP_STEPS = 3
+# Kinds that say the *model's* output was bad, not the grader: a new model may fail them all.
+MODEL_SIDE_ERRORS = frozenset({ErrorKind.SAMPLE_PARSE_ERROR, ErrorKind.INPUT_TOO_LONG})
+
+
+@dataclass
+class StepClock:
+    """Wall time of the phases of the current step (the hosted ``timing.step``)."""
+
+    begin: float = 0.0
+    sampling: float = 0.0
+    eval: float = 0.0
+    full: float | None = None
+    bookkeeping: float = 0.0  # the recorder's own work (events, checkpoints): the benchmark's overhead
+
+
+@dataclass
+class Recorder:
+    """Records one job's steps into its run directory (see the module docstring)."""
+
+    grader: Grader
+    records: JobRecords
+    resolved: Resolved
+    out: Path
+    tokenizer: Any
+    reward: Any
+    valid_items: list[dict[str, Any]]
+    valid_prompts: list[str]
+    max_completion_length: int
+    temperature: float
+    keep: int
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    pending: dict[str, Any] = field(default_factory=dict)
+    clock: StepClock = field(default_factory=StepClock)
+    total_steps: int = 0
+    failure: str | None = None
+    trained_tokens: int | None = None
+    _seen: tuple[int, Counter[str]] = (0, Counter())
+    _error_steps: int = 0
+    _started: float = field(default_factory=time.perf_counter)
+    _first_step: int = 0
+    overhead: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.lines = read_jsonl(self.out / METRICS_FILE)
+
+    # -- resume ---------------------------------------------------------------------------------
+    def rewind(self, step: int) -> None:
+        """Forgets everything recorded after ``step``: those steps run again."""
+        for checkpoint in self.records.rewind(step):
+            shutil.rmtree(checkpoint["fine_tuned_model_checkpoint"], ignore_errors=True)
+        self.lines = [line for line in self.lines if line.get("step", 0) <= step]
+        (self.out / METRICS_FILE).write_text("".join(json.dumps(line) + "\n" for line in self.lines))
+        for run in (self.out / EVALS_DIR).glob("step-*"):
+            if int(run.name.removeprefix("step-")) > step:
+                shutil.rmtree(run, ignore_errors=True)
+        self._first_step = step
+
+    def start(self, total_steps: int, reward_stats: dict[str, Any]) -> None:
+        """Called when training (re)starts."""
+        self.total_steps = total_steps
+        self._started = time.perf_counter()
+        self._seen = (reward_stats["completions"], Counter(reward_stats["errors"]))
+
+    # -- validation -----------------------------------------------------------------------------
+    def validate(self, model: Any, step: int) -> None:
+        """Samples ``eval_samples`` completions per validation row and grades them (an evalkit run)."""
+        if not self.valid_items:
+            return
+        started = time.perf_counter()
+        predictions = generate(
+            model, self.tokenizer, self.valid_prompts, max_new_tokens=self.max_completion_length,
+            greedy=self.resolved.eval_greedy, temperature=self.temperature, samples=self.resolved.eval_samples,
+        )
+        run = self.out / EVALS_DIR / f"step-{step}"
+        summary = score_predictions(self.grader, self.valid_items, predictions, out=run)
+        self.clock.eval = time.perf_counter() - started
+        summary["valid_seconds"] = round(self.clock.eval, 3)
+        self.pending.update(summary)
+        value = summary["valid_reward_mean"]
+        if value is not None:
+            began = time.perf_counter()
+            self._keep(model, step, value)
+            self.clock.bookkeeping += time.perf_counter() - began
+
+    def _keep(self, model: Any, step: int, value: float) -> None:
+        kept = [c for c in self.records.checkpoints if c["step_number"] != step]
+        worst = min((c["metrics"]["valid_reward_mean"] for c in kept), default=math.inf)
+        if self.keep == 0 or (len(kept) >= self.keep and value <= worst):
+            return
+        target = self.out / CHECKPOINTS_DIR / f"step-{step}"
+        model.save_pretrained(target)
+        self.tokenizer.save_pretrained(target)
+        kept.append(self.records.checkpoint(step, target.resolve(), {"valid_reward_mean": value}))
+        kept.sort(key=lambda c: (-c["metrics"]["valid_reward_mean"], c["step_number"]))
+        for dropped in kept[self.keep :]:
+            shutil.rmtree(dropped["fine_tuned_model_checkpoint"], ignore_errors=True)
+        self.records.save_checkpoints(kept[: self.keep])
+        self.records.event(f"Checkpoint created at step {step}", step=step)
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The kept checkpoint with the best ``valid_reward_mean``."""
+        if not self.records.checkpoints:
+            return None
+        top = max(self.records.checkpoints, key=lambda c: (c["metrics"]["valid_reward_mean"], -c["step_number"]))
+        return {"step": top["step_number"], "valid_reward_mean": top["metrics"]["valid_reward_mean"],
+                "checkpoint": top["fine_tuned_model_checkpoint"]}
+
+    # -- one step's numbers ---------------------------------------------------------------------
+    def write(self, step: int, logs: dict[str, Any], reward_stats: dict[str, Any]) -> bool:
+        """Records a step's numbers; returns True when the job must stop (``failure`` says why)."""
+        began = time.perf_counter()
+        line = self._line(step, logs)
+        errors, completions = self._errors_since(reward_stats)
+        self._check_errors(errors, completions)
+        if isinstance(logs.get("num_tokens"), int | float):
+            self.trained_tokens = int(logs["num_tokens"])
+        self.lines.append(line)
+        with (self.out / METRICS_FILE).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line, default=str) + "\n")
+        data = self._metrics_data(step, line, logs, errors, completions)
+        self.records.event(_message(step, self.total_steps, line), step=step, kind="metrics", data=data)
+        self._progress(step, line)
+        self.clock = StepClock()
+        self.overhead += time.perf_counter() - began
+        return self.failure is not None
+
+    def _line(self, step: int, logs: dict[str, Any]) -> dict[str, Any]:
+        name = self.reward.__name__
+        line: dict[str, Any] = {"step": step}
+        reward = logs.get("reward")
+        line["train_reward_mean"] = reward if isinstance(reward, int | float) and math.isfinite(reward) else None
+        for key, value in logs.items():
+            if key.startswith((f"{name}/", "rewards/")):
+                line[f"train/{key}"] = value
+            elif key in ("loss", "reward_std", "entropy", "step_time", "learning_rate"):
+                line[key] = value
+        line.update(self.pending)
+        self.pending = {}
+        return line
+
+    def _errors_since(self, stats: dict[str, Any]) -> tuple[Counter[str], int]:
+        seen_completions, seen_errors = self._seen
+        errors = Counter(stats["errors"])
+        errors.subtract(seen_errors)
+        self._seen = (stats["completions"], Counter(stats["errors"]))
+        return +errors, stats["completions"] - seen_completions
+
+    def _check_errors(self, errors: Counter[str], completions: int) -> None:
+        grader_side = sum(n for kind, n in errors.items() if kind not in MODEL_SIDE_ERRORS)
+        self._error_steps = self._error_steps + 1 if completions and grader_side >= completions else 0
+        if self._error_steps >= ERROR_STOP_STEPS:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in errors.most_common())
+            self.failure = (
+                f"grader {self.grader.name!r} erred on every sample for {ERROR_STOP_STEPS} steps in a row "
+                f"(last step: {kinds} of {completions}); the job stopped instead of training on zeros. "
+                "Grade one row with `rftkit grade` to see the error"
+            )
+
+    def _metrics_data(
+        self, step: int, line: dict[str, Any], logs: dict[str, Any], errors: Counter[str], completions: int
+    ) -> dict[str, Any]:
+        train, valid = line.get("train_reward_mean"), line.get("valid_reward_mean")
+        scores: dict[str, Any] = {"train_reward_mean": train}
+        if "valid_reward_mean" in line:
+            scores["valid_reward_mean"] = valid
+        parts = _parts(self.grader)
+        if parts:
+            name = self.reward.__name__
+            scores["graders"] = [
+                {"name": key, "type": kind, "train_reward_mean": line.get(f"train/{name}/{key}"),
+                 **({"valid_reward_mean": line.get(f"valid/{key}")} if "valid_reward_mean" in line else {})}
+                for key, kind in parts
+            ]
+        flags: Counter[str] = Counter()
+        for kind, n in errors.items():
+            flags[hosted_flag(kind)] += n
+        grader_errors: dict[str, Any] = {"name": self.grader.name}
+        for flag in sorted(set(flags) | set(REPORTED_FLAGS)):
+            grader_errors[f"train_{flag}_mean"] = flags[flag] / completions if completions else 0.0
+        if "valid_reward_mean" in line:
+            valid_flags: Counter[str] = Counter()
+            for kind, n in (line.get("valid_errors") or {}).items():
+                valid_flags[hosted_flag(kind)] += n
+            samples = line.get("valid_samples") or 0
+            for flag in sorted(set(valid_flags) | set(REPORTED_FLAGS)):
+                grader_errors[f"valid_{flag}_mean"] = valid_flags[flag] / samples if samples else 0.0
+        clock = self.clock
+        full = clock.full if clock.full is not None else 0.0
+        data: dict[str, Any] = {
+            "total_steps": self.total_steps,
+            "train_mean_reward": train,
+            "scores": scores,
+            "errors": {"graders": [grader_errors]},
+            "usage": {"samples": {
+                "train_completion_tokens_mean": logs.get("completions/mean_length"),
+                "train_completion_tokens_count": completions,
+            }},
+            "timing": {"step": {
+                "sampling": round(clock.sampling, 4),
+                "training": round(max(0.0, full - clock.sampling - clock.eval), 4),
+                "eval": round(clock.eval, 4),
+                "full_iteration": round(full, 4),
+            }, "graders": [{"name": self.grader.name, "train_execution_latency_mean":
+                            (self.reward.stats["seconds"] / max(self.reward.stats["completions"], 1))}]},
+        }
+        if "valid_reward_mean" in line:
+            data["full_valid_mean_reward"] = valid
+            data["full_valid_mean_parse_error"] = grader_errors[f"valid_{ErrorKind.SAMPLE_PARSE_ERROR}_mean"]
+            data["rftkit"] = {k: v for k, v in line.items() if k.startswith(("valid_top@", "valid_pass@"))}
+        return data
+
+    def _progress(self, step: int, line: dict[str, Any]) -> None:
+        done = step - self._first_step
+        elapsed = time.perf_counter() - self._started
+        eta = elapsed / done * (self.total_steps - step) if done > 0 else 0.0
+        train, valid = line.get("train_reward_mean"), line.get("valid_reward_mean")
+        shown = f"step {step}/{self.total_steps}  train {_fmt(train)}"
+        if "valid_reward_mean" in line:
+            shown += f"  valid {_fmt(valid)}"
+        print(f"{shown}  eta {int(eta) // 60}:{int(eta) % 60:02d}", file=sys.stderr, flush=True)
+
+
+def _parts(grader: Grader) -> list[tuple[str, str]]:
+    """A multi grader's parts as (key, type), for the per-grader scores."""
+    graders = getattr(grader.spec, "graders", None)
+    if not isinstance(graders, dict):
+        return []
+    return [(key, str(getattr(spec, "type", ""))) for key, spec in graders.items()]
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _message(step: int, total: int, line: dict[str, Any]) -> str:
+    """The hosted service's wording of a metrics event."""
+    text = f"Step {step}/{total}, train mean reward={_fmt(line.get('train_reward_mean'))}"
+    if "valid_reward_mean" in line:
+        errors = line.get("valid_errors") or {}
+        parse = errors.get(ErrorKind.SAMPLE_PARSE_ERROR, 0) / max(line.get("valid_samples") or 1, 1)
+        text += f", full validation mean reward={_fmt(line.get('valid_reward_mean'))}"
+        text += f", full validation mean parse error={parse:.2f}"
+    return text
