@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
+from graders._aio import run_sync
 from graders._errors import ErrorKind
-from graders._llm.aio import run_sync
-from graders._llm.usage import ScoreBatch, track_usage
 from graders._template import MissingVariable, Template
 from graders._types import Sample, SampleParseError, Score, ScoreError
+from graders._usage import ScoreBatch, track_usage
 
 if TYPE_CHECKING:
     from graders._spec import BaseSpec

@@ -18,7 +18,6 @@ from pydantic import ConfigDict
 
 from graders._errors import SpecError
 from graders._grader import Grader, SampleLike, error_score
-from graders._llm.usage import ScoreBatch
 from graders._registry import compile_options, parse_spec, register
 from graders._sandbox import (
     MAX_SOURCE_BYTES,
@@ -31,6 +30,7 @@ from graders._sandbox import (
 )
 from graders._spec import BaseSpec
 from graders._types import Sample, Score
+from graders._usage import ScoreBatch
 
 _EMPTY: Mapping[str, Any] = {}
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from graders._errors import ErrorKind
 from graders._grader import Grader, SampleLike, error_score
 from graders._llm.judge_parse import Parsed, ReplyParseError, parse_reply
-from graders._llm.usage import ScoreBatch, track_usage
 from graders._spec import InputAudio, InputImage, InputText, Message
 from graders._template import Template
 from graders._types import Sample, Score, clip
+from graders._usage import ScoreBatch, track_usage
 
 if TYPE_CHECKING:
     from graders._kinds.model_graders import JudgeSpec

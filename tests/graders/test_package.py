@@ -11,7 +11,7 @@ HEAVY = ("torch", "trl", "sympy", "openai", "transformers", "nltk", "rouge_score
 
 
 def test_all_is_sorted_and_complete() -> None:
-    public = sorted(name for name in vars(graders) if not name.startswith("_") and not _is_module(name))
+    public = sorted(name for name in dir(graders) if not name.startswith("_") and not _is_module(name))
     assert graders.__all__ == sorted(graders.__all__)
     assert graders.__all__ == public
     assert graders.__all__ == [
@@ -33,3 +33,20 @@ def test_import_graders_loads_no_heavy_dependency() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert result.stdout.strip() == ""
+
+
+def test_import_graders_loads_neither_the_sandbox_nor_the_model_client() -> None:
+    # The core types stand alone; the python kind's sandbox pool and the judges' client load
+    # when a spec of theirs is compiled (or their names are first used).
+    code = (
+        "import sys, graders; "
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith(('graders._sandbox', 'graders._llm'))}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.strip() == "[]"
+
+
+def test_lazy_names_load_on_first_use() -> None:
+    code = "import graders; print(graders.SandboxLimits().timeout_s > 0, graders.PythonGrader.__name__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.split() == ["True", "PythonGrader"]
