@@ -12,8 +12,9 @@ import importlib
 import typing
 
 from graders._details import answer_of, rank_of, sub_errors, sub_scores, to_reward, without_evidence
-from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError
+from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError, did_you_mean, format_path
 from graders._grader import Grader, TemplateGrader
+from graders._jsonl import DataFileError, iter_jsonl
 from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec, parse_spec, register
 from graders._spec import BaseSpec
 from graders._template import Template
@@ -35,6 +36,7 @@ _LAZY = {
 
 __all__ = [
     "BaseSpec",
+    "DataFileError",
     "ErrorKind",
     "Grader",
     "GraderError",
@@ -52,7 +54,10 @@ __all__ = [
     "TemplateGrader",
     "answer_of",
     "compile_spec",
+    "did_you_mean",
+    "format_path",
     "from_function",
+    "iter_jsonl",
     "json_schema",
     "kinds",
     "load_spec",
