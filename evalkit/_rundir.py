@@ -16,7 +16,6 @@ from graders import iter_jsonl
 
 RUN_FILE = "run.json"
 SCORES_FILE = "scores.jsonl"
-REPORT_FILE = "report.json"
 # Keys of run.json that must match for a run directory to be resumed (the rest may change):
 # scores of another grader, data file or shard must never be mixed into one report.
 RESUME_KEYS = ("grader", "items", "predictions", "sizes", "by", "shard")
