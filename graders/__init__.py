@@ -14,6 +14,7 @@ import typing
 from graders._details import answer_of, rank_of, sub_errors, sub_scores, to_reward, without_evidence
 from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError, did_you_mean, format_path
 from graders._grader import Grader, TemplateGrader
+from graders._hosted import HOSTED_ERROR_FLAGS, HostedFlag, hosted_errors, hosted_flag, hosted_run_response
 from graders._jsonl import DataFileError, iter_jsonl
 from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec, parse_spec, register
 from graders._spec import BaseSpec
@@ -40,6 +41,8 @@ __all__ = [
     "ErrorKind",
     "Grader",
     "GraderError",
+    "HOSTED_ERROR_FLAGS",
+    "HostedFlag",
     "Item",
     "Kind",
     "MissingDependencyError",
@@ -57,6 +60,9 @@ __all__ = [
     "did_you_mean",
     "format_path",
     "from_function",
+    "hosted_errors",
+    "hosted_flag",
+    "hosted_run_response",
     "iter_jsonl",
     "json_schema",
     "kinds",

@@ -43,7 +43,12 @@ def sub_errors(score: Score) -> dict[str, ScoreError]:
     errors = score.details.get(SUB_ERRORS)
     if not isinstance(errors, Mapping):
         return {}
-    return {key: ScoreError.from_dict(error) for key, error in errors.items()}
+    # A Score read back from JSON is untrusted: an entry that is not an error is skipped.
+    return {
+        key: ScoreError.from_dict(error)
+        for key, error in errors.items()
+        if isinstance(error, Mapping) and isinstance(error.get("kind"), str)
+    }
 
 
 @overload
