@@ -68,6 +68,14 @@ class ErrorKind(StrEnum):
     """A reward backend raised instead of returning Scores (a bug in a custom backend)."""
     NON_FINITE_VALUE = "non_finite_value"
     """A Score without an error whose value is NaN or infinite; a reward function scores it as an error."""
+    CODE_NOT_FOUND = "code_not_found"
+    """A ``code_tests`` output holds no code (empty, or an empty fenced block)."""
+    CODE_SYNTAX_ERROR = "code_syntax_error"
+    """A ``code_tests`` program does not compile."""
+    CODE_RUNTIME_ERROR = "code_runtime_error"
+    """A ``code_tests`` program raised (other than a failed assert), exited early or crashed its worker."""
+    CODE_TIMEOUT = "code_timeout"
+    """A ``code_tests`` program ran past its per-case time limit."""
 
 
 # Kinds that mean "could not be scored because the *reference* is unusable": the sample is
