@@ -69,8 +69,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.out:
         job = job.model_copy(update={"output_dir": args.out})
     if args.check:
-        prepare(job, model=args.model, model_aliases=aliases).grader.close()
-        print(f"{args.config}: ok")
+        prep = prepare(job, model=args.model, model_aliases=aliases)
+        prep.grader.close()
+        print(f"{args.config}: ok; hyperparameters {json.dumps(prep.resolved.to_dict())}")
         return 0
     result = run_job(job, max_steps=args.max_steps, resume=args.resume, model=args.model, model_aliases=aliases)
     print(json.dumps(result.summary(), indent=2))
