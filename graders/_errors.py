@@ -76,6 +76,8 @@ class ErrorKind(StrEnum):
     """A ``code_tests`` program raised (other than a failed assert), exited early or crashed its worker."""
     CODE_TIMEOUT = "code_timeout"
     """A ``code_tests`` program ran past its per-case time limit."""
+    UNRESPONSIVE_REWARD_ERROR = "unresponsive_reward_error"
+    """A grading did not finish within its caller's deadline (``rftkit api``; the hosted API's name)."""
 
 
 # Kinds that mean "could not be scored because the *reference* is unusable": the sample is

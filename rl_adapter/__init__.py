@@ -8,7 +8,9 @@
 * ``create_app`` / ``serve``: the HTTP reward service behind ``rftkit serve`` (bounded by
   ``ServerLimits``);
 * ``load_job`` / ``parse_job`` / ``run_job``: the local RFT job behind ``rftkit train`` (a hosted
-  job body runs unchanged; see docs/jobs.md).
+  job body runs unchanged; see docs/jobs.md);
+* ``api_server`` / ``ApiSettings``: ``rftkit api``, the hosted graders API for the official
+  ``openai`` client, here in a background thread.
 
 torch and trl are imported only by the code that trains.
 
@@ -21,6 +23,7 @@ Example:
     [1.0]
 """
 
+from rl_adapter._api import ApiSettings, api_server
 from rl_adapter._backend import GraderBackend, MockBackend, RewardBackend
 from rl_adapter._errors import DataFileError, DatasetMismatchError, JobConfigError, JobFailedError, RLAdapterError
 from rl_adapter._http import HttpBackend
@@ -34,6 +37,7 @@ from rl_adapter._trl import AsyncTRLReward, TRLReward, check_dataset, completion
 from rl_adapter._verl import verl_compute_score
 
 __all__ = [
+    "ApiSettings",
     "AsyncTRLReward",
     "DataFileError",
     "DatasetMismatchError",
@@ -47,6 +51,7 @@ __all__ = [
     "RewardBackend",
     "ServerLimits",
     "TRLReward",
+    "api_server",
     "check_dataset",
     "completion_to_sample",
     "create_app",

@@ -25,11 +25,12 @@ def test_files_environment_path_builtins_and_cwd_are_put_back(grader: PythonGrad
     assert grader.grade("x", {"case": "look"}).value == 0.0  # and across batches
 
 
-def test_a_call_cannot_disarm_the_time_limit_of_the_next(grader: PythonGrader) -> None:
-    scores = grader.grade_batch(["x"] * 3, [{"case": "worker"}, {"case": "leave"}, {"case": "loop"}])
+def test_a_call_cannot_disarm_the_time_limit_of_the_next() -> None:
+    with PythonGrader(CASES_SPEC, limits=SandboxLimits(timeout_s=1.0), workers=1) as grader:
+        scores = grader.grade_batch(["x"] * 3, [{"case": "worker"}, {"case": "leave"}, {"case": "loop"}])
+        after = grader.grade("x", {"case": "worker"})
     assert scores[2].error is not None and scores[2].error.kind == TIMEOUT
     assert "killed" not in scores[2].error.message  # interrupted by the worker, not killed
-    after = grader.grade("x", {"case": "worker"})
     assert int(after.value) == int(scores[0].value)  # the same worker went on
 
 
