@@ -13,12 +13,12 @@ from pydantic import ConfigDict, Field, model_validator
 from graders._code import HARNESS_SOURCE, CaseResult, extract_code, read_report
 from graders._errors import ErrorKind
 from graders._grader import Grader, SampleLike, error_score
-from graders._llm.usage import ScoreBatch
 from graders._registry import register
 from graders._sandbox import SandboxLimits, SandboxPool
 from graders._spec import BaseSpec
 from graders._template import Template
 from graders._types import Sample, Score, clip
+from graders._usage import ScoreBatch
 
 # Outputs past this are not run: a program this long is a runaway generation, not a solution.
 MAX_OUTPUT_CHARS = 100_000
@@ -102,22 +102,22 @@ class CodeTestsGrader(Grader):
 
     def grade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
-    ) -> list[Score]:
+    ) -> ScoreBatch:
         """Grades samples[i] against items[i]; every program and case spread over the pool."""
         if items is None:
             items = [{}] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"grade_batch got {len(samples)} samples but {len(items)} items")
         try:
-            return self._grade_all([Sample.of(s) for s in samples], items)
+            return ScoreBatch(self._grade_all([Sample.of(s) for s in samples], items))
         except Exception:  # noqa: BLE001 - one bad sample (not a Sample) must not fail the others
-            return [self.grade(s, i) for s, i in zip(samples, items, strict=True)]
+            return ScoreBatch(self.grade(s, i) for s, i in zip(samples, items, strict=True))
 
     async def agrade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
-    ) -> list[Score]:
+    ) -> ScoreBatch:
         """Async ``grade_batch``: waits for the pool on a thread, so the event loop keeps running."""
-        return ScoreBatch(await asyncio.to_thread(self.grade_batch, samples, items))
+        return await asyncio.to_thread(self.grade_batch, samples, items)
 
     async def _agrade(self, sample: Sample, item: Mapping[str, Any]) -> Score:
         return await asyncio.to_thread(self._grade, sample, item)

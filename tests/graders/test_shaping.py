@@ -116,3 +116,11 @@ def test_shaping_inside_multi() -> None:
     )
     assert multi.grade("<think>ok</think> 4", {"answer": "4"}).value == 2.0
     assert multi.grade("<think>" + "hm " * 20 + "</think> 4", {"answer": "4"}).value == pytest.approx(1.5)
+
+
+def test_the_empty_format_probe_earns_nothing() -> None:
+    from graders.testing import run_probes
+
+    grader = compile_spec({"type": "format", "tags": ["think", "answer"], "then": "nothing"})
+    result = {r.probe: r for r in run_probes(grader, [{}])}["empty_format"]
+    assert result.items == 1 and result.earned == 0.0 and not result.flagged

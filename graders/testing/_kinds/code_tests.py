@@ -40,7 +40,7 @@ _case = st.tuples(st.integers(-99, 99), st.integers(-99, 99)).map(
 
 
 def _items(grader: Grader) -> Mapping[str, st.SearchStrategy[Any]]:
-    if grader.spec.tests is not None:  # type: ignore[attr-defined]
+    if grader.spec.tests is not None:
         return {"tests": st.sampled_from(_TESTS)}
     return {"cases": st.lists(_case, min_size=1, max_size=4, unique_by=lambda c: c["input"])}
 

@@ -36,7 +36,7 @@ def _share_matches_verdicts(grader: Grader, item: Mapping[str, Any], draw: Calla
     score = grader.grade(text, item)
     verdicts = score.details["constraints"]
     followed = sum(v["followed"] for v in verdicts)
-    want = followed / len(verdicts) if grader.spec.scoring == "fraction" else float(followed == len(verdicts))  # type: ignore[attr-defined]
+    want = followed / len(verdicts) if grader.spec.scoring == "fraction" else float(followed == len(verdicts))
     if abs(score.value - want) > SCORE_TOLERANCE:
         raise LawFailure("share_followed", f"{followed}/{len(verdicts)} followed but scored {score.value}", text)
 

@@ -65,12 +65,12 @@ def _longer_never_better(grader: Grader, item: Mapping[str, Any], draw: Callable
 
 
 def _length_bounds(grader: Grader) -> tuple[float, float]:
-    return (-1.0, 0.0) if grader.spec.mode == "overlong" else (0.0, 1.0)  # type: ignore[attr-defined]
+    return (-1.0, 0.0) if grader.spec.mode == "overlong" else (0.0, 1.0)
 
 
 add_profile("format", KindProfile(bounds=lambda g: (0.0, 1.0), expect=lambda g: (None, 0.0), specs=_format_specs))
 add_profile("length", KindProfile(bounds=_length_bounds, specs=_length_specs, laws=(_longer_never_better,)))
 add_profile(
     "repetition",
-    KindProfile(bounds=lambda g: (g.spec.max_penalty, 0.0), expect=lambda g: (None, 0.0), specs=_repetition_specs),  # type: ignore[attr-defined]
+    KindProfile(bounds=lambda g: (g.spec.max_penalty, 0.0), expect=lambda g: (None, 0.0), specs=_repetition_specs),
 )

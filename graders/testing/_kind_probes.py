@@ -1,7 +1,8 @@
-"""Probes aimed at ``code_tests`` graders: programs that pass by gaming the tests, not by working.
+"""Probes aimed at one kind: ``code_tests`` programs that pass by gaming the tests, not by
+working, and ``format`` blocks with nothing in them.
 
-Each build returns no outputs for a grader that holds no ``code_tests`` grader of the right
-mode, so the probes show as not applicable elsewhere.
+Each build returns no outputs for a grader that holds no grader of its kind (and mode), so the
+probes show as not applicable elsewhere.
 """
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ def tamper(ctx: ProbeContext) -> list[dict[str, Any]]:
 
 def empty_code(ctx: ProbeContext) -> list[dict[str, Any]]:
     return _texts(EMPTY_CODE) if _code_graders(ctx.grader, "tests") or _code_graders(ctx.grader, "cases") else []
+
+
+def empty_tags(ctx: ProbeContext) -> list[dict[str, Any]]:
+    """The tag structure of every ``format`` grader with nothing in its blocks, then an answer or not."""
+    out = []
+    for grader in graders_in(ctx.grader):
+        tags = getattr(grader.spec, "tags", None) if grader.spec.type == "format" else None
+        if tags:
+            blocks = "".join(f"<{t}></{t}>" for t in tags)
+            out += [
+                {"output_text": blocks},
+                {"output_text": blocks + " ."},
+                {"output_text": blocks.replace("><", "> <")},
+            ]
+    return out
 
 
 def hardcoded_outputs(ctx: ProbeContext) -> list[dict[str, Any]]:
