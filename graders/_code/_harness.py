@@ -115,6 +115,7 @@ def _grade(item: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         tests = compile(item["tests"], "<tests>", "exec")
     except (SyntaxError, ValueError) as exc:
         return 0.0, {"verdict": "tests_invalid", "message": f"the tests do not compile: {exc}"}
+    _restore_builtins()  # the tests, and this module's own except clauses, see the originals
     names = {k: v for k, v in namespace.items() if k != "__builtins__"}
     test_namespace = dict(names, __name__="__main__", __builtins__=dict(_BUILTINS))
     failure = _run(tests, "<tests>", test_namespace)
@@ -124,9 +125,13 @@ def _grade(item: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     return 1.0, {"verdict": "passed"}
 
 
-def _restore() -> None:
+def _restore_builtins() -> None:
     builtins.__dict__.clear()
     builtins.__dict__.update(_BUILTINS)
+
+
+def _restore() -> None:
+    _restore_builtins()
     for name, value in _SYS.items():
         setattr(sys, name, value)
     sys.settrace(None)
