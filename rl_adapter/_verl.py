@@ -13,7 +13,7 @@ from typing import Any
 
 from graders import Grader, Sample
 from rl_adapter._backend import RewardBackend, as_backend
-from rl_adapter._trl import to_rewards
+from rl_adapter._reward import to_rewards
 
 DEFAULT_GROUND_TRUTH_FIELD = "ground_truth"
 

@@ -29,7 +29,8 @@ from rl_adapter._job._data import load_rows, render_prompts
 from rl_adapter._job._outputs import JOB_FILE, JobRecords, job_object
 from rl_adapter._job._recorder import CHECKPOINTS_DIR, EVALS_DIR, METRICS_FILE, Recorder
 from rl_adapter._lossless import grading_item, trl_dataset
-from rl_adapter._trl import check_dataset, trl_reward
+from rl_adapter._reward import check_dataset
+from rl_adapter._trl import trl_reward
 
 # The job as run (flat format, absolute paths, the local model): what ``--resume`` reads back.
 RESOLVED_JOB_FILE = "rftkit_job.json"

@@ -15,7 +15,7 @@ import pytest
 
 from tests.rl_adapter.test_jobs import SMALL_TINY, hosted_body, write
 
-STEPS = 30
+STEPS = 12
 KILL_AFTER_STEP = 5  # the trainer checkpoint of step 4 is on disk once step 5 is logged
 
 
