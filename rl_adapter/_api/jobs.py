@@ -17,7 +17,7 @@ from rl_adapter._api.app import ApiContext
 from rl_adapter._api.errors import ApiError
 from rl_adapter._api.files import stored_file
 from rl_adapter._api.store import JobRow, Store, page, store_of
-from rl_adapter._api.worker import FINISHED, JobQueue, job_records, read_run_job
+from rl_adapter._api.worker import FINISHED, JobQueue, job_records, read_run_job, resume_step
 from rl_adapter._errors import DataFileError, JobConfigError
 from rl_adapter._job._outputs import CHECKPOINTS_FILE, EVENTS_FILE, job_object, read_jsonl
 
@@ -87,8 +87,7 @@ def routes(context: ApiContext) -> Any:
         records = job_records(store, row)
         if status in FINISHED:
             records.save_job(status=status, finished_at=int(time.time()))
-        step = max((int(e.get("data", {}).get("step", 0)) for e in records.events), default=0)
-        records.event(message, step=step)
+        records.event(message, step=resume_step(store.run_dir(job_id)))
         queue().wake()
         return view(store, stored_job(store, job_id))
 

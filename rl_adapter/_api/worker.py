@@ -154,20 +154,26 @@ class JobQueue:
             self.store.set_status(job_id, "queued", only_from=("running",))
             job_records(self.store, row).event(
                 f"The worker stopped (exit code {code}); the job is queued to resume from its last checkpoint",
-                step=_last_step(self.store.run_dir(job_id)), level="warn")
+                step=resume_step(self.store.run_dir(job_id)), level="warn")
 
     def _fail(self, row: JobRow, message: str) -> None:
         self.store.set_status(row.id, "failed")
         records = job_records(self.store, row)
         records.save_job(status="failed", finished_at=int(time.time()),
                          error={"code": "worker_error", "message": message, "param": None})
-        records.event(f"Job failed: {message}", step=_last_step(self.store.run_dir(row.id)), level="error")
+        records.event(f"Job failed: {message}", step=resume_step(self.store.run_dir(row.id)), level="error")
 
 
-def _last_step(run_dir: Path) -> int:
-    from rl_adapter._job._outputs import EVENTS_FILE, read_jsonl
+def resume_step(run_dir: Path) -> int:
+    """The step a resumed job starts from (its last trainer checkpoint; 0 before the first).
 
-    return max((int(e.get("data", {}).get("step", 0)) for e in read_jsonl(run_dir / EVENTS_FILE)), default=0)
+    Events the server adds for a stopped job carry this step: a resumed run drops the events of
+    the steps after it, which it does again.
+    """
+    from rl_adapter._job._train import _last_trainer_checkpoint
+
+    checkpoint = _last_trainer_checkpoint(run_dir)
+    return int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint is not None else 0
 
 
 def _watch_parent() -> None:
