@@ -1,4 +1,4 @@
-"""``rftkit api``: serve the hosted graders API (and later the jobs API) on this machine."""
+"""``rftkit api``: serve the hosted graders, files and fine-tuning jobs APIs on this machine."""
 
 from __future__ import annotations
 

@@ -88,3 +88,10 @@ def test_a_valid_job_is_queued_with_resolved_hyperparameters(client: openai.Open
     with pytest.raises(openai.BadRequestError, match="is cancelled"):
         client.fine_tuning.jobs.cancel(job.id)
     assert client.fine_tuning.jobs.list_events(job.id).data[0].message == "Job cancelled"
+
+
+def test_a_bad_model_alias_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from rftkit.cli import main as rftkit
+
+    assert rftkit(["api", "--model-alias", "o4-mini"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --model-alias takes NAME=LOCAL, not 'o4-mini'"

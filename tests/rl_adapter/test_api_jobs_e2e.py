@@ -147,7 +147,7 @@ def test_jobs_api_queue_restart_kill_and_records(tmp_path: Path) -> None:
             assert all(c.step_number % EVAL_INTERVAL == 0 for c in checkpoints)
         third_events = [e.message for e in client.fine_tuning.jobs.list_events(third.id, limit=1000)]
         assert any(m.startswith("The worker stopped (exit code -9)") for m in third_events)
-        assert not (workdir / "jobs" / second.id / "job.json").exists()  # the cancelled job never ran
+        assert not (workdir / "jobs" / second.id / "worker.log").exists()  # the cancelled job never ran
         client.close()
     finally:
         server.terminate()
