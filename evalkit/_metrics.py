@@ -73,9 +73,8 @@ class ScoreColumns:
         passed: Per item: the share of its scored samples with ``passed`` true.
         any_passed: Some scored sample has ``passed`` set (the grader has a pass threshold).
         n: Per item: its number of scored samples.
-        ranks: Per sample: the recorded rank (NaN when the reference is absent from the output
-            or the output could not be graded).
-        rank_item: Per sample: the index (into the item columns) of its item.
+        ranks: Per sample, item by item: the recorded rank (NaN when the reference is absent
+            from the output or the output could not be graded).
         any_rank: Some scored sample records a rank (the grader ranks).
         several: The scored Scores of each item with two or more, in sample order.
         single_items: Items with exactly one scored sample.
@@ -91,7 +90,6 @@ class ScoreColumns:
     any_passed: bool
     n: np.ndarray
     ranks: np.ndarray
-    rank_item: np.ndarray
     any_rank: bool
     several: list[list[Score]] = field(default_factory=list)
     single_items: int = 0
@@ -107,7 +105,6 @@ def collect(items: Sequence[ItemScores], *, k: Sequence[int] = (1, 5, 20), seed:
     passed: list[float] = []
     counts: list[int] = []
     ranks: list[float] = []
-    rank_item: list[int] = []
     several: list[list[Score]] = []
     errors: Counter[str] = Counter()
     any_passed = any_rank = False
@@ -125,7 +122,6 @@ def collect(items: Sequence[ItemScores], *, k: Sequence[int] = (1, 5, 20), seed:
             scored.append(score)
         if not scored:
             continue
-        index = len(values)
         n = len(scored)
         if n == 1:  # the common case, kept cheap for million-item runs
             score = scored[0]
@@ -144,7 +140,6 @@ def collect(items: Sequence[ItemScores], *, k: Sequence[int] = (1, 5, 20), seed:
             if rank is not _NO_RANK:
                 any_rank = True
             ranks.append(rank if isinstance(rank, int) else nan)
-            rank_item.append(index)
     return ScoreColumns(
         items=items,
         ks=sorted(set(k)),
@@ -154,7 +149,6 @@ def collect(items: Sequence[ItemScores], *, k: Sequence[int] = (1, 5, 20), seed:
         any_passed=any_passed,
         n=np.asarray(counts, dtype=np.int64),
         ranks=np.asarray(ranks, dtype=float),
-        rank_item=np.asarray(rank_item, dtype=np.int64),
         any_rank=any_rank,
         several=several,
         single_items=sum(1 for n in counts if n == 1),
@@ -196,9 +190,10 @@ def top_k(c: ScoreColumns) -> dict[str, float]:
     if not c.any_rank:
         return {}
     out: dict[str, float] = {}
+    item_of_sample = np.repeat(np.arange(len(c.n)), c.n)  # ranks are stored item by item
     for name, hit in [*((f"top@{j}", c.ranks <= j) for j in c.ks), ("top@max", ~np.isnan(c.ranks))]:
         # The share of each item's samples that hit, then the mean over items.
-        shares = np.bincount(c.rank_item, weights=hit, minlength=len(c.n)) / c.n
+        shares = np.bincount(item_of_sample, weights=hit, minlength=len(c.n)) / c.n
         out[name] = float(np.mean(shares)) if len(shares) else math.nan
     return out
 
