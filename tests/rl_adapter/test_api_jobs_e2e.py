@@ -1,7 +1,7 @@
 """A hosted client script against ``rftkit api`` as a subprocess, training the tiny model on CPU:
-upload, create, cancel of a queued job, a server restart mid-queue (the running job resumes from
-its checkpoint, the queued one stays queued), ``kill -9`` of a worker (the job resumes), then
-poll until succeeded, events and checkpoints."""
+upload, create, cancel of a queued job, pause and resume, a server restart mid-queue (the running
+job resumes from its checkpoint, the queued one stays queued), ``kill -9`` of a worker (the job
+resumes), then poll until succeeded, events and checkpoints."""
 
 from __future__ import annotations
 
@@ -118,6 +118,13 @@ def test_jobs_api_queue_restart_kill_and_records(tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=60)
         assert client.fine_tuning.jobs.retrieve(third.id).status == "queued"
         assert client.fine_tuning.jobs.retrieve(second.id).status == "cancelled"
+        # The first job resumed in a new worker; pausing it stops that worker and frees the queue.
+        wait_for("the first job to resume", lambda: client.fine_tuning.jobs.retrieve(first.id).status == "running",
+                 workdir)
+        assert client.fine_tuning.jobs.pause(first.id).status == "paused"
+        wait_for("the third job to start", lambda: client.fine_tuning.jobs.retrieve(third.id).status == "running",
+                 workdir)
+        assert client.fine_tuning.jobs.resume(first.id).status == "queued"
 
         # kill -9 of the third job's worker once it has a checkpoint: the job is resumable, not lost.
         wait_for("the third job's checkpoint", lambda: max(metrics_steps(client, third.id), default=-1)
@@ -147,6 +154,8 @@ def test_jobs_api_queue_restart_kill_and_records(tmp_path: Path) -> None:
             assert all(c.step_number % EVAL_INTERVAL == 0 for c in checkpoints)
         third_events = [e.message for e in client.fine_tuning.jobs.list_events(third.id, limit=1000)]
         assert any(m.startswith("The worker stopped (exit code -9)") for m in third_events)
+        first_events = [e.message for e in client.fine_tuning.jobs.list_events(first.id, limit=1000)]
+        assert "Job paused" in first_events and "Job queued to resume from its last checkpoint" in first_events
         assert not (workdir / "jobs" / second.id / "worker.log").exists()  # the cancelled job never ran
         client.close()
     finally:
