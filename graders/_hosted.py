@@ -84,6 +84,11 @@ HOSTED_ERROR_FLAGS: Mapping[ErrorKind, HostedFlag] = {
     _K.REWARD_SERVICE_ERROR: HostedFlag("other_error"),
     _K.REWARD_SERVICE_TIMEOUT: HostedFlag("other_error"),
     _K.REWARD_BACKEND_ERROR: HostedFlag("other_error"),
+    # code_tests: the sampled program failed, not a grader's code (python_grader_* would say that).
+    _K.CODE_NOT_FOUND: HostedFlag("other_error"),
+    _K.CODE_SYNTAX_ERROR: HostedFlag("other_error"),
+    _K.CODE_RUNTIME_ERROR: HostedFlag("other_error"),
+    _K.CODE_TIMEOUT: HostedFlag("other_error"),
 }
 _OTHER = HostedFlag("other_error")
 _BY_NAME: dict[str, HostedFlag] = {str(kind): flag for kind, flag in HOSTED_ERROR_FLAGS.items()}
