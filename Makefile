@@ -25,6 +25,17 @@ $(VENV)/.full: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[rl,dev]'
 	touch $@ $(VENV)/.base
 
+# verl and OpenRLHF, driven through their own code by tests/rl_adapter/trainers/. OpenRLHF goes in
+# without its dependencies: its flash-attn and deepspeed pins do not build without CUDA, and its
+# reward client imports none of them. Cached by the stamp; rebuilt when pyproject.toml changes.
+OPENRLHF := openrlhf==0.11.2
+
+$(VENV)/.trainers: pyproject.toml $(VENV)/.full
+	@echo "make: installing verl and OpenRLHF into $(VENV) for the trainer contract tests (once, about 2-4 min)"
+	$(BIN)/pip install -q -e '.[rl,dev,trainers]'
+	$(BIN)/pip install -q --no-deps $(OPENRLHF)
+	touch $@
+
 demo: $(VENV)/.base
 	$(BIN)/python examples/demo.py
 
@@ -42,7 +53,7 @@ $(WORDNET):
 		echo "METEOR tests need WordNet 3.0: sudo apt-get install wordnet-base (or set WNSEARCHDIR)"; \
 	fi
 
-test: lint typecheck $(WORDNET)
+test: lint typecheck $(WORDNET) $(VENV)/.trainers
 	$(BIN)/pytest
 
 # Benchmarks compare against peers installed into the benchmark environment only, pinned to the
