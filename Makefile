@@ -57,7 +57,7 @@ test: lint typecheck $(WORDNET) $(VENV)/.trainers
 	$(BIN)/pytest
 
 # Benchmarks compare against peers installed into the benchmark environment only, pinned to the
-# version the committed results.json and the README name.
+# version the committed results.json and docs/benchmarks.md name.
 bench: $(VENV)/.full
 	$(BIN)/pip install -q math-verify==0.9.0
 	$(BIN)/python benchmarks/run_all.py

@@ -3,7 +3,9 @@
 Each benchmark module has ``run() -> list[dict]``; every dict is one entry:
 ``{"name": str, "figures": {...}, "baseline": str, "ratio": float, "goal": str}``, where
 ``ratio`` is measured against a baseline run in the same process (or the same command).
-``python benchmarks/run_all.py [NAME ...]`` runs only the named modules (``bench_graders``).
+``python benchmarks/run_all.py [NAME ...]`` runs only the named modules (``bench_graders``) and
+writes ``benchmarks/results.partial.json`` instead: the committed ``results.json`` holds one full
+run on one machine, never a mix of runs.
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+RESULTS = "results.json"
+PARTIAL_RESULTS = "results.partial.json"
 
 
-def main(names: list[str]) -> int:
+def main(names: list[str], root: Path = HERE) -> int:
+    modules = sorted(root.glob("bench_*.py"))
+    unknown = sorted(set(names) - {path.stem for path in modules})
+    if unknown:
+        known = ", ".join(path.stem for path in modules)
+        print(f"error: no benchmark named {', '.join(unknown)} (benchmarks: {known})", file=sys.stderr)
+        return 2
     results: list[dict] = []
-    for path in sorted(HERE.glob("bench_*.py")):
+    for path in modules:
         if names and path.stem not in names:
             continue
         spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -36,15 +46,13 @@ def main(names: list[str]) -> int:
             print(json.dumps(entry), flush=True)
         print(f"   ({time.perf_counter() - start:.1f} s)", flush=True)
         results.extend(entries)
-    out = HERE / "results.json"
-    previous = json.loads(out.read_text()) if names and out.exists() else {"benchmarks": []}
-    kept = [e for e in previous.get("benchmarks", []) if e.get("module") not in names]
+    out = root / (PARTIAL_RESULTS if names else RESULTS)
     payload = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
-        "benchmarks": kept + results,
+        "benchmarks": results,
     }
     out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {out.relative_to(HERE.parent)}")
+    print(f"wrote {out}" + (f" (a partial run; {RESULTS} holds the last full run)" if names else ""))
     return 0
 
 

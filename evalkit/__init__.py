@@ -24,6 +24,7 @@ from evalkit._report import write_comparison, write_reports
 from evalkit._result import EvalResult, ItemScores
 from evalkit._sample import SampleStats, sample
 from evalkit._stats import pass_at_k
+from evalkit._svg import line_chart
 
 __all__ = [
     "Comparison",
@@ -37,6 +38,7 @@ __all__ = [
     "compare",
     "compute_metrics",
     "evaluate",
+    "line_chart",
     "load_run",
     "merge_runs",
     "pass_at_k",

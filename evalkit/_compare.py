@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ def compare(
     losses = int((diffs < 0).sum())
     binary = bool(np.isin(va, (0.0, 1.0)).all() and np.isin(vb, (0.0, 1.0)).all())
     p_value = mcnemar_exact(wins, losses) if binary else permutation_test(diffs, seed=seed)
-    order = sorted(range(len(ids)), key=lambda j: (-abs(diffs[j]), ids[j]))
+    order = sorted(range(len(ids)), key=lambda j: (-abs(diffs[j]), id_order(ids[j])))
     changed = [
         {"id": ids[j], "a": float(va[j]), "b": float(vb[j]), "diff": float(diffs[j])}
         for j in order[:TOP_CHANGED]
@@ -157,6 +158,15 @@ def _load(run: EvalResult | str | os.PathLike[str], default: str) -> tuple[str, 
     from evalkit._evaluate import load_run
 
     return Path(run).name or default, load_run(run)
+
+
+def id_order(item_id: object) -> tuple[object, ...]:
+    """A sort key for item ids in natural order: row numbers and numbered ids by number.
+
+    Ids are often row numbers kept as text, and by text "1002" sorts before "2".
+    """
+    parts = re.split(r"(\d+)", str(item_id))
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts))
 
 
 def _side_by_side(a: dict[str, float], b: dict[str, float]) -> dict[str, dict[str, float]]:

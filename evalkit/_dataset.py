@@ -15,7 +15,6 @@ grader. Neither pass holds the rows in memory.
 
 from __future__ import annotations
 
-import json
 import os
 import zlib
 from collections import Counter
@@ -25,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._errors import DatasetError, IdMismatchError
+from graders import did_you_mean, iter_jsonl
 
 Row = Mapping[str, Any]
 PathLike = str | os.PathLike[str]
 SAMPLE_FIELDS = ("output_text", "output_json", "output_tools", "choices")
-# A reason quoted from a JSON parse error is cut here: the line itself may be megabytes long.
-MAX_REASON_CHARS = 200
 
 
 def read_jsonl(path: PathLike, *, skip_bad: bool = False) -> Iterator[dict[str, Any]]:
@@ -54,30 +52,12 @@ def read_jsonl(path: PathLike, *, skip_bad: bool = False) -> Iterator[dict[str, 
 
 
 def _lines(path: Path, skip_bad: bool, bad: list[int] | None) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """Yields (line number, row position, row); bad lines go to ``bad`` (or raise)."""
-    position = -1
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise DatasetError(f"cannot open: {exc.strerror or exc}", str(path)) from None
-    with handle:
-        for lineno, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
-            position += 1
-            try:
-                row = json.loads(raw)
-            except ValueError as exc:  # also UnicodeDecodeError
-                reason = f"not valid JSON: {str(exc)[:MAX_REASON_CHARS]}"
-            else:
-                if isinstance(row, dict):
-                    yield lineno, position, row
-                    continue
-                reason = f"expected a JSON object, got {type(row).__name__}"
-            if not skip_bad:
-                raise DatasetError(f"{reason} (use --skip-bad to skip bad lines)", str(path), lineno)
-            if bad is not None:
-                bad.append(lineno)
+    """Yields (line number, row position, row); with ``skip_bad`` bad lines go to ``bad``, else raise."""
+    skipped = (bad if bad is not None else []) if skip_bad else None
+    rows = iter_jsonl(path, skipped=skipped, error=DatasetError, hint=" (use --skip-bad to skip bad lines)")
+    for count, (lineno, row) in enumerate(rows):
+        # A skipped line keeps its position, so skipping one never shifts the ids after it.
+        yield lineno, count + len(skipped or ()), row
 
 
 def norm_id(value: Any, source: str, line: int | None) -> str:
@@ -213,6 +193,28 @@ def check_ids(items: ItemSource, predictions: PredictionSource, shard: tuple[int
     missing = [i for i in ids if i not in predictions.counts]
     if unknown or missing:
         raise IdMismatchError(predictions.name, unknown, len(unknown), missing, len(missing))
+
+
+def check_fields(items: ItemSource, fields: Sequence[str]) -> None:
+    """Raises DatasetError when no item has one of ``fields``: a misspelt ``--by`` field would
+    otherwise give one silent "(missing)" group. Reads rows only until each field was seen once.
+    """
+    wanted = [field for field in fields if field]
+    if not wanted or items.ids is None:  # a one-shot iterable cannot be read twice
+        return
+    seen: set[str] = set()
+    for _, row in items.rows():
+        seen.update(row.keys())
+        wanted = [field for field in wanted if field not in seen]
+        if not wanted:
+            return
+    if seen:
+        absent = wanted[0]
+        raise DatasetError(
+            f"no item has the field {absent!r} to break the metrics down by{did_you_mean(absent, seen)} "
+            f"(fields: {', '.join(sorted(seen))})",
+            items.name,
+        )
 
 
 def join(

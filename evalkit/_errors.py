@@ -14,30 +14,36 @@ Exception tree::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
+
+from graders import DataFileError
 
 # How many example ids an id-mismatch message shows: enough to spot a pattern, short enough to read.
 MAX_EXAMPLE_IDS = 5
 
 
 class EvalError(Exception):
-    """Root of every exception evalkit raises."""
+    """Root of every exception evalkit raises.
+
+    Attributes:
+        exit_code: What ``rftkit`` exits with when the exception reaches it: 1, a run failed.
+    """
+
+    exit_code: ClassVar[int] = 1
 
 
-class DatasetError(EvalError, ValueError):
-    """A dataset or predictions file (or in-memory row) is malformed.
+class DatasetError(EvalError, DataFileError):
+    """A dataset or predictions file (or in-memory row) is malformed (graders' ``DataFileError``
+    with evalkit's root, so ``except EvalError`` catches it).
 
     Attributes:
         source: The file name (or ``"<items>"`` / ``"<predictions>"`` for in-memory rows).
         line: The 1-based line number (or row number), or None when the problem is not one line.
         reason: What was wrong.
+        exit_code: 2, an input error.
     """
 
-    def __init__(self, reason: str, source: str = "", line: int | None = None) -> None:
-        self.reason = reason
-        self.source = source
-        self.line = line
-        where = f"{source}:{line}: " if line is not None else (f"{source}: " if source else "")
-        super().__init__(f"{where}{reason}")
+    exit_code: ClassVar[int] = 2
 
 
 class IdMismatchError(DatasetError):
@@ -60,7 +66,9 @@ class IdMismatchError(DatasetError):
 
 
 class RunDirError(EvalError):
-    """A run directory cannot be used: missing files, or scores of a different run."""
+    """A run directory cannot be used: missing files, or scores of a different run (an input error, exit 2)."""
+
+    exit_code: ClassVar[int] = 2
 
 
 def _examples(ids: Iterable[str]) -> str:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evalkit._dataset import PathLike, Row, check_ids, item_source, join, prediction_source, shard_of
-from evalkit._errors import EvalError
+from evalkit._dataset import PathLike, Row, check_fields, check_ids, item_source, join, prediction_source, shard_of
+from evalkit._errors import EvalError, RunDirError
 from evalkit._metrics import MISSING, compute_metrics, group_metrics
 from evalkit._progress import Progress
 from evalkit._result import EvalResult, ItemScores
@@ -108,6 +108,7 @@ def _evaluate(
     item_src = item_source(items, skip_bad=skip_bad)
     pred_src = prediction_source(predictions, skip_bad=skip_bad)
     check_ids(item_src, pred_src, shard)
+    check_fields(item_src, fields)
     config: dict[str, Any] = {
         "grader": compiled.spec.model_dump(mode="json", exclude_none=True),
         "items": item_src.name,
@@ -252,6 +253,31 @@ def _result(items: list[ItemScores], config: dict[str, Any]) -> EvalResult:
     return EvalResult(metrics, groups, items, config)
 
 
+def _coverage_gap(paths: Sequence[PathLike], merged: set[str], config: Mapping[str, Any]) -> str | None:
+    """What the merged shards leave out of the dataset, or None when they cover it.
+
+    Shards name themselves ``i/n`` in run.json, so a missing shard shows even where the dataset
+    file is not at hand; where it is, every item id is checked (an unfinished shard shows too).
+    """
+    shards = [RunDir(path).config().get("shard") for path in paths]
+    counts = {str(s).split("/")[1] for s in shards if s}
+    absent: list[str] = []
+    if len(counts) == 1 and all(shards):
+        n = int(counts.pop())
+        have = {int(str(s).split("/")[0]) for s in shards}
+        absent = [f"{i}/{n}" for i in range(n) if i not in have]
+    where = f" (shard {', '.join(absent)} missing)" if absent else ""
+    source = str(config.get("items", ""))
+    if os.path.isfile(source):
+        skip = bool((config.get("skipped") or {}).get(source))
+        ids = item_source(source, skip_bad=skip).ids or []
+        covered = sum(1 for i in ids if i in merged)
+        if covered < len(ids):
+            return f"the merged runs cover {covered} of {len(ids)} items of {source}{where}"
+        return None
+    return f"the merged runs lack shard {', '.join(absent)}" if absent else None
+
+
 def _write_reports(result: EvalResult, path: Path) -> None:
     from evalkit._report import write_reports
 
@@ -268,18 +294,26 @@ def load_run(path: PathLike) -> EvalResult:
     return _result(items, config)
 
 
-def merge_runs(paths: Sequence[PathLike], out: PathLike | None = None) -> EvalResult:
+def merge_runs(paths: Sequence[PathLike], out: PathLike | None = None, *, allow_partial: bool = False) -> EvalResult:
     """Merges the run directories of shards of one run (``evaluate(..., shard=(i, n))``).
 
     Args:
         paths: The shards' run directories.
         out: Where to write the merged run directory (``scores.jsonl`` and the reports).
+        allow_partial: Merge even when the shards do not cover the dataset (a shard missing or
+            unfinished); ``config["partial"]`` then says what is covered.
 
     Raises:
-        RunDirError: A directory is not a run, or two shards hold the same item.
+        RunDirError: A directory is not a run, two shards hold the same item, or (without
+            ``allow_partial``) the shards do not cover the dataset.
     """
     items, config = collect(paths)
     config = {**config, "shard": None, "merged_from": [str(p) for p in paths]}
+    gap = _coverage_gap(paths, {item.id for item in items}, config)
+    if gap is not None:
+        if not allow_partial:
+            raise RunDirError(f"{gap}; merge every shard, or pass --allow-partial to merge these alone")
+        config["partial"] = gap
     result = _result(items, config)
     if out is not None:
         run = RunDir(out)

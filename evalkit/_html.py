@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from evalkit import _svg
 from evalkit._metrics import rank_curve
-from evalkit._report import fmt, ordered
+from evalkit._report import fmt, group_order, ordered, run_facts
 from evalkit._result import EvalResult
 
 if TYPE_CHECKING:
@@ -44,12 +44,10 @@ def eval_page(result: EvalResult, comparison: Comparison | None = None) -> str:
     config = result.config
     grader = config.get("grader", {})
     title = f"Evaluation: {grader.get('name', '?')} ({grader.get('type', '?')})"
+    facts = " · ".join(f"{escape(label)} <code>{escape(value)}</code>" for label, value in run_facts(result))
     parts = [
         f"<h1>{escape(title)}</h1>",
-        '<p class="muted">',
-        f"items <code>{escape(str(config.get('items')))}</code> · predictions "
-        f"<code>{escape(str(config.get('predictions')))}</code> · k = {escape(str(config.get('k')))}"
-        f" · bootstrap seed {escape(str(config.get('seed')))}</p>",
+        f'<p class="muted">{facts}</p>',
         "<h2>Metrics</h2>",
         _metrics_table(result.metrics),
         "<h2>Plots</h2>",
@@ -71,7 +69,9 @@ def eval_page(result: EvalResult, comparison: Comparison | None = None) -> str:
         points = [(float(j + 1), share) for j, share in enumerate(curve)]
         parts.append(
             _figure(
-                _svg.curve(points, color=TOPK_COLOR, title="top@k curve", x_label="k", y_label="top@k", marks=ks),
+                _svg.line_chart(
+                    {"top@k": points}, colors=[TOPK_COLOR], title="top@k curve", x_label="k", y_label="top@k", marks=ks
+                ),
                 "top@k curve: share of items with the reference within the first k entries.",
                 "topk",
             )
@@ -96,7 +96,7 @@ def _page(title: str, parts: list[str]) -> str:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
         + "\n".join(parts)
-        + '\n<p class="muted">Written by rftkit evalkit. Metric definitions: the evalkit section of the README.</p>'
+        + '\n<p class="muted">Written by rftkit evalkit. Metric definitions: docs/evalkit.md of rftkit.</p>'
         + "\n</body></html>\n"
     )
 
@@ -111,7 +111,8 @@ def _metrics_table(metrics: dict[str, float]) -> str:
 
 
 def _group_section(name: str, groups: dict[str, dict[str, float]], overall: dict[str, float]) -> str:
-    shown = sorted(groups, key=lambda v: (-groups[v].get("n", 0), v))[:MAX_GROUP_BARS]
+    order = group_order(groups)
+    shown = order[:MAX_GROUP_BARS]
     svg = _svg.bars(
         shown,
         [groups[v].get("mean", math.nan) for v in shown],
@@ -125,7 +126,7 @@ def _group_section(name: str, groups: dict[str, dict[str, float]], overall: dict
     head = "".join(f"<th>{escape(c)}</th>" for c in [name, *cols])
     rows = "".join(
         f"<tr><td>{escape(v)}</td>" + "".join(f"<td>{escape(fmt(groups[v].get(c)))}</td>" for c in cols) + "</tr>"
-        for v in groups
+        for v in order
     )
     note = f" (the {MAX_GROUP_BARS} largest groups)" if len(groups) > MAX_GROUP_BARS else ""
     caption = f"Mean reward by {name} with 95% bootstrap CIs{note}."

@@ -21,6 +21,8 @@ COMPARISON_FILES = ("comparison.json", "comparison.md", "comparison.html")
 HEADLINE = ("mean", "stderr", "ci_low", "ci_high", "n", "pass_rate")
 # Groups listed per field in the Markdown and terminal tables (the HTML page plots them all).
 MAX_GROUP_ROWS = 30
+# Metrics whose cut-offs come from `k`; without one of them, k says nothing about the run.
+K_METRICS = ("top@", "pass@", "maj@")
 
 
 def write_reports(result: EvalResult, path: str | Path, comparison: Comparison | None = None) -> None:
@@ -97,6 +99,28 @@ def comparison_markdown(c: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_facts(result: EvalResult) -> list[tuple[str, str]]:
+    """The header of a report: (label, value) for the data, k where a metric uses it, the seed.
+
+    Rows passed in memory have no file name (the dataset reader calls them ``<items>``), so
+    they are shown as "in memory" rather than as that placeholder.
+    """
+    config = result.config
+    facts = []
+    for key in ("items", "predictions"):
+        source = str(config.get(key, "?"))
+        facts.append((key, "in memory" if source.startswith("<") and source.endswith(">") else source))
+    if any(m.startswith(K_METRICS) for m in result.metrics):
+        facts.append(("k", ", ".join(str(k) for k in config.get("k") or [])))
+    facts.append(("bootstrap seed", str(config.get("seed"))))
+    return facts
+
+
+def group_order(groups: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """The groups of one breakdown, largest first, then by name: one order for every plot and table."""
+    return sorted(groups, key=lambda value: (-groups[value].get("n", 0), value))
+
+
 def ordered(metrics: Mapping[str, float]) -> list[str]:
     """Metric names, headline first, then top@k by k, then the rest sorted."""
     head = [m for m in HEADLINE if m in metrics]
@@ -141,7 +165,7 @@ def terminal(result: EvalResult) -> str:
 def _group_table(name: str, groups: Mapping[str, Mapping[str, float]], overall: Mapping[str, float]) -> str:
     cols = ["n", "mean", "ci_low", "ci_high"] + [m for m in ordered(overall) if m.startswith(("top@", "pass_rate"))]
     rows = [[name, *cols]]
-    for value in list(groups)[:MAX_GROUP_ROWS]:
+    for value in group_order(groups)[:MAX_GROUP_ROWS]:
         rows.append([value, *(fmt(groups[value].get(c)) for c in cols)])
     text = table(rows)
     if len(groups) > MAX_GROUP_ROWS:
@@ -153,13 +177,8 @@ def markdown(result: EvalResult) -> str:
     """The Markdown summary (``report.md``)."""
     config = result.config
     grader = config.get("grader", {})
-    lines = [
-        f"# Evaluation: {grader.get('name', '?')} ({grader.get('type', '?')})",
-        "",
-        f"- items: `{config.get('items', '?')}`",
-        f"- predictions: `{config.get('predictions', '?')}`",
-        f"- k: {config.get('k')}; bootstrap seed: {config.get('seed')}",
-    ]
+    lines = [f"# Evaluation: {grader.get('name', '?')} ({grader.get('type', '?')})", ""]
+    lines += [f"- {label}: `{value}`" for label, value in run_facts(result)]
     listed = config.get("skipped_lines") or {}
     for source, count in (config.get("skipped") or {}).items():
         if count:
@@ -176,9 +195,9 @@ def markdown(result: EvalResult) -> str:
             m for m in ordered(result.metrics) if m.startswith(("top@", "pass_rate"))
         ]
         lines += ["", f"## By {name}", "", f"| {name} | " + " | ".join(cols) + " |", "|" + " --- |" * (len(cols) + 1)]
-        for value, metrics in groups.items():
-            lines.append(f"| {value} | " + " | ".join(fmt(metrics.get(c)) for c in cols) + " |")
-    lines += ["", "Metric definitions: see the evalkit section of the README.", ""]
+        for value in group_order(groups):
+            lines.append(f"| {value} | " + " | ".join(fmt(groups[value].get(c)) for c in cols) + " |")
+    lines += ["", "Metric definitions: docs/evalkit.md of rftkit.", ""]
     return "\n".join(lines)
 
 

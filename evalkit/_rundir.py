@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from evalkit._errors import RunDirError
 from evalkit._result import ItemScores
+from graders import iter_jsonl
 
 RUN_FILE = "run.json"
 SCORES_FILE = "scores.jsonl"
@@ -57,14 +58,11 @@ class RunDir:
             raise RunDirError(f"{self.path} is not a run directory: it has no {SCORES_FILE}")
         if repair:
             drop_torn_tail(path)
-        with path.open("rb") as handle:
-            for lineno, raw in enumerate(handle, 1):
-                if not raw.strip():
-                    continue
-                try:
-                    yield ItemScores.from_dict(json.loads(raw))
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise RunDirError(f"{path}:{lineno}: not a scores line: {str(exc)[:200]}") from None
+        for lineno, row in iter_jsonl(path, error=_not_scores):
+            try:
+                yield ItemScores.from_dict(row)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise _not_scores(str(exc)[:200], str(path), lineno) from None
 
     def config(self) -> dict[str, Any]:
         """``run.json`` (empty when absent)."""
@@ -100,10 +98,16 @@ def drop_torn_tail(path: Path) -> None:
             handle.truncate(keep)
 
 
+def _not_scores(reason: str, source: str, line: int | None) -> RunDirError:
+    return RunDirError(f"{source}:{line}: not a scores line: {reason}" if line else f"{source}: {reason}")
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise RunDirError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
         raise RunDirError(f"cannot read {path}: {exc}") from None
     if not isinstance(data, dict):
         raise RunDirError(f"{path} is not a JSON object")

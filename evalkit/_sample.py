@@ -44,6 +44,7 @@ class SampleStats:
         items: Items that needed samples in this call.
         failures: ``(item id, error)`` for items whose request failed for good.
         usage: Tokens used, per model (``graders.client.Usage`` as a dict).
+        skipped: Line numbers of the bad dataset lines skipped with ``skip_bad``.
     """
 
     path: Path
@@ -52,6 +53,7 @@ class SampleStats:
     items: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
+    skipped: list[int] = field(default_factory=list)
 
 
 def sample(
@@ -110,7 +112,7 @@ def sample(
     template = None if prompt is None else Template.parse(prompt, ("prompt",))
     path = Path(out)
     have = _saved(path)
-    stats = SampleStats(path, reused=sum(min(c, n) for c in have.values()))
+    stats = SampleStats(path, reused=sum(min(c, n) for c in have.values()), skipped=source.skipped)
     # Every prompt is built before the first request: a bad item fails the run up front.
     needed: list[tuple[str, list[dict[str, Any]], int]] = []
     for item_id, row in source.rows():

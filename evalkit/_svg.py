@@ -1,13 +1,14 @@
-"""Small inline-SVG charts for the HTML report: histogram, line, bars with CI whiskers.
+"""Small inline-SVG charts for the reports: histogram, line chart, bars with CI whiskers, interval.
 
-Hand-written SVG keeps the report one self-contained file that renders offline (no CDN, no JS).
-Every chart takes its fill colour as an argument, so a test can find each plot in a screenshot.
+Hand-written SVG keeps a report one self-contained file that renders offline (no CDN, no JS).
+Every chart takes its colours as arguments, so a test can find each plot in a screenshot. The
+line chart is also rl_adapter's ``reward_curve.svg`` (exported as ``evalkit.line_chart``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 WIDTH = 640
@@ -16,6 +17,10 @@ LEFT, RIGHT, TOP, BOTTOM = 52, 16, 14, 46
 AXIS = "#444"
 GRID = "#e3e3e3"
 WHISKER = "#222"
+# Points per series up to which each point gets a dot; past it the line alone reads better.
+MAX_DOTS = 40
+# Round steps for axis ticks, times a power of ten.
+_NICE = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 
 class _Frame:
@@ -63,26 +68,54 @@ class _Frame:
 
     def svg(self, title: str) -> str:
         body = "".join(self.parts)
+        # The white ground makes the chart readable on its own too (reward_curve.svg in a viewer).
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{self.height}" '
             f'viewBox="0 0 {WIDTH} {self.height}" role="img" font-family="sans-serif" font-size="11">'
-            f"<title>{escape(title)}</title>{body}</svg>"
+            f'<title>{escape(title)}</title><rect width="{WIDTH}" height="{self.height}" fill="white"/>{body}</svg>'
         )
 
 
-def _nice_step(raw: float) -> float:
-    """The smallest 1, 2 or 5 times a power of ten that is >= raw, at least 1 (counts are integers)."""
+def nice_step(raw: float, *, integer: bool = False) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten that is >= raw (a whole number if ``integer``)."""
     power = 10 ** math.floor(math.log10(max(raw, 1e-12)))
-    for factor in (1, 2, 5, 10):
-        if factor * power >= raw:
-            return max(1.0, factor * power)
-    return max(1.0, 10 * power)
+    for factor in _NICE:
+        step = factor * power
+        if step >= raw and (not integer or step == int(step)):
+            return max(1.0, step) if integer else step
+    return 10 * power
+
+
+def count_axis(peak: int) -> tuple[int, int]:
+    """(top, step) of a count axis for a tallest bar of ``peak``: 3 to 6 round ticks, little headroom.
+
+    Rounding the step first and then the top (peak 101 in steps of 50 makes 150) wastes up to
+    half the plot; trying 4, 5 and 6 intervals and keeping the lowest top stays within 1.5x.
+    """
+    peak = max(1, peak)
+    options = []
+    for intervals in (4, 5, 6):
+        step = int(nice_step(peak / intervals, integer=True))
+        options.append((step * math.ceil(peak / step), -step))
+    top, minus_step = min(options)
+    return top, -minus_step
+
+
+def ticks(lo: float, hi: float, most: int = 8) -> list[float]:
+    """Round tick positions covering [lo, hi], at most ``most`` + 1 of them."""
+    step = nice_step((hi - lo) / most) if hi > lo else 1.0
+    first = math.ceil(lo / step - 1e-9)
+    return [round(i * step, 10) for i in range(first, math.floor(hi / step + 1e-9) + 1)]
 
 
 def histogram(
     values: Sequence[float], *, color: str, title: str, x_label: str, bins: int = 20, symmetric: bool = False
 ) -> str:
-    """Histogram of ``values`` (item scores, or per-item differences when ``symmetric``)."""
+    """Histogram of ``values`` (item scores, or per-item differences when ``symmetric``).
+
+    Each bar is centred on its value: bar i holds the values nearest to ``lo + i * width``, so
+    the common scores 0, 0.5 and 1 sit on their ticks instead of beside them.
+    """
     finite = [v for v in values if math.isfinite(v)]
     if symmetric:
         span = max([1e-9, *(abs(v) for v in finite)])
@@ -91,19 +124,21 @@ def histogram(
         lo = min([0.0, *finite])
         hi = max([1.0, *finite])
     width = (hi - lo) / bins
-    counts = [0] * bins
+    counts = [0] * (bins + 1)
     for v in finite:
-        counts[min(bins - 1, int((v - lo) / width))] += 1
-    frame = _Frame(lo, hi, 0, 5 * _nice_step(max([1, *counts]) / 5))
-    frame.y_axis("items", fmt="{:.0f}")
+        counts[min(bins, max(0, math.floor((v - lo) / width + 0.5)))] += 1
+    top, step = count_axis(max(counts))
+    frame = _Frame(lo - width / 2, hi + width / 2, 0, top)
+    frame.y_axis("items", ticks=top // step, fmt="{:.0f}")
     for i, count in enumerate(counts):
         if count:
-            x0, x1 = frame.px(lo + i * width), frame.px(lo + (i + 1) * width)
+            center = lo + i * width
+            x0, x1 = frame.px(center - width / 2), frame.px(center + width / 2)
             y = frame.py(count)
             frame.parts.append(
                 f'<rect x="{x0 + 1:.1f}" y="{y:.1f}" width="{max(1.0, x1 - x0 - 2):.1f}" '
                 f'height="{frame.py(0) - y:.1f}" fill="{color}" shape-rendering="crispEdges">'
-                f"<title>{count} items in [{lo + i * width:.3g}, {lo + (i + 1) * width:.3g})</title>"
+                f"<title>{count} items near {center:.3g}</title>"
                 "</rect>"
             )
     for i in range(0, bins + 1, max(1, bins // 4)):
@@ -113,27 +148,52 @@ def histogram(
     return frame.svg(title)
 
 
-def curve(
-    points: Sequence[tuple[float, float]],
+def line_chart(
+    series: Mapping[str, Sequence[tuple[float, float]]],
     *,
-    color: str,
+    colors: Sequence[str],
     title: str,
     x_label: str,
     y_label: str,
     marks: Sequence[float] = (),
 ) -> str:
-    """A line through ``points`` (x ascending) on y in [0, 1], with a dot per point; ``marks`` get x ticks."""
-    xs = [x for x, _ in points]
-    frame = _Frame(min(xs), max(xs), 0.0, 1.0)
+    """Lines through each series' (x, y) points (x ascending), with a grid and ticks on both axes.
+
+    Args:
+        series: Points by series name; more than one series gets a legend.
+        colors: One colour per series, in order (cycled).
+        title: The chart's title (a tooltip; captions go around the chart).
+        x_label: The x axis label.
+        y_label: The y axis label.
+        marks: x values that get a tick (with both ends of the data); without marks, round ticks.
+
+    Returns:
+        One ``<svg>`` element. y spans [0, 1], widened to the data when it goes beyond.
+    """
+    points = [p for values in series.values() for p in values]
+    xs = [x for x, _ in points] or [0.0, 1.0]
+    ys = [y for _, y in points if math.isfinite(y)]
+    frame = _Frame(min(xs), max(xs), min([0.0, *ys]), max([1.0, *ys]))
     frame.y_axis(y_label)
-    path = " ".join(f"{frame.px(x):.1f},{frame.py(y):.1f}" for x, y in points)
-    frame.parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2.5"/>')
-    for x, y in points:
-        frame.parts.append(
-            f'<circle cx="{frame.px(x):.1f}" cy="{frame.py(y):.1f}" r="4.5" fill="{color}">'
-            f"<title>{x:g}: {y:.3f}</title></circle>"
-        )
-    for x in sorted({*marks, min(xs), max(xs)}):
+    for i, (name, values) in enumerate(series.items()):
+        color = colors[i % len(colors)]
+        path = " ".join(f"{frame.px(x):.1f},{frame.py(y):.1f}" for x, y in values if math.isfinite(y))
+        frame.parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2.5"/>')
+        if len(values) <= MAX_DOTS:
+            for x, y in values:
+                frame.parts.append(
+                    f'<circle cx="{frame.px(x):.1f}" cy="{frame.py(y):.1f}" r="4.5" fill="{color}">'
+                    f"<title>{escape(name)} at {x:g}: {y:.3f}</title></circle>"
+                )
+        if len(series) > 1:  # a legend in the top-left corner, where rising curves rarely are
+            y = TOP + 8 + 15 * (i + 1)
+            frame.parts.append(
+                f'<rect x="{LEFT + 6}" y="{y - 12}" width="{24 + 7 * len(name)}" height="15" fill="white" '
+                f'fill-opacity="0.85"/><line x1="{LEFT + 10}" x2="{LEFT + 28}" y1="{y - 4}" y2="{y - 4}" '
+                f'stroke="{color}" stroke-width="2.5"/><text x="{LEFT + 32}" y="{y}">{escape(name)}</text>'
+            )
+    at = sorted({*marks, min(xs), max(xs)}) if marks else ticks(min(xs), max(xs))
+    for x in at:
         frame.x_tick(x, f"{x:g}")
     frame.axes()
     frame.x_label(x_label)

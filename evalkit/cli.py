@@ -1,7 +1,8 @@
 """evalkit's subcommands of ``rftkit``: ``eval``, ``compare``, ``sample``.
 
-Exit codes: 0 success; 1 the run failed (unreadable run directory, server down, ...); 2 a usage
-error, an invalid grader spec or a malformed dataset line (one line on stderr, no traceback).
+Errors raise; ``rftkit.cli`` prints them as one line with the exit code they carry (1 the run
+failed, e.g. a server down; 2 a usage error, an invalid grader spec, a malformed dataset line, a
+missing file or run directory).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evalkit._compare import compare
-from evalkit._errors import DatasetError, EvalError
 from evalkit._evaluate import DEFAULT_K, evaluate, merge_runs
 from evalkit._report import REPORT_HTML, comparison_terminal, terminal, write_comparison, write_reports
-from evalkit._sample import DEFAULT_CONCURRENCY, sample
-from graders import GraderError, SpecError
-from graders.cli import CommandParser, UsageError
+from evalkit._sample import DEFAULT_CONCURRENCY, SampleStats, sample
+from rftkit import CommandParser, UsageError
+
+# Line numbers of skipped bad lines shown on the terminal (run.json keeps more).
+MAX_LINES_SHOWN = 10
 
 
 def _ints(text: str) -> list[int]:
@@ -58,6 +60,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
         parser.add_argument("--shard", type=_shard, help="grade only shard INDEX/COUNT of the item ids")
         parser.add_argument("--merge", nargs="+", metavar="RUN", help="merge shard run directories into --out")
+        parser.add_argument(
+            "--allow-partial", action="store_true", help="with --merge: merge shards that do not cover the dataset"
+        )
         parser.add_argument("--baseline", metavar="RUN", help="a run to compare with (added to the reports)")
         parser.add_argument("--json", action="store_true", help="print report.json to stdout instead of a table")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -94,23 +99,13 @@ def _sampling_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(command: str, argv: Sequence[str]) -> int:
-    """Runs one evalkit subcommand; returns the exit code."""
-    try:
-        args = _parser(command).parse_args(list(argv))
-        if command == "eval":
-            return _eval(args)
-        if command == "compare":
-            return _compare(args)
-        return _sample(args)
-    except (UsageError, SpecError, DatasetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (EvalError, GraderError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 1
+    """Runs one evalkit subcommand; returns the exit code (errors raise, see ``rftkit.cli``)."""
+    args = _parser(command).parse_args(list(argv))
+    if command == "eval":
+        return _eval(args)
+    if command == "compare":
+        return _compare(args)
+    return _sample(args)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -118,7 +113,9 @@ def _eval(args: argparse.Namespace) -> int:
     if args.merge:
         if not args.out:
             raise UsageError("rftkit eval: --merge needs --out")
-        result = merge_runs(args.merge, out=args.out)
+        result = merge_runs(args.merge, out=args.out, allow_partial=args.allow_partial)
+        if "partial" in result.config:
+            print(f"warning: a partial merge: {result.config['partial']}", file=sys.stderr)
     else:
         if not args.grader or not args.data:
             raise UsageError("rftkit eval: --grader and --data are required")
@@ -128,7 +125,7 @@ def _eval(args: argparse.Namespace) -> int:
                 raise UsageError("rftkit eval: give --predictions FILE, or --model (and --base-url) to sample")
             if not args.out:
                 raise UsageError("rftkit eval: sampling needs --out (the samples are saved there)")
-            predictions = _sample_into(args, Path(args.out) / "predictions.jsonl")
+            predictions = _sample_into(args, Path(args.out) / "predictions.jsonl").path
         result = evaluate(
             args.grader,
             args.data,
@@ -141,6 +138,9 @@ def _eval(args: argparse.Namespace) -> int:
             shard=args.shard,
             progress=not args.quiet,
         )
+        listed = result.config.get("skipped_lines") or {}
+        for source, count in (result.config.get("skipped") or {}).items():
+            _say_skipped(source, count, listed.get(source, []))
     comparison = None
     if args.baseline:
         names = (Path(args.baseline).name, Path(args.out).name if args.out else "this run")
@@ -175,14 +175,22 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_skipped(source: str, count: int, lines: Sequence[int]) -> None:
+    """``--skip-bad`` says what it skipped, so a file that is mostly bad does not pass unnoticed."""
+    if count:
+        shown = ", ".join(str(line) for line in lines[:MAX_LINES_SHOWN]) + (", ..." if count > MAX_LINES_SHOWN else "")
+        print(f"skipped {count} bad line{'s' if count != 1 else ''} of {source} (line {shown})", file=sys.stderr)
+
+
 def _sample(args: argparse.Namespace) -> int:
     if not args.model:
         raise UsageError("rftkit sample: --model is required")
-    _sample_into(args, Path(args.out))
+    stats = _sample_into(args, Path(args.out))
+    _say_skipped(str(args.data), len(stats.skipped), stats.skipped)  # (eval says it after grading)
     return 0
 
 
-def _sample_into(args: argparse.Namespace, path: Path) -> Path:
+def _sample_into(args: argparse.Namespace, path: Path) -> SampleStats:
     if args.n < 1:
         raise UsageError("-n must be at least 1")
     stats = sample(
@@ -193,4 +201,4 @@ def _sample_into(args: argparse.Namespace, path: Path) -> Path:
     )  # fmt: skip
     print(f"sampled {stats.saved} new completions for {stats.items} items ({stats.reused} already saved) into {path}",
           file=sys.stderr)  # fmt: skip
-    return path
+    return stats

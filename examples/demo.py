@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,17 @@ def main(argv: Sequence[str] = ()) -> int:
     return 0
 
 
+def _fresh(run: Path) -> Path:
+    """The demo owns its run directories and rewrites them on every run.
+
+    Resuming them would fail after a shipped spec was edited (evalkit refuses to mix scores of
+    two graders in one run directory). Only a directory that holds a run is removed.
+    """
+    if (run / "run.json").is_file() or (run / "scores.jsonl").is_file():
+        shutil.rmtree(run)
+    return run
+
+
 def grading_table() -> None:
     """Part 0: single outputs graded by each example spec."""
     paths = [path for path in sorted((ROOT / "specs").glob("*.json")) if "schema" not in path.name]
@@ -113,7 +125,7 @@ def genes(out: Path) -> None:
             GENES / f"baseline_predictions_{split}.jsonl",
             k=(1, 5, 20),
             by="sex",
-            out=out / f"gene_ranking_{split}",
+            out=_fresh(out / f"gene_ranking_{split}"),
             progress=True,
         )
         m = result.metrics
@@ -133,7 +145,7 @@ def gsm8k(out: Path) -> None:
     results = {}
     for model in MODELS:
         predictions = [{"id": i, "output_text": row[model]["solution"]} for i, row in enumerate(solutions)]
-        result = evaluate(ROOT / "specs" / "gsm8k.json", items, predictions, out=out / f"gsm8k_{model}")
+        result = evaluate(ROOT / "specs" / "gsm8k.json", items, predictions, out=_fresh(out / f"gsm8k_{model}"))
         results[model] = result
         m = result.metrics
         labels = sum(row[model]["is_correct"] for row in solutions) / len(solutions)

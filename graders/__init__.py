@@ -8,9 +8,10 @@ Example:
     1.0
 """
 
-from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError
+from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError, did_you_mean, format_path
 from graders._function import from_function
 from graders._grader import Grader
+from graders._jsonl import DataFileError, iter_jsonl
 from graders._kinds.python import PythonGrader
 from graders._llm.usage import ScoreBatch
 from graders._registry import Kind, compile_spec, json_schema, kinds, load_spec, parse_spec, register
@@ -21,6 +22,7 @@ from graders._types import Item, Sample, Score, ScoreError
 
 __all__ = [
     "BaseSpec",
+    "DataFileError",
     "ErrorKind",
     "Grader",
     "GraderError",
@@ -36,7 +38,10 @@ __all__ = [
     "SpecError",
     "Template",
     "compile_spec",
+    "did_you_mean",
+    "format_path",
     "from_function",
+    "iter_jsonl",
     "json_schema",
     "kinds",
     "load_spec",

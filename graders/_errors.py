@@ -7,6 +7,8 @@ Exception tree::
 
     GraderError                 root of everything graders raises
     ├── SpecError               a spec is invalid; carries the JSON path of the offending field
+    ├── DataFileError           a JSONL file is unreadable or has a bad line; names file and line
+                                (in ``_jsonl``; evalkit's and rl_adapter's data errors subclass it)
     └── MissingDependencyError  an optional dependency is not installed; says what to install
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
+from typing import ClassVar
 
 
 class ErrorKind(StrEnum):
@@ -73,7 +76,13 @@ ABSTENTION_KINDS = frozenset({ErrorKind.REFERENCE_PARSE_ERROR})
 
 
 class GraderError(Exception):
-    """Root of every exception the graders package raises."""
+    """Root of every exception the graders package raises.
+
+    Attributes:
+        exit_code: What ``rftkit`` exits with when the exception reaches it: 1, a run failed.
+    """
+
+    exit_code: ClassVar[int] = 1
 
 
 class SpecError(GraderError, ValueError):
@@ -85,7 +94,10 @@ class SpecError(GraderError, ValueError):
         reason: What was wrong, without the path.
         hint: What is valid or what to do (``"; did you mean 'numeric'? (known: ...)"``),
             printed after the path.
+        exit_code: 2, an input error.
     """
+
+    exit_code: ClassVar[int] = 2
 
     def __init__(self, reason: str, path: Sequence[str | int] = (), hint: str = "") -> None:
         self.reason = reason
@@ -125,7 +137,7 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """Returns ``"; did you mean 'x'?"`` for the closest choice, or an empty string."""
+def did_you_mean(word: str, choices: Iterable[str], template: str = "; did you mean {!r}?") -> str:
+    """Returns ``"; did you mean 'x'?"`` (or ``template`` filled) for the closest choice, or an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return template.format(close[0]) if close else ""

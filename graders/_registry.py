@@ -14,13 +14,15 @@ import importlib
 import json
 import pkgutil
 import re
+import types
+import typing
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from graders._errors import SpecError, did_you_mean
 from graders._spec import BaseSpec
@@ -232,7 +234,7 @@ def _translate(exc: ValidationError, data: Mapping[str, Any]) -> SpecError:
     errors = exc.errors(include_url=False)
     # Prefer errors about the grader type: they explain every other error at that node.
     # and a misspelt field explains the "missing" error of the field it was meant to be.
-    errors.sort(key=lambda e: _PRIORITY.get(e["type"], len(_PRIORITY)))
+    errors.sort(key=lambda e: _rank(e, data))
     first = errors[0]
     path, node = _walk(first["loc"], data)
     err_type, ctx = first["type"], first.get("ctx") or {}
@@ -249,7 +251,7 @@ def _translate(exc: ValidationError, data: Mapping[str, Any]) -> SpecError:
         return SpecError("missing required field", path, more)
     if err_type == "extra_forbidden":
         field = str(path[-1]) if path else ""
-        valid = _fields_of(node)
+        valid = _fields_at(data, path[:-1])
         hint = did_you_mean(field, valid) + (f" (valid: {', '.join(valid)})" if valid else "")
         return SpecError(f"unknown field {field!r}", path, hint + more)
     if err_type == "literal_error":
@@ -261,6 +263,14 @@ def _translate(exc: ValidationError, data: Mapping[str, Any]) -> SpecError:
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     return SpecError(message[:1].lower() + message[1:], path, more)
+
+
+def _rank(error: Any, data: Mapping[str, Any]) -> int:
+    if error["type"] == "extra_forbidden":
+        path, _ = _walk(error["loc"], data)
+        if path and str(path[-1]) in _fields_at(data, path[:-1]):
+            return len(_PRIORITY) + 1  # a field of the union member the input meant, unknown to another member
+    return _PRIORITY.get(error["type"], len(_PRIORITY))
 
 
 def _walk(loc: tuple[Any, ...], data: Any) -> tuple[tuple[str | int, ...], Any]:
@@ -288,9 +298,61 @@ def _walk(loc: tuple[Any, ...], data: Any) -> tuple[tuple[str | int, ...], Any]:
     return tuple(path), holder
 
 
-def _fields_of(node: Any) -> list[str]:
-    if isinstance(node, Mapping):
-        kind = _KINDS.get(str(node.get("type")))
-        if kind is not None:
-            return sorted(kind.spec_model.model_fields)
-    return []
+def _fields_at(data: Any, path: tuple[str | int, ...]) -> list[str]:
+    """The fields of the model that reads the object at ``path`` of the input (empty if unknown).
+
+    The innermost spec on the way (a mapping whose ``type`` is a kind) gives the model; from there
+    the path follows the field annotations, so nested option models (``fields.name``,
+    ``sampling_params``, ``input[0].content``) list their own fields.
+    """
+    node: Any = data
+    model: Any = _kind_model(node)
+    for part in path:
+        annotation = _step(model, part)
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        else:
+            node = node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None
+        model = _kind_model(node) or _pick(annotation, node)
+    return sorted(model.model_fields) if _is_model(model) else []
+
+
+def _kind_model(node: Any) -> type[BaseSpec] | None:
+    kind = _KINDS.get(str(node.get("type"))) if isinstance(node, Mapping) else None
+    return kind.spec_model if kind is not None else None
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    """The annotation that reads ``part`` of a value of type ``annotation`` (None if unknown)."""
+    if _is_model(annotation):
+        field = annotation.model_fields.get(str(part))
+        return field.annotation if field is not None else None
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (list, tuple) and isinstance(part, int) and args:
+        return args[0]
+    if origin is dict and isinstance(part, str) and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _pick(annotation: Any, node: Any) -> Any:
+    """The member of ``annotation`` (a type or a union) that reads ``node``, e.g. the model of a content part."""
+    union = isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is Union
+    members = typing.get_args(annotation) if union else (annotation,)
+    if isinstance(node, list):
+        return next((m for m in members if typing.get_origin(m) in (list, tuple)), None)
+    if not isinstance(node, Mapping):
+        return None
+    models = [m for m in members if _is_model(m)]
+    if models:  # the model whose ``type`` literal names the node's type, else the one sharing most keys
+        return max(models, key=lambda m: (node.get("type") in _literal_values(m), len(node.keys() & m.model_fields)))
+    return next((m for m in members if typing.get_origin(m) is dict), None)
+
+
+def _literal_values(model: type[BaseModel]) -> tuple[Any, ...]:
+    field = model.model_fields.get("type")
+    return typing.get_args(field.annotation) if field is not None else ()

@@ -1,5 +1,4 @@
-"""The graders' subcommands of ``rftkit`` (validate, grade, schema), and the argument parser every
-package's subcommands share (``CommandParser``, ``UsageError``)."""
+"""The graders' subcommands of ``rftkit``: validate, grade, schema."""
 
 from __future__ import annotations
 
@@ -9,22 +8,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from graders._errors import GraderError, SpecError
+from graders._errors import ErrorKind, SpecError
 from graders._registry import json_schema, load_spec
-
-
-class UsageError(Exception):
-    """A bad command line: the subcommand prints it as one line and exits 2."""
-
-
-class CommandParser(argparse.ArgumentParser):
-    """An ArgumentParser for ``rftkit COMMAND`` whose errors raise UsageError instead of exiting."""
-
-    def __init__(self, command: str, description: str = "") -> None:
-        super().__init__(prog=f"rftkit {command}", description=description)
-
-    def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
-        raise UsageError(f"{self.prog}: {message}")
+from rftkit import CommandParser, UsageError, error_line
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -46,22 +32,15 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
 
 def main(command: str, argv: Sequence[str]) -> int:
-    """Runs one graders subcommand; returns the exit code."""
-    try:
-        args = _parser(command).parse_args(list(argv))
-        if command == "validate":
-            return _validate(args.specs)
-        if command == "grade":
-            _configure_client(args)
-            return _grade(args.spec, args.sample, args.item)
-        print(json.dumps(json_schema(), indent=2))
-        return 0
-    except (UsageError, SpecError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (GraderError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    """Runs one graders subcommand; returns the exit code (errors raise, see ``rftkit.cli``)."""
+    args = _parser(command).parse_args(list(argv))
+    if command == "validate":
+        return _validate(args.specs)
+    if command == "grade":
+        _configure_client(args)
+        return _grade(args.spec, args.sample, args.item)
+    print(json.dumps(json_schema(), indent=2))
+    return 0
 
 
 def _validate(paths: list[str]) -> int:
@@ -73,9 +52,9 @@ def _validate(paths: list[str]) -> int:
         try:
             load_spec(path).close()
             print(f"{path}: ok")
-        except (SpecError, OSError) as exc:
-            print(f"{exc}", file=sys.stderr)
-            code = 2
+        except (SpecError, OSError) as exc:  # one line per bad spec, and go on with the next
+            print(error_line(exc), file=sys.stderr)
+            code = SpecError.exit_code
     return code
 
 
@@ -111,11 +90,15 @@ def _grade(spec_path: str, sample_text: str, item_text: str) -> int:
         sample = parsed  # a JSON string: the output text
     else:
         sample = sample_text  # anything else is the output text itself (JSON output included)
-    try:
-        grader = load_spec(spec_path)
-    except OSError as exc:  # a spec that cannot be read is a usage error, as in `validate`
-        raise UsageError(str(exc)) from None
-    with grader:
+    with load_spec(spec_path) as grader:
+        missing = sorted(grader.item_fields - item.keys())
+        if missing:  # else the score below is an invalid_variable_error that reads like a verdict
+            given = "without --item" if not item else "with an --item that lacks them"
+            print(
+                f"warning: {spec_path} reads item field{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                f"graded {given}, the score is an {ErrorKind.INVALID_VARIABLE_ERROR}",
+                file=sys.stderr,
+            )
         score = grader.grade(sample, item)
     print(json.dumps(score.to_dict(), ensure_ascii=False))
     return 0

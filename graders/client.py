@@ -38,13 +38,25 @@ from graders._llm.aio import on_io_loop, run_on_io_loop, run_sync, submit
 from graders._llm.breaker import CircuitBreaker
 from graders._llm.cache import Cache, default_cache_path
 from graders._llm.chat import ChatRequest, Choice, Completion, ModelCallError, completion_from_json, json_body
-from graders._llm.usage import ScoreBatch, Usage, UsageMeter, record_usage, track_usage
+from graders._llm.usage import (
+    CallLimit,
+    CallLimitReached,
+    ScoreBatch,
+    Usage,
+    UsageMeter,
+    limit_calls,
+    record_usage,
+    spend_call,
+    track_usage,
+)
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
 __all__ = [
     "Cache",
+    "CallLimit",
+    "CallLimitReached",
     "ChatClient",
     "ChatRequest",
     "Choice",
@@ -57,6 +69,7 @@ __all__ = [
     "UsageMeter",
     "configure",
     "default_cache_path",
+    "limit_calls",
     "settings",
     "shared_cache",
     "track_usage",
@@ -269,6 +282,7 @@ class ChatClient:
         hit = self.cached(request)
         if hit is not None:
             return hit
+        spend_call()  # a limit_calls block stops here, before the call is paid for
         completion = await run_on_io_loop(self._call(request))
         if self.cache is not None:
             self.cache.put(request.cache_key(self.base_url), request.model, completion.to_dict())

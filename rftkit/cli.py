@@ -1,8 +1,10 @@
 """``rftkit SUBCOMMAND ...``: dispatches to the package that owns the subcommand.
 
 The table below names each subcommand's module without importing it, so ``rftkit validate``
-never imports evalkit, torch or trl. Each owning module has ``main(command, argv) -> int``.
-Exit codes: 0 success, 1 a run failed, 2 a usage or spec error (one line, no traceback).
+never imports evalkit, torch or trl. Each owning module has ``main(command, argv) -> int`` and
+raises on a problem; ``main`` here is the one place that prints it: one line on stderr, and the
+exit code the exception carries (0 success, 1 a run failed, 2 a usage or input error such as a
+bad spec or a missing file).
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+
+from rftkit._command import EXIT_USAGE, error_line, exit_code_of
+
+# Commands that pick up where an interrupted run stopped when given the same arguments again.
+RESUMABLE = frozenset({"eval", "sample"})
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("graders.cli", "check a grader spec; exit 2 with the JSON path of the first problem"),
@@ -35,15 +42,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage(), file=sys.stdout if args else sys.stderr)  # asked for: stdout; a usage error: stderr
-        return 0 if args else 2
+        return 0 if args else EXIT_USAGE
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
-        import difflib
+        from graders import did_you_mean
 
-        close = difflib.get_close_matches(command, list(COMMANDS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(command, COMMANDS)
         print(f"rftkit: unknown command {command!r}{hint} (commands: {', '.join(COMMANDS)})", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     module = importlib.import_module(COMMANDS[command][0])
-    code: int = module.main(command, rest)
+    try:
+        code: int = module.main(command, rest)
+    except KeyboardInterrupt:
+        hint = "; rerun the same command to resume" if command in RESUMABLE else ""
+        print(f"rftkit {command}: interrupted{hint}", file=sys.stderr)
+        return 130  # the shell's code for SIGINT
+    except Exception as exc:
+        exit_code = exit_code_of(exc)
+        if exit_code is None:
+            raise  # a bug: keep its traceback
+        print(f"error: {error_line(exc)}", file=sys.stderr)
+        return exit_code
     return code

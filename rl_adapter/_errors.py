@@ -17,18 +17,30 @@ Exception tree::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
+
+import graders
+from graders import format_path
 
 
 class RLAdapterError(Exception):
-    """Root of every exception the rl_adapter package raises."""
+    """Root of every exception the rl_adapter package raises.
+
+    Attributes:
+        exit_code: What ``rftkit`` exits with when the exception reaches it: 1, a run failed.
+    """
+
+    exit_code: ClassVar[int] = 1
 
 
 class DatasetMismatchError(RLAdapterError, ValueError):
     """The dataset lacks item fields that the grader's templates read.
 
     Training on it would give every sample an ``invalid_variable_error`` (reward 0), so this is
-    raised at the first reward call, or earlier by ``check_dataset``.
+    raised at the first reward call, or earlier by ``check_dataset``. An input error: exit 2.
     """
+
+    exit_code: ClassVar[int] = 2
 
 
 class JobConfigError(RLAdapterError, ValueError):
@@ -37,7 +49,10 @@ class JobConfigError(RLAdapterError, ValueError):
     Attributes:
         path: JSON path of the offending field (empty for the whole config).
         reason: What was wrong, without the path.
+        exit_code: 2, an input error.
     """
+
+    exit_code: ClassVar[int] = 2
 
     def __init__(self, reason: str, path: Sequence[str | int] = ()) -> None:
         self.reason = reason
@@ -46,16 +61,10 @@ class JobConfigError(RLAdapterError, ValueError):
         super().__init__(f"{reason} at {where}" if where else reason)
 
 
-class DataFileError(RLAdapterError, ValueError):
-    """A training or validation file has a bad line; the message names the file and line."""
+class DataFileError(RLAdapterError, graders.DataFileError):
+    """A training or validation file is unreadable or has a bad line; the message names the file and line (exit 2)."""
 
-
-def format_path(path: Sequence[str | int]) -> str:
-    """Formats a path tuple as ``hyperparameters.batch_size`` or ``grader.graders.a``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    exit_code: ClassVar[int] = 2
 
 
 class JobFailedError(RLAdapterError):

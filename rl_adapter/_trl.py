@@ -7,14 +7,13 @@ one float (or None, "no opinion") back per completion. See ``trl_reward`` for th
 
 from __future__ import annotations
 
-import difflib
 import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from graders import ErrorKind, Grader, Sample, Score
+from graders import ErrorKind, Grader, Sample, Score, did_you_mean
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._errors import DatasetMismatchError
 from rl_adapter._lossless import ITEM_COLUMN, PROMPT_FIELD, decode_item
@@ -65,13 +64,7 @@ def missing_fields(needed: Iterable[str], columns: Iterable[str]) -> list[str]:
 
 def _mismatch_message(name: str, missing: list[str], columns: Iterable[str]) -> str:
     cols = sorted(set(columns))
-    hints = []
-    for field in missing:
-        close = difflib.get_close_matches(field, cols, n=1, cutoff=0.6)
-        if close:
-            hints.append(f"{field!r} (did you mean {close[0]!r}?)")
-        else:
-            hints.append(repr(field))
+    hints = [f"{field!r}{did_you_mean(field, cols, ' (did you mean {!r}?)')}" for field in missing]
     return (
         f"grader {name!r} reads item field{'s' if len(missing) > 1 else ''} {', '.join(hints)} "
         f"that the dataset does not have (columns: {', '.join(cols) or 'none'}); rename the column or fix the "

@@ -8,9 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from graders import GraderError, SpecError
-from graders.cli import CommandParser, UsageError
-from rl_adapter._errors import DataFileError, JobConfigError, RLAdapterError
+from rftkit import CommandParser, UsageError
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -45,18 +43,11 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
 
 def main(command: str, argv: Sequence[str]) -> int:
-    """Runs ``train`` or ``serve``; returns the exit code (0 ok, 1 run failure, 2 usage/config)."""
-    try:
-        args = _parser(command).parse_args(list(argv))
-        if command == "train":
-            return _train(args)
-        return _serve(args)
-    except (UsageError, SpecError, JobConfigError, DataFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (GraderError, RLAdapterError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    """Runs ``train`` or ``serve``; returns the exit code (errors raise, see ``rftkit.cli``)."""
+    args = _parser(command).parse_args(list(argv))
+    if command == "train":
+        return _train(args)
+    return _serve(args)
 
 
 def _train(args: argparse.Namespace) -> int:

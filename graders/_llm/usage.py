@@ -107,6 +107,65 @@ def track_usage() -> Iterator[UsageMeter]:
         _meters.reset(token)
 
 
+class CallLimitReached(BaseException):
+    """A model call was about to pass the limit of a ``limit_calls`` block; it was not sent.
+
+    A BaseException, like KeyboardInterrupt: no grader turns it into an error Score, so the
+    run that set the limit stops instead of grading on with failed calls.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"the limit of {limit} model calls was reached")
+
+
+class CallLimit:
+    """The model calls sent inside one ``limit_calls`` block (``sent``), and its ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sent = 0
+        self._lock = threading.Lock()
+
+    def spend(self) -> None:
+        with self._lock:
+            if self.sent >= self.limit:
+                raise CallLimitReached(self.limit)
+            self.sent += 1
+
+
+# Process-wide, unlike the meters: a sync ``grade`` sends its calls from rftkit's I/O thread,
+# outside the caller's context, and a cap must count those too.
+_limits: list[CallLimit] = []
+
+
+@contextlib.contextmanager
+def limit_calls(max_calls: int) -> Iterator[CallLimit]:
+    """Lets at most ``max_calls`` model calls reach a server inside the block (cache hits are free).
+
+    The call past the limit raises ``CallLimitReached`` instead of being sent.
+
+    Example:
+        >>> with limit_calls(100) as calls:                   # doctest: +SKIP
+        ...     scores = judge.grade_batch(samples, items)
+        >>> calls.sent                                        # doctest: +SKIP
+    """
+    if max_calls < 0:
+        raise ValueError(f"max_calls must be 0 or more, not {max_calls}")
+    limit = CallLimit(max_calls)
+    _limits.append(limit)
+    try:
+        yield limit
+    finally:
+        _limits.remove(limit)
+
+
+def spend_call() -> None:
+    """Counts one call about to be sent against every active limit; raises CallLimitReached past one."""
+    for limit in _limits:
+        limit.spend()
+
+
 def record_usage(model: str, usage: Usage) -> None:
     """Adds one call's usage to every meter active in the current context."""
     for meter in _meters.get():

@@ -346,6 +346,7 @@ def run_probes(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     probes: Sequence[Probe] = PROBES,
+    on_probe: Callable[[Probe], None] | None = None,
 ) -> list[ProbeResult]:
     """Grades every probe on every item and compares it with the reference answers.
 
@@ -356,6 +357,7 @@ def run_probes(
             flagged (the length probes, ``repeated`` and ``over_long``, only when they earn more
             than the reference itself).
         probes: Which probes to run (default: all of ``PROBES``).
+        on_probe: Called with each probe before it is graded (``rftkit check``'s progress).
 
     Returns:
         One result per probe, in the order of ``probes`` (``items == 0`` where a probe does not
@@ -371,7 +373,7 @@ def run_probes(
     """
     if not isinstance(grader, Grader):
         with as_grader(grader) as compiled:
-            return run_probes(compiled, items, threshold=threshold, probes=probes)
+            return run_probes(compiled, items, threshold=threshold, probes=probes, on_probe=on_probe)
     items = list(items)
     has_judge = any(profile(g.spec.type).judge for g in graders_in(grader))
     contexts = _contexts(grader, items)
@@ -391,8 +393,21 @@ def run_probes(
     for probe in probes:
         if probe.judges_only and not has_judge:
             continue
+        if on_probe is not None:
+            on_probe(probe)
         results.append(_run_one(grader, probe, contexts, ref_by_index, ceiling, threshold))
     return results
+
+
+def count_probe_outputs(grader: Grader, items: Sequence[Mapping[str, Any]], probes: Sequence[Probe] = PROBES) -> int:
+    """How many outputs ``run_probes`` grades on ``items``, reference answers included (nothing is graded)."""
+    has_judge = any(profile(g.spec.type).judge for g in graders_in(grader))
+    contexts = _contexts(grader, list(items))
+    count = sum(ctx.reference is not None for ctx in contexts)
+    for probe in probes:
+        if not (probe.judges_only and not has_judge):
+            count += sum(len(list(probe.build(ctx))) for ctx in contexts)
+    return count
 
 
 def _run_one(

@@ -21,13 +21,13 @@ errors, with a did-you-mean and the JSON path) and happens before any model load
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from graders import did_you_mean
 from rl_adapter._errors import JobConfigError
 
 # The hosted service scales a base learning rate by ``learning_rate_multiplier``; TRL's own
@@ -296,9 +296,8 @@ def _translate(exc: ValidationError, models: dict[tuple[str, ...], type[BaseMode
         model = models.get(parent, models[()])
         valid = sorted(f for f in model.model_fields if f != "base_dir")
         name = str(path[-1])
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        if not close and models is _HOSTED_MODELS and name in ExtraHyperparameters.model_fields:
+        hint = did_you_mean(name, valid)
+        if not hint and models is _HOSTED_MODELS and name in ExtraHyperparameters.model_fields:
             hint = "; rftkit's own hyperparameters go in rftkit.hyperparameters"
         return JobConfigError(f"unknown field {name!r}{hint} (valid: {', '.join(valid)})", path)
     if kind == "missing":

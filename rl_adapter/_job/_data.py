@@ -9,11 +9,11 @@ reference fields. The grader sees the row exactly as written (``rl_adapter._loss
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from graders import iter_jsonl
 from rl_adapter._errors import DataFileError
 from rl_adapter._lossless import prompt_of
 
@@ -22,24 +22,12 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
     """Reads a JSONL file of rows, unchanged.
 
     Raises:
-        DataFileError: a line is not a JSON object or lacks a prompt; the message names the file
-            and line.
-        OSError: the file cannot be read.
+        DataFileError: the file cannot be read, or a line is not a JSON object or lacks a prompt;
+            the message names the file and line.
     """
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise DataFileError(f"{path}:{number}: not valid JSON: {exc}") from None
-            if not isinstance(row, dict):
-                raise DataFileError(f"{path}:{number}: a row must be a JSON object, not {type(row).__name__}")
-            rows.append(_check_row(row, path, number))
+    rows = [_check_row(row, path, number) for number, row in iter_jsonl(path, error=DataFileError)]
     if not rows:
-        raise DataFileError(f"{path}: no rows")
+        raise DataFileError("no rows", str(path))
     return rows
 
 

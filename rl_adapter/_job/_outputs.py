@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from graders import ErrorKind
+from graders import ErrorKind, iter_jsonl
 
 JOB_FILE = "job.json"
 EVENTS_FILE = "events.jsonl"
@@ -47,15 +47,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The JSON lines of a record file; a line cut off by a kill is dropped."""
     if not path.is_file():
         return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            out.append(value)
-    return out
+    return [row for _, row in iter_jsonl(path, skipped=[])]
 
 
 def _sequence(event: Mapping[str, Any]) -> int:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from rl_adapter._job._config import JobConfig
     from rl_adapter._job._train import JobResult
 
-_WIDTH, _HEIGHT, _PAD = 640, 320, 40
+CURVE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
 
 def write_report(result: JobResult, job: JobConfig) -> None:
@@ -57,28 +57,8 @@ def _windows(values: Sequence[float], size: int = 10) -> str:
 
 
 def curve_svg(series: dict[str, list[tuple[int, float]]]) -> str:
-    """A small standalone SVG line chart of the named (step, value) series."""
-    points = [p for values in series.values() for p in values]
-    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT}">',
-             f'<rect width="{_WIDTH}" height="{_HEIGHT}" fill="white"/>']
-    if points:
-        x_max = max(max(x for x, _ in points), 1)
-        y_lo, y_hi = min(0.0, min(y for _, y in points)), max(1.0, max(y for _, y in points))
+    """A standalone SVG line chart of the named (step, value) series, with ticks and a grid."""
+    from evalkit import line_chart
 
-        def xy(x: float, y: float) -> str:
-            px = _PAD + (x / x_max) * (_WIDTH - 2 * _PAD)
-            py = _HEIGHT - _PAD - (y - y_lo) / (y_hi - y_lo) * (_HEIGHT - 2 * _PAD)
-            return f"{px:.1f},{py:.1f}"
-
-        parts.append(f'<polyline points="{xy(0, y_lo)} {xy(x_max, y_lo)}" stroke="#888" fill="none"/>')
-        parts.append(f'<text x="{_PAD}" y="{_HEIGHT - 10}" font-size="12">step 0 … {x_max}</text>')
-        parts.append(f'<text x="4" y="{_PAD - 8}" font-size="12">reward {y_lo:g} … {y_hi:g}</text>')
-        for i, (name, values) in enumerate(series.items()):
-            colour = colours[i % len(colours)]
-            if values:
-                path = " ".join(xy(x, y) for x, y in values)
-                parts.append(f'<polyline points="{path}" stroke="{colour}" stroke-width="2" fill="none"/>')
-            parts.append(f'<text x="{_WIDTH - 200}" y="{20 + 16 * i}" font-size="12" fill="{colour}">{name}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    points = {name: [(float(x), y) for x, y in values] for name, values in series.items()}
+    return line_chart(points, colors=CURVE_COLORS, title="reward curves", x_label="step", y_label="reward") + "\n"

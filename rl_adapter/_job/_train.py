@@ -145,7 +145,8 @@ def _grader(job: JobConfig) -> Grader:
             raise JobConfigError(str(exc), ("grader",)) from None
         raise JobConfigError(exc.reason + exc.hint, ("grader", *exc.path)) from None
     except OSError as exc:
-        raise JobConfigError(f"cannot read the grader spec: {exc}", ("grader",)) from None
+        reason = f"cannot read the grader spec {exc.filename}: {exc.strerror or exc}"
+        raise JobConfigError(reason, ("grader",)) from None
 
 
 def _rows(job: JobConfig, name: str | None, key: str) -> list[dict[str, Any]]:

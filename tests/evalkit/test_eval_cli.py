@@ -99,7 +99,7 @@ def test_compare_runs_and_missing_run(tmp_path: Path, write_jsonl: Any, capsys: 
     out = capsys.readouterr().out
     assert "tuned - base on 8 paired items" in out and "wins / losses / ties: 3 / 0 / 5" in out
     assert (tmp_path / "cmp" / "comparison.html").exists()
-    assert main(["compare", str(tmp_path / "base"), str(tmp_path / "nowhere")]) == 1
+    assert main(["compare", str(tmp_path / "base"), str(tmp_path / "nowhere")]) == 2  # a missing input: exit 2
     assert "has no scores.jsonl" in capsys.readouterr().err
 
 
@@ -119,3 +119,45 @@ def test_baseline_comparison_goes_into_the_report(tmp_path: Path, capsys: pytest
     report = json.loads((tmp_path / "b" / "report.json").read_text())
     assert report["comparison"]["mean_diff"] == 0.0
     assert "Comparison with a" in (tmp_path / "b" / "report.html").read_text()
+
+
+def test_a_merge_that_misses_a_shard_is_an_error_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    preds = str(GENES / "baseline_predictions_valid.jsonl")
+    assert main(_eval("--predictions", preds, "--shard", "0/2", "--out", str(tmp_path / "s0"))) == 0
+    capsys.readouterr()
+    merge = ["eval", "--merge", str(tmp_path / "s0"), "--out", str(tmp_path / "all")]
+    assert main(merge) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "of 252 items" in err and "(shard 1/2 missing)" in err
+    assert "--allow-partial" in err and not (tmp_path / "all").exists()
+    assert main([*merge, "--allow-partial"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: a partial merge: the merged runs cover" in captured.err and "of 252 items" in captured.err
+    assert "partial" in json.loads((tmp_path / "all" / "run.json").read_text())
+
+
+def test_by_a_field_no_item_has_is_an_error_naming_the_fields(
+    tmp_path: Path, write_jsonl: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = write_jsonl(tmp_path / "i.jsonl", [{"correct_answer": "G", "split": "a"}, {"correct_answer": "G"}])
+    preds = write_jsonl(tmp_path / "p.jsonl", [{"id": i, "output_text": '{"genes": ["G"]}'} for i in range(2)])
+    argv = ["eval", "--grader", SPEC, "--data", str(items), "--predictions", str(preds), "--quiet"]
+    assert main([*argv, "--by", "splt"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(items) in err
+    assert "no item has the field 'splt'" in err and "did you mean 'split'?" in err
+    assert "(fields: correct_answer, split)" in err
+    assert main([*argv, "--by", "split"]) == 0  # a field some items lack is a real breakdown: "(missing)"
+
+
+def test_skip_bad_says_how_many_lines_it_skipped(
+    tmp_path: Path, write_jsonl: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = write_jsonl(tmp_path / "i.jsonl", [{"correct_answer": "G"}, "{not json", {"correct_answer": "G"}, "[1]"])
+    preds = write_jsonl(tmp_path / "p.jsonl", [{"id": i, "output_text": '{"genes": ["G"]}'} for i in (0, 2)])
+    argv = ["eval", "--grader", SPEC, "--data", str(items), "--predictions", str(preds), "--quiet", "--skip-bad"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"skipped 2 bad lines of {items} (line 2, 4)" in err

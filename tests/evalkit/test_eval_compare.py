@@ -29,7 +29,9 @@ def test_pass_fail_runs_use_exact_mcnemar(exact: Grader) -> None:
     assert c.p_value == pytest.approx(2 * (1 + 14 + 91) / 2**14)
     assert c.mean_diff == pytest.approx((20 - 10) / 30)
     assert c.ci_low < c.mean_diff < c.ci_high
-    assert c.changed[0]["diff"] == 1.0 and len(c.changed) == 10
+    # by size of change, then by id in natural order: q8 and q9 (losses) come before q10
+    assert [x["id"] for x in c.changed[:3]] == ["q8", "q9", "q10"] and len(c.changed) == 10
+    assert [abs(x["diff"]) for x in c.changed] == [1.0] * 10
 
 
 def test_continuous_runs_use_the_permutation_test(ranker: Grader) -> None:

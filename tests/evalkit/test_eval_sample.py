@@ -197,3 +197,15 @@ def test_cli_sharded_eval_samples_only_its_shard(server: FakeOpenAIServer, tmp_p
         assert {line["id"] for line in _lines(tmp_path / f"s{index}" / "predictions.jsonl")} == mine
     merged = merge_runs([tmp_path / "s0", tmp_path / "s1"])
     assert merged.metrics["n"] == len(ITEMS) and merged.metrics["mean"] == 1.0
+
+
+def test_cli_sample_skip_bad_says_what_it_skipped(
+    server: FakeOpenAIServer, tmp_path: Path, write_jsonl: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", [ITEMS[0], "{cut off", ITEMS[2]])
+    out = tmp_path / "p.jsonl"
+    argv = ["sample", "--data", str(data), "--out", str(out), "--model", "m", "--base-url", server.url, "--quiet",
+            "--prompt", "{{item.question}}", "--skip-bad"]  # fmt: skip
+    assert main(argv) == 0
+    assert f"skipped 1 bad line of {data} (line 2)" in capsys.readouterr().err
+    assert len(_lines(out)) == 2

@@ -70,7 +70,7 @@ def test_rows_missing_a_field_are_noted(tmp_path: Path, capsys: pytest.CaptureFi
     ("spec", "rows", "args", "message"),
     [
         (NAIVE, '{"correct_answer": "A"}\n{not json\n', [], "valid.jsonl:2: not valid JSON"),
-        (NAIVE, '["a list"]\n', [], "valid.jsonl:1: a row must be a JSON object, not list"),
+        (NAIVE, '["a list"]\n', [], "valid.jsonl:1: expected a JSON object, got list"),
         (NAIVE, "\n\n", [], "valid.jsonl: no rows"),
         ({**NAIVE, "decay": "linear"}, _rows(), [], "decay 'linear' needs the field 'k'"),
         ({**NAIVE, "type": "list_rnk"}, _rows(), [], "did you mean 'list_rank'?"),
@@ -209,5 +209,30 @@ def test_a_judge_server_that_cannot_grade_stops_the_check_at_once(
         calls = len(server.chat_requests)
     captured = capsys.readouterr()
     assert code == 1 and captured.out == "" and calls == 1
-    assert captured.err.startswith("error: the judge cannot grade the first reference answer: ")
-    assert captured.err.count("\n") == 1
+    errors = [line for line in captured.err.splitlines() if not line.startswith("rftkit check: ")]  # progress
+    assert len(errors) == 1 and errors[0].startswith("error: the judge cannot grade the first reference answer: ")
+
+
+def test_a_judge_check_says_what_it_will_cost_shows_progress_and_stops_at_max_calls(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(__file__).parents[2]
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("RFTKIT_CACHE", "off")
+    argv = ["check", str(root / "specs/judge_qa.json"), "--data", str(root / "examples/check/qa.jsonl")]
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        assert main([*argv, "--max-examples", "2"]) == 1  # flagged, as above
+        full = len(server.chat_requests)
+        err = capsys.readouterr().err.splitlines()
+        assert err[0].startswith("rftkit check: ") and "calls a model judge: about " in err[0]
+        estimate = int(err[0].split("about ")[1].split()[0])
+        assert full <= estimate <= 3 * full  # an estimate, on the side of caution
+        assert "rftkit check: probe prompt_injection (" in "\n".join(err)
+        assert err[-1] == f"rftkit check: done ({full} model calls)"
+
+        assert main([*argv, "--max-examples", "2", "--max-calls", "17"]) == 1
+        assert len(server.chat_requests) - full == 17  # the cap is real: call 18 was never sent
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("error: rftkit check stopped before it was done: 17 model calls reached --max-calls 17")
+    assert not any(line.startswith("error:") for line in err[:-1])

@@ -1,4 +1,4 @@
-"""Acceptance: ``rftkit check`` on every example spec, on shipped data, and the README's finding."""
+"""Acceptance: ``rftkit check`` on every example spec, on shipped data, and the documented finding."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ DATA = {
     "gene_rank_naive.json": GENES,
     "gsm8k.json": ROOT / "examples/data/gsm8k/test.jsonl",
     "math.json": ROOT / "examples/data/math500/test.jsonl",
+    "extraction_f1.json": ROOT / "examples/check/extraction.jsonl",
 }
 EXAMPLE_SPECS = sorted(p for p in (ROOT / "specs").glob("*.json") if p.name != "grader.schema.json")
-# Example specs may show a weakness on purpose; the README documents each.
+# Example specs may show a weakness on purpose; docs/testing-graders.md documents each.
 EXPECTED_FINDINGS = {"gene_rank_naive.json": ["padded_list"]}
 
 
@@ -61,6 +62,19 @@ def test_check_runs_on_every_example_spec(
     assert report["properties"]["ok"], report["properties"].get("failure")
     assert report["flagged"] == expected, [p for p in report["probes"] if p["flagged"]]
     assert code == (1 if expected else 0)
+
+
+def test_extraction_example_pays_no_subset_of_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With `name` at weight 2, the name alone earned 57% of the reference's score (f1 pays a correct subset)."""
+    spec = json.loads((ROOT / "specs/extraction_f1.json").read_text())
+    rows = str(DATA["extraction_f1.json"])
+    assert main(["check", str(ROOT / "specs/extraction_f1.json"), "--data", rows, "--max-examples", "20"]) == 0
+    assert "no findings" in capsys.readouterr().out
+    spec["fields"]["name"]["weight"] = 2
+    heavy = tmp_path / "heavy_name.json"
+    heavy.write_text(json.dumps(spec))
+    assert main(["check", str(heavy), "--data", rows, "--max-examples", "20"]) == 1
+    assert "json_missing_fields   0.571" in capsys.readouterr().out
 
 
 def test_the_readme_finding_and_its_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -119,3 +119,17 @@ def test_rftkit_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2  # a usage error: the usage goes to stderr, stdout stays clean
     captured = capsys.readouterr()
     assert "commands:" in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("item", [None, '{"other": 1}'], ids=["no-item", "item-without-the-field"])
+def test_grade_warns_when_the_item_lacks_fields_the_spec_reads(
+    item: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["grade", GENE_RANK, "--sample", '{"genes": ["TSC2"]}', *(["--item", item] if item else [])]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["error"]["kind"] == "invalid_variable_error"
+    assert captured.err.count("\n") == 1
+    assert "warning:" in captured.err and "reads item field correct_answer" in captured.err
+    assert main(["grade", GENE_RANK, "--sample", '{"genes": ["TSC2"]}', "--item", '{"correct_answer": "TSC2"}']) == 0
+    assert capsys.readouterr().err == ""

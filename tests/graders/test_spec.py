@@ -127,6 +127,32 @@ CHECK = {"type": "string_check", "name": "a", "input": "{{sample.output_text}}",
             "unknown field 'operaton' at graders.a.operaton",
             id="misspelt-field-nested",
         ),
+        pytest.param(
+            {"type": "field_match", "reference": "{{item.r}}", "fields": {"name": {"treshold": 0.8}}},
+            "unknown field 'treshold' at fields.name.treshold; did you mean 'threshold'? "
+            "(valid: abs_tol, compare, rel_tol, threshold, weight)",
+            id="misspelt-option-in-a-dict-of-rules",
+        ),
+        pytest.param(
+            {"type": "score_model", "model": "m", "input": [{"role": "user", "content": "hi"}],
+             "sampling_params": {"temprature": 0}},
+            "unknown field 'temprature' at sampling_params.temprature; did you mean 'temperature'? (valid: ",
+            id="misspelt-sampling-param",
+        ),
+        pytest.param(
+            {"type": "multi", "calculate_output": "j", "graders": {"j": {
+                "type": "label_model", "model": "m", "labels": ["a"], "passing_labels": ["a"],
+                "input": [{"role": "user", "content": {"type": "input_text", "txt": "hi"}}]}}},
+            "unknown field 'txt' at graders.j.input[0].content.txt; did you mean 'text'? (valid: text, type)",
+            id="misspelt-field-in-a-union-inside-a-nested-spec",
+        ),
+        pytest.param(
+            {"type": "label_model", "model": "m", "labels": ["a"], "passing_labels": ["a"],
+             "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "u", "detial": "low"}]}]},
+            "unknown field 'detial' at input[0].content[0].detial; did you mean 'detail'? "
+            "(valid: detail, image_url, type)",
+            id="misspelt-field-of-the-union-member-the-type-names",
+        ),
     ],
 )
 def test_spec_errors_name_the_path(spec: dict[str, Any], message: str) -> None:

@@ -17,6 +17,8 @@ from rl_adapter._errors import JobConfigError
 from rl_adapter._job._config import parse_job
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny_rft"
+# Training tests run the real trainer: they need the [rl] extra, which `make test` installs.
+NEEDS_RL = "needs the [rl] extra: pip install torch==2.13.0 'rftkit[rl]'"
 
 
 def write_job(tmp_path: Path, **changes: Any) -> Path:
@@ -96,6 +98,7 @@ def test_relative_paths_are_read_from_the_config_folder() -> None:
 
 @pytest.mark.slow
 def test_tiny_example_learns_through_rftkit_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("trl", reason=NEEDS_RL)
     out = tmp_path / "run"
     code = rftkit(["train", "--config", str(EXAMPLE / "job.json"), "--output-dir", str(out)])
     assert code == 0, capsys.readouterr().err
@@ -113,13 +116,14 @@ def test_tiny_example_learns_through_rftkit_train(tmp_path: Path, capsys: pytest
     assert Path(best["checkpoint"]).is_dir() and len(list((out / "checkpoints").iterdir())) == 1
     assert best["valid_reward_mean"] == max(m["valid_reward_mean"] for m in valid)
     report = (out / "report.md").read_text()
-    assert "valid_reward_mean" in report and (out / "reward_curve.svg").read_text().count("<polyline") == 3
+    assert "valid_reward_mean" in report and (out / "reward_curve.svg").read_text().count("<polyline") == 2
 
 
 @pytest.mark.slow
 def test_rloo_with_sft_warmup_and_a_grader_that_errs(tmp_path: Path) -> None:
     """RLOO (beta > 0 needs the model by path), SFT warm-up first, sampled validation, and a multi
     grader with a part that always errs: errors counted, parts logged, partial credit kept."""
+    pytest.importorskip("trl", reason=NEEDS_RL)
     rows = [json.loads(line) for line in (EXAMPLE / "train.jsonl").read_text().splitlines()][:64]
     for row in rows:
         row["completion"] = row["correct_answer"]

@@ -178,7 +178,8 @@ def test_async_graders_give_an_async_reward_function() -> None:
 
 
 def test_trl_recognises_the_reward_as_async_and_names_it() -> None:
-    from trl.trainer.utils import get_callable_name, is_async_callable
+    trl_utils = pytest.importorskip("trl.trainer.utils", reason="needs the [rl] extra (TRL)")
+    get_callable_name, is_async_callable = trl_utils.get_callable_name, trl_utils.is_async_callable
 
     sync = trl_reward(MockBackend(lambda s, i: Score(1.0)), name="rank")
     async_ = trl_reward(MockBackend(lambda s, i: Score(1.0), is_async=True), name="judge")
