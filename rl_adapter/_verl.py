@@ -61,9 +61,12 @@ def verl_item(data_source: Any, ground_truth: Any, extra_info: Any, ground_truth
     if isinstance(extra_info, Mapping):
         carried = extra_info.get(ITEM_COLUMN)
         if isinstance(carried, str):
+            # The exported row is the truth: its reference field keeps its own type.
             item.update(grading_item(json.loads(carried)))
-        else:
-            item.update((k, _plain(v)) for k, v in extra_info.items() if k not in VERL_EXTRA_KEYS)
+            item.setdefault(ground_truth_field, ground_truth)
+            item.setdefault("data_source", data_source)
+            return item
+        item.update((k, _plain(v)) for k, v in extra_info.items() if k not in VERL_EXTRA_KEYS)
     if isinstance(ground_truth, Mapping):
         item.update(ground_truth)
     item[ground_truth_field] = ground_truth

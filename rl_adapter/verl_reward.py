@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from rl_adapter._backend import RewardBackend
 from rl_adapter._env import backend_from_env, reference_field
 from rl_adapter._verl import DEFAULT_GROUND_TRUTH_FIELD, VerlResult, VerlScorer
 
@@ -26,11 +25,12 @@ __all__ = ["compute_score", "compute_score_async"]
 
 def _scorer(grader: str | None, url: str | None, ground_truth_field: str | None, error_value: float) -> VerlScorer:
     field = ground_truth_field or reference_field(DEFAULT_GROUND_TRUTH_FIELD)
-    return _cached_scorer(backend_from_env(grader, url), field, error_value)
+    backend: Any = backend_from_env(grader, url)
+    return _cached_scorer(backend, field, error_value)
 
 
 @functools.cache
-def _cached_scorer(backend: RewardBackend, field: str, error_value: float) -> VerlScorer:
+def _cached_scorer(backend: Any, field: str, error_value: float) -> VerlScorer:
     # verl calls once per response: build the scorer once per backend (itself cached by config).
     return VerlScorer(backend, field, error_value)
 
