@@ -33,6 +33,8 @@ Algorithm = Literal["grpo", "rloo", "ppo"]
 # verl's advantage estimator per algorithm; GAE is the one that trains a critic (value model).
 ADV_ESTIMATORS: dict[str, str] = {"grpo": "grpo", "rloo": "rloo", "ppo": "gae"}
 DATA_SOURCE = "rftkit"
+# Sequences per GPU forward pass: verl requires one; small enough for a 0.5B-7B model on one GPU.
+MICRO_BATCH = 4
 # The job row field exported as verl's ground truth when the job names none.
 DEFAULT_REFERENCE_FIELDS = ("answer", "correct_answer", "reference", "label", "ground_truth")
 
@@ -135,6 +137,9 @@ def verl_overrides(
         f"actor_rollout_ref.actor.optim.lr={learning_rate}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={batch_size}",
         f"actor_rollout_ref.rollout.n={num_generations if algorithm != 'ppo' else 1}",
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={MICRO_BATCH}",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={MICRO_BATCH}",
+        f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={MICRO_BATCH}",
         f"reward.custom_reward_function.path={reward_file}",
         "reward.custom_reward_function.name=compute_score",
         f"+reward.custom_reward_function.reward_kwargs.grader={grader_file}",
@@ -143,7 +148,8 @@ def verl_overrides(
         "trainer.logger=[console]",
     ]
     if algorithm == "ppo":
-        overrides += [f"critic.model.path={model}", f"critic.optim.lr={learning_rate}"]
+        overrides += [f"critic.model.path={model}", f"critic.optim.lr={learning_rate}",
+                      f"critic.ppo_micro_batch_size_per_gpu={MICRO_BATCH}"]
     else:
         # GRPO and RLOO take the KL penalty in the loss, against a reference policy (verl's recipe).
         overrides += ["actor_rollout_ref.actor.use_kl_loss=True", "algorithm.use_kl_in_reward=False"]
