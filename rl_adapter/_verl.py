@@ -22,6 +22,7 @@ answer and indexes every other answer by them, so the keys never vary within a r
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -29,6 +30,7 @@ from typing import Any
 
 from graders import ErrorKind, Grader, Sample, Score
 from rl_adapter._backend import GraderBackend, RewardBackend, as_backend
+from rl_adapter._env import backend_from_env, reference_field
 from rl_adapter._lossless import ITEM_COLUMN, grading_item
 from rl_adapter._trl import to_rewards
 
@@ -151,6 +153,23 @@ class VerlScorer:
         else:
             score = (await ascore([inputs[0]], [inputs[1]]))[0]
         return verl_result(score, self.parts, self.error_value)
+
+
+def configured_scorer(
+    grader: str | None, url: str | None, ground_truth_field: str | None, error_value: float
+) -> VerlScorer:
+    """The scorer for ``rl_adapter/verl_reward.py``'s reward kwargs, else its environment variables.
+
+    Built once per backend and setting: verl calls the reward once per response.
+    """
+    field = ground_truth_field or reference_field(DEFAULT_GROUND_TRUTH_FIELD)
+    backend: Any = backend_from_env(grader, url)
+    return _cached_scorer(backend, field, error_value)
+
+
+@functools.cache
+def _cached_scorer(backend: Any, field: str, error_value: float) -> VerlScorer:
+    return VerlScorer(backend, field, error_value)
 
 
 def verl_compute_score(

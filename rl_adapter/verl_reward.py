@@ -14,25 +14,13 @@ instead of a spec grades through ``rftkit serve``. See docs/trainers.md.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from rl_adapter._env import backend_from_env, reference_field
-from rl_adapter._verl import DEFAULT_GROUND_TRUTH_FIELD, VerlResult, VerlScorer
+# verl's ``remote`` manager pickles these functions into Ray workers by value, this file not being
+# importable there; everything they use lives in importable modules, pickled by reference.
+from rl_adapter._verl import VerlResult, configured_scorer
 
 __all__ = ["compute_score", "compute_score_async"]
-
-
-def _scorer(grader: str | None, url: str | None, ground_truth_field: str | None, error_value: float) -> VerlScorer:
-    field = ground_truth_field or reference_field(DEFAULT_GROUND_TRUTH_FIELD)
-    backend: Any = backend_from_env(grader, url)
-    return _cached_scorer(backend, field, error_value)
-
-
-@functools.cache
-def _cached_scorer(backend: Any, field: str, error_value: float) -> VerlScorer:
-    # verl calls once per response: build the scorer once per backend (itself cached by config).
-    return VerlScorer(backend, field, error_value)
 
 
 def compute_score(
@@ -52,7 +40,8 @@ def compute_score(
     The keyword-only arguments come from ``reward.custom_reward_function.reward_kwargs`` and
     fall back to ``RFTKIT_GRADER``, ``RFTKIT_REWARD_URL`` and ``RFTKIT_REFERENCE_FIELD``.
     """
-    return _scorer(grader, url, ground_truth_field, error_value)(data_source, solution_str, ground_truth, extra_info)
+    scorer = configured_scorer(grader, url, ground_truth_field, error_value)
+    return scorer(data_source, solution_str, ground_truth, extra_info)
 
 
 async def compute_score_async(
@@ -68,5 +57,5 @@ async def compute_score_async(
     **kwargs: Any,
 ) -> VerlResult:
     """``compute_score`` as a coroutine: verl's ``naive`` manager awaits it (judge graders wait on I/O)."""
-    scorer = _scorer(grader, url, ground_truth_field, error_value)
+    scorer = configured_scorer(grader, url, ground_truth_field, error_value)
     return await scorer.ascore(data_source, solution_str, ground_truth, extra_info)

@@ -136,7 +136,9 @@ def ray_local() -> Any:
 
 
 @pytest.mark.parametrize("manager", ["naive", "remote"])
-def test_ray_reward_loop_manager_scores_equal_direct_scores(setup: dict[str, Any], ray_local: Any, manager: str) -> None:
+def test_ray_reward_loop_manager_scores_equal_direct_scores(
+    setup: dict[str, Any], ray_local: Any, manager: str
+) -> None:
     from verl.experimental.reward_loop import RewardLoopManager
 
     loop = RewardLoopManager(compose(overrides(setup, manager)))
@@ -159,11 +161,11 @@ def test_exported_job_loads_in_verl_and_scores_through_the_reward_loop(
     from rl_adapter._verl_export import export_verl
 
     rows = [{"prompt": "q", "answer": "cat", "keyword": "c", "n": 3, "odd": [1, "a"]},
-            {"prompt": "q", "answer": "dog", "keyword": "zzz", "n": 2.5}]
+            {"prompt": "q", "answer": "owl", "keyword": "zzz", "n": 2.5}]
     export = export_verl(rows, MULTI, tmp_path / "out", model=setup["model_dir"], algorithm="ppo")
     table = pq.read_table(export.train_file).to_pylist()
     assert [json.loads(r["extra_info"]["rftkit_item"]) for r in table] == rows  # lossless
-    assert [r["reward_model"]["ground_truth"] for r in table] == ["cat", "dog"]
+    assert [r["reward_model"]["ground_truth"] for r in table] == ["cat", "owl"]
     tokenizer_path = f"actor_rollout_ref.model.tokenizer_path={setup['tokenizer_dir']}"
     config = compose([*export.overrides, "reward.num_workers=1", tokenizer_path])
     validate(config)
@@ -174,7 +176,7 @@ def test_exported_job_loads_in_verl_and_scores_through_the_reward_loop(
     dataset = RLHFDataset([str(export.train_file)], setup["tokenizer"], config.data)
     assert len(dataset) == 2
     loop = RewardLoopManager(config)
-    batch = verl_batch(setup["tokenizer"], table, ["cat", "dog"])
+    batch = verl_batch(setup["tokenizer"], table, ["cat", "owl"])
     assert rewards_of(loop.compute_rm_score(batch), batch) == [1.0, 0.5]
 
 
