@@ -34,8 +34,9 @@ ROOT = Path(__file__).parents[2]
 REWARD_FILE = str(Path(rl_adapter.__file__).parent / "openrlhf_reward.py")
 SPEC = {"type": "string_check", "name": "exact", "operation": "eq",
         "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
-CASES = [("what animal", "cat", "cat", 1.0), ("what animal", "dog", "cat", 0.0),
-         ("which bird", "owl", "owl", 1.0), ("which bird", "cat", "owl", 0.0)]
+# (prompt, response, label, reward); one word each: the stand-in tokenizer decodes without spaces.
+CASES = [("animal?", "cat", "cat", 1.0), ("animal?", "dog", "cat", 0.0),
+         ("bird?", "owl", "owl", 1.0), ("bird?", "cat", "owl", 0.0)]
 
 
 class ScriptedEngine:
@@ -55,7 +56,7 @@ def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from transformers import AutoTokenizer
 
     words = [w for case in CASES for w in (*case[0].split(), case[1])]
-    return AutoTokenizer.from_pretrained(save_tokenizer(words, tmp_path_factory.mktemp("tok")))
+    return AutoTokenizer.from_pretrained(save_tokenizer(words, tmp_path_factory.mktemp("tok"), spaced=False))
 
 
 def run_executor(executor: Any, tokenizer: Any) -> list[dict[str, Any]]:

@@ -40,15 +40,17 @@ def validate(config: Any) -> None:
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
 
 
-def save_tokenizer(texts: Sequence[str], directory: Path) -> str:
-    """A word-level tokenizer over the words of ``texts`` (decoding joins words with spaces), saved."""
+def save_tokenizer(texts: Sequence[str], directory: Path, *, spaced: bool = True) -> str:
+    """A word-level tokenizer over the words of ``texts``, saved; decoding joins words with spaces or not."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     words = sorted({w for text in texts for w in text.split()} - {PAD, EOS, UNK})
     core = Tokenizer(models.WordLevel({t: i for i, t in enumerate([PAD, UNK, EOS, *words])}, unk_token=UNK))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    core.decoder = decoders.WordPiece(prefix="##", cleanup=False)
+    # spaced: verl decodes the response alone; unspaced: OpenRLHF decodes prompt + response as
+    # one string, which must start with the prompt exactly (as a real chat template's does).
+    core.decoder = decoders.WordPiece(prefix="##", cleanup=False) if spaced else decoders.Fuse()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, unk_token=UNK, eos_token=EOS)
     tokenizer.save_pretrained(directory)
     return str(directory)
