@@ -25,7 +25,7 @@ $(VENV)/.full: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[rl,dev]'
 	touch $@ $(VENV)/.base
 
-# verl and OpenRLHF, driven through their own code by tests/rl_adapter/trainers/. OpenRLHF goes in
+# verl and OpenRLHF, driven through their own code by tests/rl_adapter/test_{verl,openrlhf}_real.py. OpenRLHF goes in
 # without its dependencies: its flash-attn and deepspeed pins do not build without CUDA, and its
 # reward client imports none of them. Cached by the stamp; rebuilt when pyproject.toml changes.
 OPENRLHF := openrlhf==0.11.2

@@ -2,13 +2,15 @@
 
 Baseline: the same source compiled with ``trusted=True`` (in this process, through the same
 Grader API). Goal: the sandbox within 5x of it for batches of 256; and 2 workers against 1.
+Also the price of per-call isolation (a fresh module and an emptied working directory for every
+call, the default) against a pool that loads the source once per worker (``fresh_per_call=False``).
 """
 
 from __future__ import annotations
 
 import time
 
-from graders import compile_spec
+from graders import SandboxLimits, compile_spec
 from graders._kinds.python import PythonGrader, PythonSpec
 
 SOURCE = "def grade(sample, item):\n    return float(sample['output_text'].strip() == item['answer'])\n"
@@ -46,6 +48,10 @@ def run() -> list[dict]:
     for workers in (1, 2):
         with PythonGrader(PythonSpec(type="python", name="exact", source=SOURCE), workers=workers) as grader:
             rates[workers] = _rate(grader, samples, items)
+        if workers == 2:
+            spec_once = PythonSpec(type="python", name="exact", source=SOURCE)
+            with PythonGrader(spec_once, limits=SandboxLimits(fresh_per_call=False), workers=2) as grader:
+                reused = _rate(grader, samples, items)
         with PythonGrader(PythonSpec(type="python", name="busy", source=BUSY_SOURCE), workers=workers) as grader:
             busy[workers] = _rate(grader, samples, items, rounds=1)
     return [
@@ -59,6 +65,16 @@ def run() -> list[dict]:
             "baseline": "the same source compiled with trusted=True, graded in this process",
             "ratio": round(in_process / rates[2], 2),
             "goal": "<= 5 (sandbox overhead)",
+        },
+        {
+            "name": "python grader: per-call isolation (fresh module and directory) vs one load per worker",
+            "figures": {
+                "fresh_per_call_grades_per_s": round(rates[2]),
+                "load_once_grades_per_s": round(reused),
+            },
+            "baseline": "the same pool (2 workers) with fresh_per_call=False, as before issue 14",
+            "ratio": round(reused / rates[2], 2),
+            "goal": "none: the price of no state passing between samples",
         },
         {
             "name": "python grader (trivial): 2 workers vs 1",

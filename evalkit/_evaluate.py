@@ -79,8 +79,9 @@ def evaluate(
     """
     compiled = _compile(grader)
     try:
-        return _evaluate(compiled, items, predictions, k=k, by=by, out=out, skip_bad=skip_bad, seed=seed,
-                         shard=shard, progress=progress)  # fmt: skip
+        with contextlib.nullcontext() if out is None else RunDir(out).locked():
+            return _evaluate(compiled, items, predictions, k=k, by=by, out=out, skip_bad=skip_bad, seed=seed,
+                             shard=shard, progress=progress)  # fmt: skip
     finally:
         if compiled is not grader:  # compiled here from a spec: its HTTP clients and workers are ours to close
             compiled.close()
@@ -317,10 +318,10 @@ def merge_runs(paths: Sequence[PathLike], out: PathLike | None = None, *, allow_
     result = _result(items, config)
     if out is not None:
         run = RunDir(out)
-        run.path.mkdir(parents=True, exist_ok=True)
-        (run.path / "run.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        with run.scores_path.open("w", encoding="utf-8") as handle:
-            for item in items:
-                write_line(handle, item)
-        _write_reports(result, run.path)
+        with run.locked():
+            (run.path / "run.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", "utf-8")
+            with run.scores_path.open("w", encoding="utf-8") as handle:
+                for item in items:
+                    write_line(handle, item)
+            _write_reports(result, run.path)
     return result

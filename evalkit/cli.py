@@ -16,6 +16,7 @@ from pathlib import Path
 from evalkit._compare import compare
 from evalkit._evaluate import DEFAULT_K, evaluate, merge_runs
 from evalkit._report import REPORT_HTML, comparison_terminal, terminal, write_comparison, write_reports
+from evalkit._rundir import RunDir
 from evalkit._sample import DEFAULT_CONCURRENCY, SampleStats, sample
 from rftkit import CommandParser, UsageError
 
@@ -125,7 +126,8 @@ def _eval(args: argparse.Namespace) -> int:
                 raise UsageError("rftkit eval: give --predictions FILE, or --model (and --base-url) to sample")
             if not args.out:
                 raise UsageError("rftkit eval: sampling needs --out (the samples are saved there)")
-            predictions = _sample_into(args, Path(args.out) / "predictions.jsonl").path
+            with RunDir(args.out).locked():  # two samplers into one file would pay for every call twice
+                predictions = _sample_into(args, Path(args.out) / "predictions.jsonl").path
         result = evaluate(
             args.grader,
             args.data,

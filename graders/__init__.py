@@ -11,6 +11,7 @@ Example:
 from graders._errors import ErrorKind, GraderError, MissingDependencyError, SpecError, did_you_mean, format_path
 from graders._function import from_function
 from graders._grader import Grader
+from graders._hosted import HOSTED_ERROR_FLAGS, HostedFlag, hosted_errors, hosted_flag, hosted_run_response
 from graders._jsonl import DataFileError, iter_jsonl
 from graders._kinds.python import PythonGrader
 from graders._llm.usage import ScoreBatch
@@ -26,6 +27,8 @@ __all__ = [
     "ErrorKind",
     "Grader",
     "GraderError",
+    "HOSTED_ERROR_FLAGS",
+    "HostedFlag",
     "Item",
     "Kind",
     "MissingDependencyError",
@@ -41,6 +44,9 @@ __all__ = [
     "did_you_mean",
     "format_path",
     "from_function",
+    "hosted_errors",
+    "hosted_flag",
+    "hosted_run_response",
     "iter_jsonl",
     "json_schema",
     "kinds",

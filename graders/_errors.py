@@ -68,6 +68,8 @@ class ErrorKind(StrEnum):
     """A reward backend raised instead of returning Scores (a bug in a custom backend)."""
     NON_FINITE_VALUE = "non_finite_value"
     """A Score without an error whose value is NaN or infinite; a reward function scores it as an error."""
+    UNRESPONSIVE_REWARD_ERROR = "unresponsive_reward_error"
+    """A grading did not finish within its caller's deadline (``rftkit api``; the hosted API's name)."""
 
 
 # Kinds that mean "could not be scored because the *reference* is unusable": the sample is

@@ -29,6 +29,7 @@ from graders._spec import BaseSpec
 
 if TYPE_CHECKING:
     from graders._grader import Grader
+    from graders._sandbox import SandboxLimits
 
 S = TypeVar("S", bound=BaseSpec)
 Compiler = Callable[[Any], "Grader"]
@@ -55,6 +56,8 @@ class CompileOptions:
 
     trusted: bool = False
     """Run ``python`` sources in-process instead of in the sandbox."""
+    sandbox_limits: SandboxLimits | None = None
+    """Limits for every ``python`` grader compiled, over their specs' own (None: the specs')."""
     instances: dict[int, Grader] = field(default_factory=dict)
     """Already compiled graders given as child values, by ``id`` of their spec."""
 
@@ -125,6 +128,7 @@ def parse_spec(data: Mapping[str, Any] | BaseSpec) -> BaseSpec:
     """
     if isinstance(data, BaseSpec):
         return data
+    data = _from_sdk(data)
     if not isinstance(data, Mapping):
         raise SpecError(f"a grader spec must be a JSON object, not {type(data).__name__}")
     adapter = _spec_adapter()
@@ -134,16 +138,23 @@ def parse_spec(data: Mapping[str, Any] | BaseSpec) -> BaseSpec:
         raise _translate(exc, data) from None
 
 
-def compile_spec(spec: Mapping[str, Any] | BaseSpec | Grader, *, trusted: bool = False) -> Grader:
+def compile_spec(
+    spec: Mapping[str, Any] | BaseSpec | Grader, *, trusted: bool = False, sandbox_limits: SandboxLimits | None = None
+) -> Grader:
     """Validates a spec and compiles it into a Grader.
 
     Args:
         spec: Spec JSON (a dict, as written for the hosted graders API or one of rftkit's own
-            kinds) or an already validated spec model. Where a child spec goes (a value of
+            kinds, ``null`` standing for an unset optional field), a grader object of the
+            ``openai`` SDK (``openai.types.graders.PythonGrader(...)``), or an already
+            validated spec model. Where a child spec goes (a value of
             ``multi``'s ``graders``), an already compiled Grader may stand instead, such as
             ``graders.from_function(fn)``; it is used as it is.
         trusted: Run ``python`` graders' source in this process, without the sandbox. Only for
             code you wrote or reviewed: it can do anything this process can.
+        sandbox_limits: Limits for every ``python`` grader in the spec (nested ones too),
+            taking precedence over the specs' ``timeout_s`` / ``memory_mb`` and the hosted
+            defaults (120 s, 2048 MB). An RL loop wants a shorter timeout than the hosted one.
 
     Returns:
         The compiled Grader. Compilation parses every template, formula and regex, so grading
@@ -162,13 +173,21 @@ def compile_spec(spec: Mapping[str, Any] | BaseSpec | Grader, *, trusted: bool =
 
     if isinstance(spec, Grader):
         return spec
-    options = CompileOptions(trusted=trusted)
+    options = CompileOptions(trusted=trusted, sandbox_limits=sandbox_limits)
     token = _OPTIONS.set(options)
     try:
         parsed = parse_spec(_bind_instances(spec, options.instances, Grader))
         return kinds()[parsed.type].compile(parsed)
     finally:
         _OPTIONS.reset(token)
+
+
+def _from_sdk(data: Any) -> Any:
+    """A grader object of the ``openai`` SDK (``openai.types.graders``, any pydantic model that
+    is not an rftkit spec) as the JSON it stands for; anything else as it is."""
+    if isinstance(data, BaseModel) and not isinstance(data, BaseSpec):
+        return data.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return data
 
 
 def _bind_instances(data: Any, instances: dict[int, Grader], grader_type: type[Grader]) -> Any:
@@ -180,6 +199,7 @@ def _bind_instances(data: Any, instances: dict[int, Grader], grader_type: type[G
     if isinstance(data, grader_type):
         instances[id(data.spec)] = data
         return data.spec
+    data = _from_sdk(data)
     if isinstance(data, Mapping):
         return {key: _bind_instances(value, instances, grader_type) for key, value in data.items()}
     if isinstance(data, list):

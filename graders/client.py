@@ -5,7 +5,7 @@ client (imported on the first call, never at import time), endpoint and key from
 ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` unless overridden, a concurrency limit, retries with
 exponential backoff and jitter that honour ``Retry-After``, a per-attempt timeout and a total
 retry budget, a circuit breaker that fails the rest of a batch at once when the server is
-unreachable (``graders._llm.breaker``), token accounting per model, and an on-disk SQLite cache
+unreachable or never answers (``graders._llm.breaker``), token accounting per model, and an on-disk SQLite cache
 keyed on the whole request. The API key is read from the environment when the HTTP client is built and is never
 logged, stored in the cache or put in an error message.
 
@@ -38,6 +38,7 @@ from graders._llm.aio import on_io_loop, run_on_io_loop, run_sync, submit
 from graders._llm.breaker import CircuitBreaker
 from graders._llm.cache import Cache, default_cache_path
 from graders._llm.chat import ChatRequest, Choice, Completion, ModelCallError, completion_from_json, json_body
+from graders._llm.redact import redact
 from graders._llm.usage import (
     CallLimit,
     CallLimitReached,
@@ -70,6 +71,7 @@ __all__ = [
     "configure",
     "default_cache_path",
     "limit_calls",
+    "redact",
     "settings",
     "shared_cache",
     "track_usage",
@@ -94,10 +96,16 @@ MAX_RETRY_AFTER = 120.0
 # Connections per underlying HTTP client: httpcore scans its whole pool on every request and
 # response, so one pool of 64 connections costs ~1 ms of CPU per call; pools of 8 stay cheap.
 POOL_SIZE = 8
+# A judge reply is a few kilobytes; one over this is an error and is never cached (a 200 MB reply
+# once made a 310 MB cache file). 8 MiB still holds n=16 completions of 100k characters each.
+MAX_REPLY_BYTES = 8 * 1024 * 1024
 _NO_KEY = "no-key-set"  # the openai client refuses to start without a key; local servers need none
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+# Attempt failures that count towards the circuit breaker: the server was not there to answer.
+_UNANSWERED = frozenset({"connection_error", "timeout"})
 _CACHE_HIT = Usage(calls=1, cache_hits=1)
-_JSON: Any = {"headers": {"Content-Type": "application/json"}}
+# "stream": the openai client hands back the response unread, so its size can be capped while reading.
+_JSON: Any = {"headers": {"Content-Type": "application/json", "X-Stainless-Raw-Response": "stream"}}
 
 
 # --- settings --------------------------------------------------------------------------
@@ -381,14 +389,14 @@ class ChatClient:
                     # spends ~1 ms of CPU per call re-validating params and building
                     # pydantic objects, which caps a 64-way judge batch well below 640/s.
                     response = await http.post("/chat/completions", cast_to=self._raw_type, content=body, options=_JSON)
-                    data = await response.aread()
+                    data = await _read_capped(response)
                 self._breaker.record(False, loop.time())
-                return completion_from_json(json_body(data), attempt)
+                return completion_from_json(json_body(self._redacted_body(data)), attempt)
             except Exception as exc:  # noqa: BLE001 - every failure is classified below
-                error = _classify(exc, self, attempt)
+                error = self._redacted_error(_classify(exc, self, attempt))
             finally:
                 slots.put_nowait(slot)
-            self._breaker.record(error.kind == "connection_error", loop.time())
+            self._breaker.record(error.kind in _UNANSWERED, loop.time())
             if not error.retryable or attempt > self.max_retries:
                 raise error
             delay = self._delay(attempt, error.retry_after)
@@ -402,6 +410,25 @@ class ChatClient:
                 )
             log.debug("retrying %s in %.2f s after %s (attempt %d)", request.model, delay, error.kind, attempt)
             await asyncio.sleep(delay)
+
+    def _secrets(self) -> list[str | None]:
+        return [os.environ.get(self.api_key_env)]
+
+    def _redacted_error(self, error: ModelCallError) -> ModelCallError:
+        """The error with the API key and any Authorization value taken out of its message."""
+        message = redact(error.message, self._secrets())
+        if message == error.message:
+            return error
+        return ModelCallError(
+            error.kind, message, status=error.status, attempts=error.attempts, retry_after=error.retry_after
+        )
+
+    def _redacted_body(self, data: bytes) -> bytes:
+        """A reply that echoes the key or an Authorization value, with it taken out (before it is cached)."""
+        key = os.environ.get(self.api_key_env)
+        if (key and key.encode() in data) or b"uthorization" in data or b"earer " in data:
+            return redact(data.decode("utf-8", "replace"), [key]).encode()
+        return data
 
     def _delay(self, attempt: int, retry_after: float | None) -> float | None:
         if retry_after is not None and retry_after > 0:
@@ -443,6 +470,24 @@ class ChatClient:
     def __repr__(self) -> str:
         # Names the variable, never its value.
         return f"<ChatClient {self.base_url} key from ${self.api_key_env} concurrency={self.max_concurrency}>"
+
+
+async def _read_capped(response: Any) -> bytes:
+    """The reply's body, or ``bad_response`` once it passes ``MAX_REPLY_BYTES``; closes the response."""
+    limit = MAX_REPLY_BYTES
+    try:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise ModelCallError("bad_response", f"reply of {int(declared)} bytes is over the {limit} byte limit")
+        parts, size = [], 0
+        async for part in response.aiter_bytes():
+            size += len(part)
+            if size > limit:
+                raise ModelCallError("bad_response", f"reply over the {limit} byte limit")
+            parts.append(part)
+        return b"".join(parts)
+    finally:
+        await response.aclose()
 
 
 def _classify(exc: Exception, client: ChatClient, attempt: int) -> ModelCallError:

@@ -7,7 +7,10 @@
   trainers load by path);
 * ``create_app`` / ``serve``: the HTTP reward service behind ``rftkit serve`` (bounded by
   ``ServerLimits``);
-* ``run_job``: the local RFT job behind ``rftkit train``.
+* ``load_job`` / ``parse_job`` / ``run_job``: the local RFT job behind ``rftkit train`` (a hosted
+  job body runs unchanged; see docs/jobs.md);
+* ``api_server`` / ``ApiSettings``: ``rftkit api``, the hosted graders API for the official
+  ``openai`` client, here in a background thread.
 
 torch and trl are imported only by the code that trains.
 
@@ -20,10 +23,13 @@ Example:
     [1.0]
 """
 
+from rl_adapter._api import ApiSettings, api_server
 from rl_adapter._backend import GraderBackend, MockBackend, RewardBackend
-from rl_adapter._errors import DatasetMismatchError, JobConfigError, RLAdapterError
+from rl_adapter._errors import DataFileError, DatasetMismatchError, JobConfigError, JobFailedError, RLAdapterError
 from rl_adapter._http import HttpBackend
 from rl_adapter._http_limits import ServerLimits
+from rl_adapter._job._config import load_job, parse_job
+from rl_adapter._job._train import JobResult, run_job
 from rl_adapter._lossless import trl_dataset
 from rl_adapter._openrlhf import openrlhf_reward_func, openrlhf_rewards
 from rl_adapter._server import create_app, serve
@@ -31,21 +37,29 @@ from rl_adapter._trl import AsyncTRLReward, TRLReward, check_dataset, completion
 from rl_adapter._verl import verl_compute_score
 
 __all__ = [
+    "ApiSettings",
     "AsyncTRLReward",
+    "DataFileError",
     "DatasetMismatchError",
     "GraderBackend",
     "HttpBackend",
     "JobConfigError",
+    "JobFailedError",
+    "JobResult",
     "MockBackend",
     "RLAdapterError",
     "RewardBackend",
     "ServerLimits",
     "TRLReward",
+    "api_server",
     "check_dataset",
     "completion_to_sample",
     "create_app",
+    "load_job",
     "openrlhf_reward_func",
     "openrlhf_rewards",
+    "parse_job",
+    "run_job",
     "serve",
     "trl_dataset",
     "trl_reward",

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from graders import ErrorKind, Sample, Score
+from graders.client import redact
 
 # A training step waits on this at most once per reward call; long enough for 1024 samples of
 # a slow grader, short enough that a hung service costs one step, not the run.
@@ -131,16 +132,21 @@ class HttpBackend:
         except httpx.TimeoutException:
             return _failed(ErrorKind.REWARD_SERVICE_TIMEOUT, f"no answer from {self.url} within {self.timeout:g} s", n)
         except (httpx.HTTPError, ValueError) as exc:
-            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}", n)
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"{type(exc).__name__}: {self._quoted(str(exc))}", n)
         if response.status_code != 200:
-            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"HTTP {response.status_code}: {response.text[:200]}", n)
+            said = self._quoted(response.text)
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"HTTP {response.status_code}: {said}", n)
         try:
             scores = [Score.from_dict(s) for s in response.json()["scores"]]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a score not an object
-            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"malformed answer: {str(exc)[:200]}", n)
+            return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"malformed answer: {self._quoted(str(exc))}", n)
         if len(scores) != len(samples):
             return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"{len(scores)} scores for {len(samples)} samples", n)
         return [_checked(score) for score in scores]
+
+    def _quoted(self, text: str) -> str:
+        """What the service said, short, and without our token should it echo it."""
+        return redact(text[:1000], [self.token])[:200]
 
     def close(self) -> None:
         """Closes the HTTP client and stops its event loop thread; idempotent."""

@@ -27,9 +27,19 @@ import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+_CONTAINERS = (dict, list)
+
+ErrorBody = Callable[[int, str], Any]
+"""Builds the JSON body of a refusal from its status and message (a server's own error shape)."""
+
+
+def detail_body(status: int, detail: str) -> dict[str, Any]:
+    """The default refusal body: ``{"detail": ...}`` (FastAPI's shape)."""
+    return {"detail": detail}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -88,7 +98,7 @@ def parse_json_body(raw: bytes, limits: ServerLimits) -> Any:
         raise RequestRejected(422, f"body is nested deeper than {limits.max_json_depth} levels") from None
     except ValueError as exc:
         raise RequestRejected(422, f"body is not JSON: {exc}") from None
-    if json_depth(body, limits.max_json_depth + 1) > limits.max_json_depth:
+    if isinstance(body, _CONTAINERS) and json_depth(body, limits.max_json_depth + 1) > limits.max_json_depth:
         # Shallower than the parser's own limit, but deep enough to overflow whatever walks it next.
         raise RequestRejected(422, f"body is nested deeper than {limits.max_json_depth} levels")
     return body
@@ -100,16 +110,13 @@ def json_depth(value: Any, stop: int) -> int:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
         deepest = max(deepest, depth)
         if deepest >= stop:
             return deepest
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        children = node.values() if isinstance(node, dict) else node
+        # A list of three million strings is skipped at C speed: only containers are walked.
+        if any(map(isinstance, children, repeat(_CONTAINERS))):
+            stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
     return deepest
 
 
@@ -152,6 +159,8 @@ class LimitsMiddleware:
         limits: The bounds.
         token: When set, every path but ``open_paths`` needs ``Authorization: Bearer <token>``.
         open_paths: Paths that need no token and never count against the work limit.
+        error_body: The body of a refusal (default ``{"detail": ...}``; ``rftkit api`` sends
+            OpenAI's error shape).
     """
 
     def __init__(
@@ -161,8 +170,10 @@ class LimitsMiddleware:
         *,
         token: str | None = None,
         open_paths: frozenset[str] = frozenset({"/health"}),
+        error_body: ErrorBody = detail_body,
     ) -> None:
         self.app = app
+        self.error_body = error_body
         self.limits = limits
         self.open_paths = open_paths
         self._expected = f"Bearer {token}".encode() if token else None
@@ -176,14 +187,16 @@ class LimitsMiddleware:
         if self._expected is not None:
             given = headers.get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):
-                await send_json(send, 401, "missing or wrong bearer token", close=True)
+                await send_json(send, 401, "missing or wrong bearer token", close=True, body=self.error_body)
                 return
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limits.max_body_bytes:
-            await send_json(send, 413, f"request body over {self.limits.max_body_bytes} bytes", close=True)
+            too_large = f"request body over {self.limits.max_body_bytes} bytes"
+            await send_json(send, 413, too_large, close=True, body=self.error_body)
             return
         if self._active >= self.limits.max_concurrent + self.limits.max_pending:
-            await send_json(send, 503, "server busy: too many requests in flight, retry later", close=True)
+            await send_json(send, 503, "server busy: too many requests in flight, retry later", close=True,
+                            body=self.error_body)  # fmt: skip
             return
         self._active += 1
         try:
@@ -206,14 +219,14 @@ class LimitsMiddleware:
             except TimeoutError:
                 rejected = True
                 await send_json(send, 408, f"request body not received within {self.limits.body_timeout_s:g} s",
-                                close=True)  # fmt: skip
+                                close=True, body=self.error_body)  # fmt: skip
                 return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     # Answer now; the app then sees a disconnect and whatever it sends is dropped.
                     rejected = True
-                    await send_json(send, 413, f"request body over {limit} bytes", close=True)
+                    await send_json(send, 413, f"request body over {limit} bytes", close=True, body=self.error_body)
                     return {"type": "http.disconnect"}
             return message
 
@@ -228,14 +241,17 @@ class LimitsMiddleware:
                 raise
 
 
-async def send_json(send: Send, status: int, detail: str, *, close: bool = False) -> None:
-    """Sends a whole ``{"detail": ...}`` answer; ``close`` ends the connection (its body may be unread)."""
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def send_json(
+    send: Send, status: int, detail: str, *, close: bool = False, body: ErrorBody = detail_body
+) -> None:
+    """Sends a whole JSON answer (``body(status, detail)``, by default ``{"detail": ...}``); ``close``
+    ends the connection (its body may be unread)."""
+    payload = json.dumps(body(status, detail)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def install_handlers(app: Any) -> None:
@@ -309,8 +325,9 @@ def _guarded_protocol(limits: ServerLimits) -> type:
 
         def _headers_overdue(self) -> None:
             self._header_timer = None
-            if self.cycle is self._armed_cycle and not self.transport.is_closing():
-                self.transport.close()  # no request started since the timer was armed
+            # No request started since the timer was armed (a pipelined one may have started as it was).
+            if self.cycle is self._armed_cycle and self.is_idle() and not self.transport.is_closing():
+                self.transport.close()
 
         def is_idle(self) -> bool:
             return self.cycle is None or self.cycle.response_complete

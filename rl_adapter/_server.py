@@ -59,9 +59,10 @@ def _grade_body(raw: bytes, limits: ServerLimits) -> tuple[list[Sample], list[di
     """
     body = parse_json_body(raw, limits)
     samples = body.get("samples") if isinstance(body, dict) else None
+    if isinstance(samples, list):
+        check_sample_count(len(samples), limits)  # first: the checks below walk every sample
     if not isinstance(samples, list) or not all(isinstance(s, str | dict) for s in samples):
         raise RequestRejected(422, "'samples' must be a list of strings or sample objects")
-    check_sample_count(len(samples), limits)
     items = body.get("items")
     if items is None:
         items = [{} for _ in samples]
@@ -84,9 +85,10 @@ def _openrlhf_body(raw: bytes, limits: ServerLimits) -> tuple[list[str], list[st
     if not isinstance(body, dict):
         raise RequestRejected(422, "body must be an object with 'query', 'prompts' and 'labels'")
     query = body.get("query")
+    if isinstance(query, list):
+        check_sample_count(len(query), limits)
     if not isinstance(query, list) or not all(isinstance(q, str) for q in query):
         raise RequestRejected(422, "'query' must be a list of strings")
-    check_sample_count(len(query), limits)
     prompts = body.get("prompts")
     if prompts is None:
         prompts = [""] * len(query)

@@ -34,7 +34,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
                             help="default: the job's method; ppo trains a critic (verl's GAE)")
         parser.add_argument("--model", help="model path or hub id on the cluster (default: the job's model)")
     else:
-        from rl_adapter._server import MAX_BODY_BYTES, MAX_CONCURRENT_BATCHES, TOKEN_ENV
+        from rl_adapter._server import MAX_BODY_BYTES, MAX_CONCURRENT_BATCHES, MAX_SAMPLES, TOKEN_ENV
 
         parser.description = "Serve a grader as an HTTP reward service (OpenRLHF protocol, /grade, /health)."
         parser.add_argument("spec", help="grader spec JSON file")
@@ -45,6 +45,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         )
         parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
         parser.add_argument("--max-concurrent", type=int, default=MAX_CONCURRENT_BATCHES)
+        parser.add_argument("--max-samples", type=int, default=MAX_SAMPLES, help="samples per request (413 past it)")
         parser.add_argument("--label-field", default="label", help="item field for OpenRLHF labels")
         parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
@@ -88,8 +89,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.out:
         job = job.model_copy(update={"output_dir": args.out})
     if args.check:
-        prepare(job, model=args.model, model_aliases=aliases).grader.close()
-        print(f"{args.config}: ok")
+        prep = prepare(job, model=args.model, model_aliases=aliases)
+        prep.grader.close()
+        print(f"{args.config}: ok; hyperparameters {json.dumps(prep.resolved.to_dict())}")
         return 0
     result = run_job(job, max_steps=args.max_steps, resume=args.resume, model=args.model, model_aliases=aliases)
     print(json.dumps(result.summary(), indent=2))
@@ -113,13 +115,16 @@ def _serve(args: argparse.Namespace) -> int:
             f"field {args.label_field!r}: pass --label-field {fields[0]} (or send labels as JSON objects)",
             file=sys.stderr,
         )
+    from rl_adapter._http_limits import ServerLimits
+
     serve(
         backend,
         host=args.host,
         port=args.port,
         token=token,
-        max_body_bytes=args.max_body_bytes,
-        max_concurrent=args.max_concurrent,
+        limits=ServerLimits(
+            max_body_bytes=args.max_body_bytes, max_concurrent=args.max_concurrent, max_samples=args.max_samples
+        ),
         label_field=args.label_field,
         log_level=args.log_level,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -55,10 +56,26 @@ EXAMPLE: dict[str, Any] = {
 class MathSpec(AnswerOptions):
     """Scores 1 when the answer in ``input`` is mathematically equal to ``reference``, else 0.
 
-    Extraction (``extract="auto"``): the last ``\\boxed{...}`` (several boxes: the last
-    counts), else what follows "the answer is" / "Answer:", else the last ``$...$`` of a long
-    output, else the whole text. ``extract="none"`` takes the whole input as the answer. The
-    reference is read the same way (a bare reference stays as it is).
+    Extraction (``extract="auto"``): the ``\\boxed{...}`` answers, else what follows the last
+    answer cue ("the answer is", "Answer:", "Final Answer:", "Answer $9$"; math delimiters right
+    after the cue are read across a line break; a prose sentence "The largest n is 34." is read
+    from its last "is"), else the last ``$...$`` of a long output, else the whole text.
+    ``extract="none"`` takes the whole input as the answer. A reasoning trace (up to the last
+    ``</think>``, see ``reasoning_tags``) is dropped first. The reference is read the same way
+    when it holds a box or, past 40 characters, an answer cue (a worked solution); a bare
+    reference stays as it is.
+
+    Hedging (``hedging="refuse"``, the default): several boxes, or "a or b", answer a reference
+    that is a set (``\\boxed{1}\\boxed{2}`` for ``1, 2``); against any other reference, answers
+    that differ from each other score 0 with ``details["hedge"]`` (boxes equal in value, such as
+    ``15\\frac{39}{40}`` and ``\\frac{639}{40}``, are one answer). ``hedging="allow"`` reads the
+    last box. See docs/math.md.
+
+    Relations: ``relations="bounds"`` (default) lets ``-2 \\le x \\le 7`` answer ``[-2, 7]`` (an
+    inequality of a bare variable with constant bounds only, so an echoed ``x^2 - 4 < 0``
+    answers no interval); ``"separate"`` never equates an inequality with an interval.
+    Matrices in any environment, and scalar multiples and sums of them, compare cell by cell;
+    ``(p,q)=(3,2)`` answers ``(3,2)``; ``precision`` and ``decimal_comma`` as in ``numeric``.
 
     Equal means: the same structure (tuples and intervals in order, with the same brackets;
     sets, bare lists ``1, -2`` and ``\\pm`` in any order; unions; matrices of the same shape)
@@ -100,6 +117,11 @@ class MathSpec(AnswerOptions):
         ),
     )
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=60, allow_inf_nan=False)
+
+
+# An output with a box or an answer cue is read by them; only an unmarked one may be the
+# reference as a whole (prose such as "$g(x)=..$ for some $a>0$").
+_MARKED = re.compile(r"(?i)\\boxed|answer")
 
 
 class _BadReference(Exception):
@@ -189,7 +211,7 @@ class MathGrader(Grader):
             message = f"output is {len(text)} characters, over {MAX_INPUT_CHARS}"
             return Score.failure(ErrorKind.INPUT_TOO_LONG, message, **details)
         text = strip_reasoning(text, self.reasoning_tags)
-        if len(text) <= 2 * len(ref_text) + 50:
+        if len(text) <= 2 * len(ref_text) + 50 and _MARKED.search(text) is None:
             whole = normalize(text)  # an output that is the reference as a whole, e.g. text around $..$
             if key(whole) == key(reference):
                 return Score(1.0, True, {"extracted": clip(whole), **details, "method": "string"})
@@ -204,9 +226,8 @@ class MathGrader(Grader):
             return Score(0.0, False, details)
         comparison = Comparison(self.timeout, relations=self.relations, precision=self.precision)
         try:
-            preds = [structure(a) for a in answers]
-            if len(preds) == 1:
-                preds = [structure(a) for a in alternatives(answers[0])]  # "3 or 5"
+            # one answer may still be several: "3 or 5"
+            preds = [structure(a) for a in (alternatives(answers[0]) if len(answers) == 1 else answers)]
             ok = self._judge(comparison, gold, preds, details)
         except StructureError as exc:
             return Score(0.0, False, {**details, "method": "structure", "note": str(exc)})
@@ -226,7 +247,11 @@ class MathGrader(Grader):
         if len(preds) > 1:
             if gold.kind == "set" and len(gold.parts) > 1:
                 # \boxed{1}\boxed{2} (or "1 or 2") for the set {1, 2}
-                return comparison.equal(gold, Node("set", parts=tuple(_flatten(preds))))
+                if comparison.equal(gold, Node("set", parts=tuple(_flatten(preds)))):
+                    return True
+                if self.refuse_hedges and any(comparison.equal(gold, p) for p in preds):
+                    details["hedge"] = HEDGE_NOTE  # the whole set, and something else besides
+                return False
             first = preds[0]
             if not all(comparison.equal(first, other) for other in preds[1:]):
                 if self.refuse_hedges:

@@ -8,7 +8,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from graders._errors import ABSTENTION_KINDS, ErrorKind
 from graders._formula import Formula
@@ -63,6 +63,18 @@ class MultiSpec(BaseSpec):
     type: Literal["multi"] = "multi"
     graders: dict[str, GraderSpec] = Field(min_length=1)
     calculate_output: str
+
+    @field_validator("graders", mode="before")
+    @classmethod
+    def _keyed_by_variable(cls, value: Any) -> Any:
+        # Two shapes published for the hosted API that it rejects: a list (the API reference's
+        # example) and one bare grader (the openai SDK's MultiGrader type since 1.83).
+        wanted = "not an object of graders keyed by the formula's variable names"
+        if isinstance(value, list):
+            raise ValueError(f"graders is a list, {wanted}")
+        if isinstance(value, Mapping) and isinstance(value.get("type"), str):
+            raise ValueError(f"graders is a single grader (type {value['type']!r}), {wanted}")
+        return value
 
 
 class MultiGrader(Grader):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from fractions import Fraction
@@ -113,6 +114,12 @@ def _compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
     return compiled
 
 
+@functools.lru_cache(maxsize=4096)
+def _reference(text: str, mode: str, pattern: re.Pattern[str] | None, decimal_comma: bool) -> Number | None:
+    # a reference is read once: a GSM8K solution is graded against many samples
+    return pick(text, mode, pattern, reference=True, decimal_comma=decimal_comma).number
+
+
 def _readings(number: Number, percent: str) -> tuple[Fraction, ...]:
     if not number.percent or percent == "as_written":
         return (number.value,)
@@ -146,7 +153,7 @@ class NumericGrader(Grader):
         ref_text = self.reference.render(sample, item)
         if len(ref_text) > MAX_INPUT_CHARS:
             return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, f"reference is over {MAX_INPUT_CHARS} characters")
-        ref = pick(ref_text, self.reference_mode, self.pattern, reference=True, decimal_comma=self.decimal_comma).number
+        ref = _reference(ref_text, self.reference_mode, self.pattern, self.decimal_comma)
         if ref is None:
             no_number = "no number in the reference"
             return Score.failure(ErrorKind.REFERENCE_PARSE_ERROR, no_number, reference=clip(ref_text))

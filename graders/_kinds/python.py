@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import dataclasses
 import json
+import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from graders._errors import SpecError
 from graders._grader import Grader, SampleLike, error_score
@@ -30,9 +33,36 @@ from graders._sandbox import (
     to_score,
 )
 from graders._spec import BaseSpec
-from graders._types import Sample, Score
+from graders._types import Sample, Score, ScoreError
 
 _EMPTY: Mapping[str, Any] = {}
+
+# The hosted sandbox's limits per call: 2 minutes of wall time, 2 GB of memory. A spec compiled
+# without other limits gets these, so a hosted grader that is slow but within them scores the
+# same here. In an RL loop, pass tighter ones (``compile_spec(spec, sandbox_limits=...)``).
+HOSTED_LIMITS = SandboxLimits(timeout_s=120.0, memory_mb=2048)
+# The hosted sandbox images rftkit knows; their packages are in the ``hosted-python`` extra.
+KNOWN_IMAGE_TAGS = frozenset({"2025-05-08", "alpha"})
+# The hosted image's packages by import name -> distribution name (pyproject's hosted-python).
+HOSTED_PACKAGES: Mapping[str, str] = {
+    "numpy": "numpy",
+    "scipy": "scipy",
+    "sympy": "sympy",
+    "pandas": "pandas",
+    "rapidfuzz": "rapidfuzz",
+    "sklearn": "scikit-learn",
+    "rouge_score": "rouge-score",
+    "deepdiff": "deepdiff",
+    "jsonschema": "jsonschema",
+    "pydantic": "pydantic",
+    "yaml": "pyyaml",
+    "nltk": "nltk",
+    "sqlparse": "sqlparse",
+    "rdkit": "rdkit",
+    "skbio": "scikit-bio",
+    "ast_grep_py": "ast-grep-py",
+}
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
 
 EXAMPLE: dict[str, Any] = {
     "type": "python",
@@ -51,7 +81,14 @@ class PythonSpec(BaseSpec):
     Anything but a finite float (an exception, ``None``, a string, NaN, infinity, a number
     beyond 1e9 in size) scores 0 with ``python_grader_runtime_error`` and the traceback in
     ``details``. ``image_tag`` is accepted for compatibility and recorded in ``details``: the
-    code runs against the packages installed here, whatever the tag says.
+    code runs against the packages installed here, whatever the tag says; the extra
+    ``rftkit[hosted-python]`` installs those of the hosted image ``2025-05-08``. A tag rftkit
+    does not know gives a warning. ``pass_threshold`` (from the hosted evals API) sets the
+    Score's ``passed`` to ``value >= pass_threshold``; the value is unchanged.
+
+    Each call may take ``timeout_s`` seconds and ``memory_mb`` of memory (default: the hosted
+    limits, 120 s and 2048 MB). Limits given when compiling take precedence over both:
+    ``compile_spec(spec, sandbox_limits=...)`` or ``PythonGrader(spec, limits=...)``.
     """
 
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
@@ -59,6 +96,23 @@ class PythonSpec(BaseSpec):
     type: Literal["python"] = "python"
     source: str
     image_tag: str | None = None
+    pass_threshold: float | None = None
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="rftkit: wall-clock seconds per call (default 120, the hosted limit)."
+    )
+    memory_mb: int | None = Field(
+        default=None, ge=64, description="rftkit: memory per sandbox worker in MB (default 2048, the hosted limit)."
+    )
+
+
+def spec_limits(spec: PythonSpec) -> SandboxLimits:
+    """The sandbox limits a spec asks for: the hosted ones, with its own overrides."""
+    changes: dict[str, Any] = {}
+    if spec.timeout_s is not None:
+        changes["timeout_s"] = spec.timeout_s
+    if spec.memory_mb is not None:
+        changes["memory_mb"] = spec.memory_mb
+    return dataclasses.replace(HOSTED_LIMITS, **changes)
 
 
 def check_source(source: str) -> None:
@@ -115,7 +169,8 @@ class PythonGrader(Grader):
         sandbox: Run ``spec.source`` in sandboxed worker processes (the default). False runs it
             in this process: only for code you wrote or reviewed.
         fn: Grade with this in-process function instead of ``spec.source`` (``from_function``).
-        limits: Sandbox limits (default ``SandboxLimits()``).
+        limits: Sandbox limits (default: the spec's ``timeout_s`` / ``memory_mb``, else the
+            hosted limits, ``HOSTED_LIMITS``).
         workers: Sandbox pool size (default: one per core, at most 8).
 
     Raises:
@@ -142,6 +197,16 @@ class PythonGrader(Grader):
             check_source(spec.source)
         super().__init__(spec)
         self._extra = {"image_tag": spec.image_tag} if spec.image_tag is not None else {}
+        if spec.image_tag is not None and spec.image_tag not in KNOWN_IMAGE_TAGS:
+            warnings.warn(
+                f"python grader {spec.name!r}: unknown image_tag {spec.image_tag!r} (known: "
+                f"{', '.join(sorted(KNOWN_IMAGE_TAGS))}); its code runs against the packages installed here",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.pass_threshold = spec.pass_threshold
+        if limits is None:
+            limits = spec_limits(spec)
         self.pool: SandboxPool | None = None
         self.fn = fn
         self._args = (spec, sandbox, fn, limits, workers)
@@ -171,6 +236,16 @@ class PythonGrader(Grader):
             return [self.grade(s, i) for s, i in zip(samples, items, strict=True)]
 
     def _grade_all(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+        scores = self._run_all(samples, items)
+        threshold = self.pass_threshold
+        for score in scores:
+            if score.error is not None:
+                score.error = _with_install_hint(score.error)
+            elif threshold is not None:
+                score.passed = score.value >= threshold
+        return scores
+
+    def _run_all(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         if self._load_error is not None:
             return [to_score(self._load_error, self._extra) for _ in samples]
         if self.pool is None:
@@ -217,6 +292,20 @@ class PythonGrader(Grader):
             self.pool.close()
 
 
+def _with_install_hint(error: ScoreError) -> ScoreError:
+    """The error of a grader that imports a package missing here, saying how to install it."""
+    found = _NO_MODULE.search(error.message)
+    if found is None:
+        return error
+    module = found.group(1).split(".")[0]
+    package = HOSTED_PACKAGES.get(module)
+    if package is None:
+        hint = f"{module} is not installed here, and was not in the hosted sandbox image either"
+    else:
+        hint = f"{package} was in the hosted sandbox image; install it with: pip install 'rftkit[hosted-python]'"
+    return ScoreError(error.kind, f"{error.message} ({hint})")
+
+
 def _rebuild(
     spec: PythonSpec,
     sandbox: bool,
@@ -248,4 +337,5 @@ def _plain(item: Mapping[str, Any]) -> Any:
 
 @register(PythonSpec, hosted=True)
 def compile_python(spec: PythonSpec) -> Grader:
-    return PythonGrader(spec, sandbox=not compile_options().trusted)
+    options = compile_options()
+    return PythonGrader(spec, sandbox=not options.trusted, limits=options.sandbox_limits)

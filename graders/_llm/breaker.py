@@ -1,12 +1,13 @@
 """A circuit breaker for one model server: a dead endpoint fails the rest of a batch at once.
 
 Without it, every call of a batch spends its whole retry schedule on a server that is not
-there: with the defaults (6 retries, backoff up to 30 s) 1,024 judge calls took about 4 hours
-to turn into error scores. After ``threshold`` connection failures in a row, the breaker opens:
-calls fail at once, with the same ``connection_error`` a retried call would have ended with,
-for ``cooldown_s``. Then calls go through again, and one more failure opens it again.
+there: with the defaults (120 s per attempt, 8 at a time) 1,024 judge calls to a host that never
+answers took about 4.3 hours to turn into error scores. After ``threshold`` failed attempts in a
+row, the breaker opens: calls fail at once with ``connection_error`` for ``cooldown_s``. Then
+calls go through again, and one more failure opens it again.
 
-Only connection failures count: a server that answers, even with an error, is there.
+What counts as failed: an attempt that could not connect, or got no answer within the timeout
+(a blackholed host, a hung server). A server that answers, even with an error, is there.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ DEFAULT_COOLDOWN_S = 30.0
 
 
 class CircuitBreaker:
-    """Counts consecutive connection failures to one server; used only on the client's I/O loop."""
+    """Counts consecutive unanswered attempts to one server; used only on the client's I/O loop."""
 
     def __init__(self, url: str, threshold: int | None = None, cooldown_s: float | None = None) -> None:
         self.url = url
@@ -42,13 +43,13 @@ class CircuitBreaker:
             self.failures = self.threshold - 1  # one more failure opens it again
             return None
         return (
-            f"cannot reach {self.url}: {self.failures} connection failures in a row, "
+            f"cannot reach {self.url}: {self.failures} attempts in a row got no answer, "
             f"not trying again for {self._open_until - now:.0f} s"
         )
 
-    def record(self, connection_failed: bool, now: float) -> None:
+    def record(self, unanswered: bool, now: float) -> None:
         """Counts one attempt's outcome; opens the breaker (and says so once) at the threshold."""
-        if not connection_failed:
+        if not unanswered:
             if self.tripped:
                 log.warning("%s answers again; model calls resume", self.url)
             self.failures, self.tripped, self._open_until = 0, False, None
@@ -60,6 +61,6 @@ class CircuitBreaker:
                 return  # still down after the cooldown: already said
             self.tripped = True
             log.warning(
-                "%s: %d connection failures in a row; failing the remaining model calls at once for %g s",
+                "%s: %d attempts in a row got no answer; failing the remaining model calls at once for %g s",
                 self.url, self.failures, self.cooldown_s,
             )  # fmt: skip

@@ -21,6 +21,9 @@ from typing import Any
 BUSY_TIMEOUT_MS = 30_000
 DEFAULT_CACHE_ENV = "RFTKIT_CACHE"
 """Environment variable naming the cache file; ``off`` (or ``0``, ``none``) turns caching off."""
+# A response larger than this is answered but not stored: one huge reply must not grow the file
+# by hundreds of megabytes (the client already refuses replies over 8 MiB on the wire).
+MAX_ENTRY_CHARS = 8 * 1024 * 1024
 # Keys per IN (...) query: below SQLite's default limit on bound parameters.
 _CHUNK = 500
 _OFF = frozenset({"off", "0", "none", "false", "no"})
@@ -115,6 +118,9 @@ class Cache:
     def put(self, key: str, model: str, response: dict[str, Any]) -> None:
         """Stores ``response`` under ``key`` (replacing an older one)."""
         text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+        if len(text) > MAX_ENTRY_CHARS:
+            _log.warning("not caching a %d-character response from %s (limit %d)", len(text), model, MAX_ENTRY_CHARS)
+            return
         try:
             with self._lock:
                 conn = self._connection()

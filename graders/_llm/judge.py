@@ -21,7 +21,7 @@ from graders._errors import ErrorKind
 from graders._grader import Grader, SampleLike, error_score
 from graders._llm.judge_parse import Parsed, ReplyParseError, parse_reply
 from graders._llm.usage import ScoreBatch, track_usage
-from graders._spec import InputAudio, InputImage, InputText, Message
+from graders._spec import InputAudio, InputImage, InputText, Message, SamplingParams
 from graders._template import Template
 from graders._types import Sample, Score, clip
 
@@ -36,6 +36,9 @@ log = logging.getLogger("graders.judge")
 JUDGE_VERSION = "1"
 # Statuses with which servers reject a response_format they do not support.
 _FORMAT_REJECTED = frozenset({400, 422})
+# The hosted judge's sampling when a spec leaves these out (spec spelling -> value). Sent, so a
+# server with other defaults (vLLM's max_tokens of 16, a low default temperature) samples alike.
+HOSTED_SAMPLING_DEFAULTS: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, "max_completions_tokens": 4096}
 
 STEPS_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -76,16 +79,7 @@ class JudgeGrader(Grader, abc.ABC):
         super().__init__(spec, fields)
         self.model = spec.model
         self.samples = spec.judge_samples or 1
-        params = spec.sampling_params
-        self._params: dict[str, Any] = {}
-        if params is not None:
-            self._params = {
-                "temperature": params.temperature,
-                "top_p": params.top_p,
-                "seed": params.seed,
-                "max_completion_tokens": params.max_completions_tokens,
-                "reasoning_effort": params.reasoning_effort,
-            }
+        self._params = sampling_request_params(spec.sampling_params)
         # None: try structured output and fall back; True: require it; False: never send it.
         self.structured: bool | None = spec.structured_output
         self._response_format = {
@@ -263,6 +257,24 @@ class JudgeGrader(Grader, abc.ABC):
         """The Score of one sample from the judge's replies (several when it is sampled n times)."""
 
 
+def sampling_request_params(params: SamplingParams | None) -> dict[str, Any]:
+    """The chat request's sampling parameters for a spec's ``sampling_params``.
+
+    A field left out gets the hosted default (``HOSTED_SAMPLING_DEFAULTS``); a field set to
+    ``null`` is not sent, leaving it to the server. A whole ``sampling_params: null`` (what an
+    SDK object's ``model_dump()`` writes when it is unset) counts as left out.
+    """
+    given = params.model_fields_set if params is not None else set()
+    values: dict[str, Any] = {}
+    for name in ("temperature", "top_p", "seed", "max_completions_tokens", "reasoning_effort"):
+        if name in given:
+            values[name] = getattr(params, name)
+        else:
+            values[name] = HOSTED_SAMPLING_DEFAULTS.get(name)
+    values["max_completion_tokens"] = values.pop("max_completions_tokens")  # the chat API's spelling
+    return values
+
+
 def _with_hint(messages: list[dict[str, Any]], hint: str) -> list[dict[str, Any]]:
     """The messages with the answer format appended to the last user message (or as a new one)."""
     out = [dict(m) for m in messages]
@@ -337,9 +349,12 @@ def _compile_message(message: Message, path: tuple[str | int, ...]) -> tuple[str
     return message.role, [_compile_part(content, (*path, "content"))]
 
 
-def _compile_part(part: InputText | InputImage | InputAudio, path: tuple[str | int, ...]) -> _Part:
+def _compile_part(part: str | InputText | InputImage | InputAudio, path: tuple[str | int, ...]) -> _Part:
+    if isinstance(part, str):  # a plain string in a content list is a text part, as the SDK allows
+        return _TextPart(Template.parse(part, path), plain=False)
     if isinstance(part, InputText):
         return _TextPart(Template.parse(part.text, (*path, "text")), plain=False)
     if isinstance(part, InputImage):
         return _ImagePart(Template.parse(part.image_url, (*path, "image_url")), part.detail)
-    return _AudioPart(Template.parse(part.data, (*path, "data")), part.format)
+    audio = part.input_audio
+    return _AudioPart(Template.parse(audio.data, (*path, "input_audio", "data")), audio.format)

@@ -18,16 +18,16 @@ from fractions import Fraction
 from graders._math.expr import TooLarge, Unsupported, exact, parse
 from graders._math.numbers import MARKER_SPAN, Number, boxed_contents, first_number, fold, last_number
 
-# Reasoning traces of thinking models; everything up to the last closing tag is thought, not answer.
-DEFAULT_REASONING_TAGS = ("<think>", "</think>")
 # An arithmetic answer longer than this is not an unreduced final value but a derivation.
 MAX_ARITHMETIC_CHARS = 120
 
-_OPERAND = r"\(?\s*[-+]?\s*(?:\\\$|\$)?\s*(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?\s*\)?"
+# No two whitespace runs may meet without a token between them: "1" and 9,000 spaces would
+# otherwise backtrack quadratically.
+_OPERAND = r"(?:\(\s*)?(?:[-+]\s*)?(?:\\?\$\s*)?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:\s*\))?"
 _OPERATOR = r"(?:[-+*/^×÷·]|\\times|\\cdot|\\div|x(?=\s))"
 # A plain arithmetic expression: numbers joined by operators (at least one operator).
 _ARITHMETIC = re.compile(rf"{_OPERAND}(?:\s*{_OPERATOR}\s*{_OPERAND})+")
-_EQUALS = re.compile(r"\s*(?:=|\\approx|≈)\s*")
+_EQUALS = re.compile(r"\s*=\s*")  # "1/3 ≈ 0.33" keeps 1/3: an approximation is not the value
 # What joins one committed answer to another: "or", "or maybe", ", maybe", a bare list comma.
 _HEDGE_JOIN = re.compile(
     r"(?:\s+(?!or\b|and\b)[A-Za-z]{1,12}){0,2}"  # a unit word or two after the number ("18 dollars or 25")
@@ -84,7 +84,7 @@ def _value_at(text: str, pos: int) -> tuple[Number | None, int]:
         pos = equals.end()
 
 
-_NUMBER_START = re.compile(r"\s*(?:\(?\s*[-+]?\s*(?:\\\$|\$|€|£|¥|₹)?\s*\.?\d|-?\\[dt]?frac)")
+_NUMBER_START = re.compile(r"(?:(?:\(\s*)?(?:[-+]\s*)?(?:(?:\\\$|\$|€|£|¥|₹)\s*)?\.?\d|-?\\[dt]?frac)")
 
 
 def _first_number_at(text: str, pos: int, *, anchored: bool = False) -> tuple[Number, int] | None:
@@ -119,14 +119,6 @@ def read_span(text: str) -> tuple[Number | None, list[Number]]:
             break
         others.append(other)
     return number, others
-
-
-def different(numbers: list[Number]) -> list[Number]:
-    """The distinct values among ``numbers``, in order (``18`` and ``18.0`` are one value)."""
-    seen: dict[Fraction, Number] = {}
-    for number in numbers:
-        seen.setdefault(number.value, number)
-    return list(seen.values())
 
 
 _OR_BEFORE = re.compile(

@@ -26,6 +26,8 @@ MAX_CUE_SPAN = 2_000
 MAX_BOXES = 32
 _LEADING_DELIMITER = re.compile(r"\s*(\$|\\\(|\\\[)")
 _JOINED = re.compile(r"\s*(?:,\s*)?or\b")
+_CLAUSE = re.compile(r",?\s+(?:since|because|as|which|where)\s")
+_BOLD = re.compile(r"\*\*(.+?)\*\*\.?")
 _SENTENCE_END = re.compile(r"(?<=[^\s.])\.(?:\s|$)")
 _PROSE_VERB = re.compile(r"\b(?:is|are|equals|was|be)\b")
 _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
@@ -37,17 +39,31 @@ _TEXT_CMD = re.compile(
     r"\\(?:text|textbf|textit|textrm|textsf|mbox|mathrm|mathbf|textnormal|operatorname)\s*\{([^{}]*)\}"
 )
 _UNIT_TAIL = re.compile(
-    r"(?<=[\d}\s])\s*\\(?:text|textbf|textit|textrm|textsf|textnormal|mbox|mathrm)"
-    r"\s*\{(?!\s*(?:or|and)\s*\})\s*[a-zA-Z][a-zA-Z .]*\}(?:\^\{?\d\}?)?"  # a unit, not "\\text{ or }"
+    r"(?:(?<=[\d}])|(?<=[\d}]\s))\s*\\(?:text|textbf|textit|textrm|textsf|textnormal|mbox|mathrm)"
+    r"\s*\{(?!\s*(?:or|and)\s*\})\s*[a-zA-Z][a-zA-Z ./]*\}(?:\^\{?\d\}?)?"  # a unit, not "\\text{ or }"
 )
 _PLAIN_UNIT = re.compile(r"(?<=\d)\s+([a-zA-Z]{2,})(?:\^\{?\d\}?)?\.?\s*$")
-_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|°|\\degree")
+_DEGREES = re.compile(r"\^\s*(?:\{\s*\\circ\s*\}|\\circ)|\\circ|°|\\degree")  # not the space after it
 _SPACING = re.compile(r"(\\\\)|\\[,!;: ]|~|\\(?:left|right|big|Big|bigl|bigr|Bigl|Bigr)(?![a-zA-Z])|\\displaystyle")
 _RELATIONS = (
     ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="), ("\\ge", ">="), ("\\neq", "!="), ("\\ne", "!="),
     ("\\leqslant", "<="), ("\\geqslant", ">="), ("\\lt", "<"), ("\\gt", ">"), ("≤", "<="), ("≥", ">="),
     ("≠", "!="), ("\\in", " in "),
 )  # fmt: skip
+_WHITESPACE = re.compile(r"\s+")
+# Symbols models print instead of their LaTeX commands (the space keeps "2π" from becoming "2\\pix").
+_UNICODE_MATH = str.maketrans(
+    {"∞": "\\infty ", "π": "\\pi ", "√": "\\sqrt ", "×": "\\times ", "·": "\\cdot ", "÷": "\\div ",
+     "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne "}
+)  # fmt: skip
+_RELATION_PLAIN = dict(_RELATIONS)
+# one pass for every spelling; longest first, so \\leq is not read as \\le followed by q
+_RELATION = re.compile(
+    "|".join(
+        re.escape(k) + ("(?![a-zA-Z])" if k[0] == "\\" else "")
+        for k in sorted(_RELATION_PLAIN, key=len, reverse=True)
+    )
+)
 _REL_OPS = ("<=", ">=", "!=", " in ", "=", "<", ">")
 _FUNCTION_WORDS = frozenset({"sqrt", "pi", "sin", "cos", "tan", "cot", "sec", "csc", "ln", "log", "exp"})
 
@@ -56,7 +72,9 @@ def extract_answers(text: str) -> tuple[list[str], bool]:
     """The final answers in a model output and whether one was marked: every ``\\boxed{}``
     (innermost, the last ``MAX_BOXES``), else what follows the last answer cue, else the last
     ``$...$`` math; else (unmarked) the whole text."""
-    text = _BOX_TYPO.sub("\\\\boxed{", fold(text))
+    text = fold(text)
+    if "beginboxed" in text:
+        text = _BOX_TYPO.sub("\\\\boxed{", text)
     boxes = [b for b in boxed_contents(text)[-MAX_BOXES:] if "\\boxed" not in b and "\\fbox" not in b]
     if boxes:
         return boxes, True
@@ -68,12 +86,6 @@ def extract_answers(text: str) -> tuple[list[str], bool]:
         start, end, _, _ = shown[-1]
         return [text[start:end]], True
     return [text], False
-
-
-def extract_answer(text: str) -> tuple[str, bool]:
-    """The last of ``extract_answers``."""
-    answers, marked = extract_answers(text)
-    return answers[-1], marked
 
 
 def after_cue(text: str) -> str | None:
@@ -93,6 +105,10 @@ def after_cue(text: str) -> str | None:
             if span_start == 0 and joined is None:
                 return rest[lead.start(1) + start : lead.start(1) + end]
     line = _SENTENCE_END.split(rest.split("\n", 1)[0], maxsplit=1)[0]
+    line = _CLAUSE.split(line, maxsplit=1)[0]  # "12, since 5+7=12": the reason is not the answer
+    bold = _BOLD.fullmatch(line.strip())
+    if bold is not None:
+        line = bold.group(1)  # markdown **12**
     plain = _unwrap_math(line)
     verb = list(_PROSE_VERB.finditer(plain))
     if verb and _PROSE_WORD.search(plain[: verb[-1].start()]):
@@ -155,18 +171,30 @@ def normalize(text: str, *, plain_units: bool = False) -> str:
     only, since in a reference ``5 ab`` may be a product.
     """
     s = fold(text).strip()
-    s = s.replace("\\$", "")  # a dollar amount, before $ is read as a math delimiter
-    s = _unwrap_math(s)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("$", "")
-    s = _THOUSANDS.sub(r"\1", s)
-    s = _SPACING.sub(lambda m: m.group(1) or " ", s)
-    s = _DEGREES.sub("", s)
-    s = _UNIT_TAIL.sub("", s)
-    s = _TEXT_CMD.sub(lambda m: m.group(1), s)
-    for latex, plain in _RELATIONS:
-        s = re.sub(re.escape(latex) + r"(?![a-zA-Z])", plain, s)
-    s = s.replace("\\%", "%").replace("\\mid", "|").replace("\\varnothing", "\\emptyset")
-    s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
+    # each pass runs only when its trigger is there: this is on the per-sample path
+    if "$" in s or "\\(" in s or "\\[" in s:
+        s = s.replace("\\$", "")  # a dollar amount, before $ is read as a math delimiter
+        s = _unwrap_math(s).replace("$", "")
+    command = "\\" in s
+    if command:
+        s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    if "," in s:
+        s = _THOUSANDS.sub(r"\1", s)
+    if command or "~" in s:
+        s = _SPACING.sub(lambda m: m.group(1) or " ", s)
+    if "circ" in s or "°" in s or "degree" in s:
+        s = _DEGREES.sub("", s)
+    if command:
+        s = _UNIT_TAIL.sub("", s)
+        s = _TEXT_CMD.sub(lambda m: m.group(1), s)
+    if not s.isascii():
+        s = s.translate(_UNICODE_MATH)
+        command = "\\" in s
+    if command:
+        s = _RELATION.sub(lambda m: _RELATION_PLAIN[m.group()], s)
+    if command:
+        s = s.replace("\\%", "%").replace("\\mid", "|").replace("\\varnothing", "\\emptyset")
+    s = _WHITESPACE.sub(" ", s).strip().rstrip(".").strip()
     if s in _EMPTY_SET_SPELLINGS:
         s = "\\emptyset"
     unit = _PLAIN_UNIT.search(s) if plain_units else None
@@ -177,7 +205,7 @@ def normalize(text: str, *, plain_units: bool = False) -> str:
 
 def key(text: str) -> str:
     """A spelling-insensitive key for the cheap string comparison."""
-    return re.sub(r"\s+", "", text)
+    return _WHITESPACE.sub("", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +232,8 @@ class StructureError(ValueError):
 
 def _split_top(s: str, separators: tuple[str, ...]) -> list[str]:
     """``s`` split at separators outside every bracket pair."""
+    if not any(sep in s for sep in separators):
+        return [s]
     parts: list[str] = []
     depth = 0
     start = 0
@@ -312,6 +342,7 @@ _CHAIN_DOWN = re.compile(
     rf"^(?P<hi>{_BOUND_SIDE})\s*(?P<hop>>=|>)\s*(?P<var>[a-zA-Z])\s*(?P<lop>>=|>)\s*(?P<lo>{_BOUND_SIDE})$"
 )
 _ONE_BOUND = re.compile(rf"^(?P<a>{_BOUND_SIDE})\s*(?P<op><=|>=|<|>)\s*(?P<b>{_BOUND_SIDE})$")
+_NOT_EQUAL = re.compile(rf"^(?P<a>{_BOUND_SIDE})\s*(?P<op>!=)\s*(?P<b>{_BOUND_SIDE})$")
 _NAME_ONLY = re.compile(r"^[a-zA-Z]$")
 
 
@@ -326,14 +357,16 @@ def as_interval(text: str) -> str | None:
         hi_close = "]" if m.group("hop") in ("<=", ">=") else ")"
         lo, hi = m.group("lo").strip(), m.group("hi").strip()
         return None if lo == "" or hi == "" else f"{lo_open}{lo}, {hi}{hi_close}"
-    m = _ONE_BOUND.match(text)
+    m = _ONE_BOUND.match(text) or _NOT_EQUAL.match(text)
     if m is None:
         return None
     a, op, b = m.group("a").strip(), m.group("op"), m.group("b").strip()
     if _NAME_ONLY.match(b) and not _NAME_ONLY.match(a):
-        a, b, op = b, a, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}[op]
+        a, b, op = b, a, {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}[op]
     if not _NAME_ONLY.match(a):
         return None
+    if op == "!=":
+        return f"(-\\infty, {b}) \\cup ({b}, \\infty)"
     closed = "=" in op
     if op.startswith(">"):
         return f"{'[' if closed else '('}{b}, \\infty)"
@@ -341,9 +374,12 @@ def as_interval(text: str) -> str | None:
 
 
 def interval_bounds(text: str) -> list[str]:
-    """The bounds of the interval ``as_interval`` made (for the constant check)."""
-    inner = text.strip()[1:-1]
-    return [p.strip() for p in _split_top(inner, (",",))]
+    """The bounds of the intervals ``as_interval`` made (for the constant check)."""
+    return [
+        bound.strip()
+        for interval in _split_top(text, ("\\cup",))
+        for bound in _split_top(interval.strip()[1:-1], (",",))
+    ]
 
 
 def structure(s: str, depth: int = 0) -> Node:

@@ -23,12 +23,13 @@ MAX_NUMBER_DIGITS = 64
 MAX_EXPONENT = 400
 # last_number reads this many final characters first: long outputs end in their answer.
 TAIL_CHARS = 4_000
+# first_number reads a text up to this long in one pass; a longer one lazily, number by number.
+SHORT_TEXT = 2_000
 # Balanced-brace scan of \boxed{...}: a box holding more than this is not a final answer.
 MAX_BOX_CHARS = 10_000
 
 # Characters folded before matching: minus signs and dashes that models print for "-".
 _MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-", "\u2796": "-"})
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # A character whose compatibility form is longer than this is kept as it is (see ``fold``).
 MAX_FOLD_GROWTH = 3
@@ -76,7 +77,7 @@ def fold(text: str) -> str:
     ``MAX_FOLD_GROWTH`` characters stays as it is: NFKC of the whole text would turn a
     megabyte of U+FDFA into 18 megabytes that every later pass then reads.
     """
-    if _NON_ASCII.search(text) is None:
+    if text.isascii():
         return text
     return _NON_ASCII_RUN.sub(_fold_run, text).translate(_MINUS)
 
@@ -128,7 +129,8 @@ def _fraction(m: re.Match[str]) -> Number | None:
 def _candidates(text: str) -> list[tuple[int, re.Match[str], bool]]:
     """Number-shaped matches in order: (start, match, is_fraction); read lazily by the callers,
     so a text of 100,000 numbers costs one regex pass, not 100,000 Fractions."""
-    text = _GROUPED.sub(",", text)
+    if "{" in text or "\\" in text:
+        text = _GROUPED.sub(",", text)
     fractions = sorted(
         ((m.start(), m.end(), m) for pattern in (_FRAC, _MIXED) for m in pattern.finditer(text)),
         key=lambda t: t[0],
@@ -156,6 +158,12 @@ def first_number(text: str) -> Number | None:
     The three patterns are merged lazily by position, so the cost is that of the text up to the
     first number, not of every number in it (``"1 "`` x 500,000 would build 500,000 matches).
     """
+    if len(text) <= SHORT_TEXT:
+        for _, m, is_fraction in _candidates(text):  # a short text: one list is cheaper than the lazy merge
+            number = _number(m, is_fraction)
+            if number is not None:
+                return number
+        return None
     text = _GROUPED.sub(",", text)
     fractions = heapq.merge(
         ((m.start(), 0, m) for m in _FRAC.finditer(text)),

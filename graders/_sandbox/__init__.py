@@ -1,44 +1,24 @@
 """The sandbox for ``python`` graders: warm worker processes that run untrusted grader code.
 
 A python grader spec is a file someone sends you, and its ``source`` runs inside your training
-loop. The pool runs it in separate worker processes, never in the caller's process, and
-confines each worker as far as the platform allows without privileges. This is a threat
-model, not a promise.
+loop. The pool runs it in separate worker processes, never in the caller's process, and each
+worker confines itself as far as the platform allows before it loads the source. The threat
+model (what is contained, what is not, and why) is ``docs/security.md``; in short:
 
-What every platform gets:
+* every platform: a separate process (``python -I``) without the caller's environment; a
+  wall-clock and CPU limit per call; rlimits on memory (address space plus the working
+  directory), file size, open files and core dumps; captured, bounded output; a fresh module
+  and an emptied working directory for every call (``SandboxLimits.fresh_per_call``); a
+  worker that times out, crashes, or leaves threads or processes behind is replaced; a source
+  that fails to load is failed at once for every later call;
+* Linux with user namespaces and seccomp (``_isolate``): no network, a read-only file system
+  but the tmpfs working directory, a private ``/proc`` and IPC namespace, no capabilities,
+  and a seccomp filter against new processes and programs, nested namespaces, AF_UNIX
+  sockets, memfd and shared memory, io_uring and ptrace;
+* where the caller may make a cgroup (``_cgroup``): hard caps on tasks and RAM, and a kill
+  that reaches everything the worker started.
 
-* a separate process per worker (``python -I``), started without the caller's environment
-  variables (only ``PATH``, ``HOME``, ``TMPDIR``, ``LANG`` and thread-count variables are set),
-  in a fresh temporary working directory, removed when the worker stops;
-* a wall-clock limit per call (the worker interrupts user code; if that fails the pool kills
-  the worker), rlimits on address space, CPU time, file size and core dumps;
-* stdout and stderr of user code captured and cut to a few kB (``details``); fd-level writes
-  go to /dev/null;
-* a worker that times out, crashes or exceeds its memory is killed (with its process group)
-  and replaced; the call gets ``python_grader_timeout`` or ``python_grader_server_error`` and
-  the rest of the batch goes to a fresh worker.
-
-What Linux adds where unprivileged user namespaces and seccomp are allowed (most desktop and CI
-kernels; not inside some container runtimes). ``PythonGrader.isolation`` reports what a
-worker got:
-
-* a network namespace: no network at all, not even loopback to the caller's servers;
-* a mount namespace in which every mount is read-only, except the working directory, a
-  fresh size-capped tmpfs: user code cannot write outside it;
-* a PID namespace with a fresh ``/proc``: the caller's processes (and their environment
-  variables in ``/proc/PID/environ``) are out of sight;
-* seccomp refusing new processes (no fork bombs, no subprocesses; threads are allowed) and
-  ``ptrace`` / ``process_vm_readv`` / ``process_vm_writev``;
-* every capability dropped, ``no_new_privs`` set.
-
-What is *not* isolated: user code can read every file the caller's user can read (datasets,
-``~/.ssh``, credentials files), use CPU and memory up to the limits, and see the machine's
-hardware. Where namespaces are unavailable, the network is only guarded by ``socket.socket``
-refusing to be created (code that imports ``_socket`` passes), files outside the working
-directory can be written wherever the user may write, ``/proc`` shows the caller's processes
-(and, without seccomp, a debugger-style attach to them is up to the kernel's ptrace policy),
-and without seccomp, fork bombs are bounded by ``RLIMIT_NPROC`` only (never for root). Run
-graders you do not trust on a machine or container that holds nothing you need to protect.
+``PythonGrader.isolation`` reports what a worker got on this machine.
 """
 
 from graders._sandbox._pool import SandboxLimits, SandboxPool, default_workers

@@ -20,6 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from graders._sandbox._cgroup import WorkerCgroup, sweep_stale_cgroups
+from graders._sandbox._isolate import kill_descendants
+from graders._sandbox._leftovers import WORKDIR_PREFIX, owned_prefix, sweep_stale_workdirs
 from graders._sandbox._worker import RETIRE_EXIT, SERVER_ERROR, TIMEOUT_ERROR
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
@@ -51,15 +54,26 @@ class SandboxLimits:
 
     Attributes:
         timeout_s: Wall-clock seconds per ``grade`` call (and for loading the source).
-        memory_mb: Address-space limit of a worker (hosted: 2 GB RAM).
-        disk_mb: Size of the worker's private tmpfs working directory, where available.
+        memory_mb: RAM a worker may hold (hosted: 2 GB): its address space and its tmpfs
+            working directory together.
+        disk_mb: Size of the worker's private tmpfs working directory, where available; at
+            most half of ``memory_mb``, and taken out of it (the address space gets the rest).
         file_mb: Largest file user code may write (RLIMIT_FSIZE).
         worker_cpu_s: CPU seconds a worker may use over its life; it retires before running out.
-        max_processes: New processes allowed (RLIMIT_NPROC, over what the user runs already),
-            applied only where the seccomp filter is unavailable.
+        max_processes: Threads and processes a worker may run at once: a cgroup's
+            ``pids.max`` where the caller may make one (root in most containers), else
+            RLIMIT_NPROC, which never applies to root (inside the worker's user namespace it
+            counts the sandbox's own tasks; without one, what the user runs already plus
+            this, and only where seccomp does not already refuse new processes).
         confine: Use Linux namespaces and seccomp where available. False leaves only the
             portable fallback (rlimits, minimal environment, socket guard): for platforms
             where they misbehave, and to test that fallback.
+        fresh_per_call: Run the source afresh for every call (new module globals) in an
+            emptied working directory, with ``os.environ``, ``sys.path``, builtins and the
+            current directory put back after it: one sample's call never sees another's
+            state. False loads the source once per worker and keeps its globals and files
+            between the calls that worker serves: faster where module-level code is
+            expensive, but calls can then leak state to each other.
     """
 
     timeout_s: float = 10.0
@@ -69,6 +83,7 @@ class SandboxLimits:
     worker_cpu_s: int = 3600
     max_processes: int = 64
     confine: bool = True
+    fresh_per_call: bool = True
 
 
 RETIRED = "retired"
@@ -81,18 +96,33 @@ class _WorkerDied(Exception):
         self.message = message
 
 
+class _SourceFailed(_WorkerDied):
+    """The source failed to load (raised, timed out, killed its worker): it will again."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__(str(result.get("error", SERVER_ERROR)), str(result.get("message", "")))
+        self.result = result
+
+
 class _Worker:
     """One worker process and its pipes."""
 
     def __init__(self, source: str, limits: SandboxLimits) -> None:
         self.limits = limits
-        self.workdir = tempfile.mkdtemp(prefix="rftkit-python-")
+        self.workdir = tempfile.mkdtemp(prefix=owned_prefix(WORKDIR_PREFIX))
         env = dict(_ENV, PATH=os.defpath, HOME=self.workdir, TMPDIR=self.workdir)
+        self.cgroup = WorkerCgroup.create(limits.memory_mb, limits.max_processes) if limits.confine else None
         try:
             self.proc = self._spawn(env)
         except OSError as exc:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            if self.cgroup is not None:
+                self.cgroup.remove()
             raise _WorkerDied(SERVER_ERROR, f"cannot start a worker process: {exc}") from None
+        # In before it reads its configuration, so before any user code runs.
+        if self.cgroup is not None and not self.cgroup.add(self.proc.pid):
+            self.cgroup.remove()
+            self.cgroup = None
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.wfd = self.proc.stdin.fileno()
         self.rfd = self.proc.stdout.fileno()
@@ -108,12 +138,24 @@ class _Worker:
         config = json.dumps({"source": source, "limits": asdict(limits)}).encode()
         try:
             self._write(config, time.monotonic() + START_TIMEOUT_S)
-            hello = self.recv(time.monotonic() + START_TIMEOUT_S + limits.timeout_s)
+            report = self.recv(time.monotonic() + START_TIMEOUT_S).get("hello")
+            self.isolation = {str(k): bool(v) for k, v in report.items()} if isinstance(report, dict) else {}
+            self.isolation["cgroup"] = self.cgroup is not None
+            self._loaded(time.monotonic() + limits.timeout_s + GRACE_S)
         except BaseException:
             self.stop(kill=True)
             raise
-        report = hello.get("hello")
-        self.isolation = {str(k): bool(v) for k, v in report.items()} if isinstance(report, dict) else {}
+
+    def _loaded(self, deadline: float) -> None:
+        """Waits for the worker to load the source; raises _SourceFailed where it did not."""
+        try:
+            reply = self.recv(deadline)
+        except _WorkerDied as exc:
+            why = "ran past the time limit" if exc.kind == TIMEOUT_ERROR else "stopped its worker"
+            raise _SourceFailed({"error": exc.kind, "message": f"loading the source {why}: {exc.message}"}) from None
+        if reply.get("loaded") is not True:
+            failure = reply.get("failure")
+            raise _SourceFailed(failure if isinstance(failure, dict) else {"error": SERVER_ERROR})
 
     def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
         # No preexec_fn: it is unsafe when the caller has threads (TRL, asyncio executors).
@@ -225,6 +267,10 @@ class _Worker:
 
     def stop(self, kill: bool = False) -> None:
         if self.proc.returncode is None:
+            if not self.isolation.get("pid_namespace"):
+                # Processes user code started, even in a session of their own (setsid), die
+                # first: the worker holds them as a subreaper only while it lives.
+                kill_descendants(self.proc.pid)
             if not kill:
                 try:
                     self.proc.stdin.close()  # type: ignore[union-attr]
@@ -232,6 +278,8 @@ class _Worker:
                 except (OSError, subprocess.TimeoutExpired):
                     kill = True
             if kill or self.proc.returncode is None:
+                if self.cgroup is not None:
+                    self.cgroup.kill()
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
@@ -243,6 +291,8 @@ class _Worker:
                     stream.close()
             except OSError:
                 pass
+        if self.cgroup is not None:
+            self.cgroup.remove()  # and with it anything the worker left running
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -256,7 +306,9 @@ def _signal_name(signum: int) -> str:
 class SandboxPool:
     """Warm workers that run one user source, started on first use.
 
-    Each worker loads the source once and grades many (sample, item) pairs. A batch is cut
+    Each worker loads the source once (to warm its imports and find a broken source early),
+    runs it afresh for each call unless ``fresh_per_call`` is off, and grades many (sample,
+    item) pairs; a source that fails to load fails every later call at once. A batch is cut
     into chunks, one round-trip each; the calling thread sends chunks to as many workers as
     it can get and reads their replies as they come (one thread, so no GIL hand-offs). Each
     pair is held to its own deadline: a worker that times out, crashes or breaks the protocol
@@ -274,6 +326,9 @@ class SandboxPool:
         self.limits = limits or SandboxLimits()
         self.size = max(1, workers or default_workers())
         self.isolation: dict[str, bool] = {}
+        # The result every call gets once the source failed to load: it would fail again, and
+        # a source that hangs at import would otherwise cost a worker start per call.
+        self.failure: dict[str, Any] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -281,6 +336,7 @@ class SandboxPool:
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._started = 0
+        self._swept = False
         self._closed = False
         self._pid = os.getpid()
         self._finalizer = weakref.finalize(self, _shutdown, self._all, self._lock)
@@ -290,6 +346,8 @@ class SandboxPool:
         n = len(payloads)
         if n == 0:
             return []
+        if self.failure is not None:
+            return [dict(self.failure) for _ in payloads]
         if self._pid != os.getpid():
             # A forked child (a DataLoader worker, say) must not talk to its parent's workers:
             # the replies would interleave. Forget them (they are the parent's) and start afresh.
@@ -314,19 +372,27 @@ class SandboxPool:
             while True:
                 if self._closed:
                     return None
+                if self.failure is not None:  # another caller's batch found the source broken
+                    raise _SourceFailed(self.failure)
                 if self._idle:
                     return self._idle.pop()
                 if self._started < self.size:
                     self._started += 1
+                    sweep, self._swept = not self._swept, True
                     break
                 if not block:
                     return None
                 self._lock.wait()
+        if sweep:
+            sweep_stale_workdirs()
+            sweep_stale_cgroups()
         try:
             worker = _Worker(self.source, self.limits)
-        except BaseException:
+        except BaseException as exc:
             with self._lock:
                 self._started -= 1
+                if isinstance(exc, _SourceFailed):
+                    self.failure = exc.result
                 self._lock.notify()
             raise
         with self._lock:
@@ -404,7 +470,11 @@ class _Batch:
                 if self.held:
                     return  # the workers held will take the rest
                 # A worker that cannot start will not start for the next pair either.
-                failed = {"error": exc.kind, "message": f"starting the sandbox failed: {exc.message}"}
+                failed = (
+                    exc.result
+                    if isinstance(exc, _SourceFailed)
+                    else {"error": exc.kind, "message": f"starting the sandbox failed: {exc.message}"}
+                )
                 for chunk in self.pending:
                     for i in chunk:
                         self.results[i] = dict(failed)

@@ -2,9 +2,11 @@
 
 The pool runs this file as a script (``python -I _worker.py``) in a fresh process with a
 minimal environment; it imports nothing from rftkit, so user code finds no rftkit state. The
-worker confines itself (``_isolate``), loads the user source once, says hello, then serves
-batches: for each request it grades every (sample, item) pair in turn and streams one reply
-per pair, so the pool can hold each pair to its own deadline.
+worker confines itself (``_isolate``), says hello, loads the user source once and says whether
+that worked, then serves batches: for each request it grades every (sample, item) pair in
+turn (by default in a fresh module, putting back what the call changed) and streams one
+reply per pair, so the pool can hold each pair to its own deadline. A call that leaves
+threads or processes behind ends the worker after its reply; the pool starts another.
 
 Wire format, both ways: a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
 The worker's own stdin/stdout carry the protocol on private descriptors; fds 0-2 point at
@@ -13,17 +15,20 @@ The worker's own stdin/stdout carry the protocol on private descriptors; fds 0-2
 
 from __future__ import annotations
 
+import builtins
 import json
 import linecache
 import math
 import numbers
 import os
 import resource
+import shutil
 import signal
 import struct
 import sys
 import traceback
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 # Error kinds: the hosted API's names for python graders.
@@ -38,8 +43,8 @@ MAX_ABS_VALUE = 1e9
 # Evidence, not a second copy: captured output and tracebacks are cut to this many characters.
 MAX_CAPTURE_CHARS = 4_000
 MAX_TRACEBACK_CHARS = 4_000
-# Exit status of a worker that stops itself before its CPU budget runs out (the pool replaces
-# it and re-sends what it did not grade).
+# Exit status of a worker that stops itself (before its CPU budget runs out, or after a call
+# that left threads behind); the pool replaces it and re-sends what it did not grade.
 RETIRE_EXIT = 75
 SOURCE_FILENAME = "<grader>"
 
@@ -50,9 +55,18 @@ class GradeTimeout(BaseException):
 
 def load_source(source: str) -> Callable[[Any, Any], Any]:
     """Runs ``source`` as a module and returns its ``grade`` function."""
+    return run_module(compile_source(source))
+
+
+def compile_source(source: str) -> CodeType:
+    """The source's code object, with its lines where tracebacks find them."""
     code = compile(source, SOURCE_FILENAME, "exec")
-    # Tracebacks then show the user's source lines.
     linecache.cache[SOURCE_FILENAME] = (len(source), None, source.splitlines(True), SOURCE_FILENAME)
+    return code
+
+
+def run_module(code: CodeType) -> Callable[[Any, Any], Any]:
+    """Runs the source's code as a new module (fresh globals); its ``grade`` function."""
     namespace: dict[str, Any] = {"__name__": "grader", "__file__": SOURCE_FILENAME}
     exec(code, namespace)  # noqa: S102 - running user code is this module's job
     grade = namespace.get("grade")
@@ -189,13 +203,17 @@ def _on_limit(signum: int, frame: Any) -> None:
 
 
 class _Worker:
-    def __init__(self, rfd: int, wfd: int, config: dict[str, Any]) -> None:
+    def __init__(self, rfd: int, wfd: int, config: dict[str, Any], workdir: str) -> None:
         self.rfd, self.wfd = rfd, wfd
+        self.workdir = workdir
         self.timeout = float(config["limits"]["timeout_s"])
         self.cpu_budget = float(config["limits"]["worker_cpu_s"])
+        self.fresh = bool(config["limits"].get("fresh_per_call", True))
         self.stdout, self.stderr = _Capture(), _Capture()
+        self.code: CodeType | None = None
         self.fn: Callable[[Any, Any], Any] | None = None
-        self.load_error: dict[str, Any] | None = None
+        self.baseline: _State | None = None
+        self.reason_to_retire = ""
 
     def _arm(self) -> None:
         soft = math.ceil(_cpu_used() + self.timeout) + 1
@@ -210,34 +228,54 @@ class _Worker:
         _armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
 
-    def load(self, source: str) -> None:
+    def load(self, source: str) -> dict[str, Any] | None:
+        """Loads the source once (imports warm, failures found early); the failure, if any."""
         sys.stdout, sys.stderr = self.stdout, self.stderr
         self._arm()
         try:
-            self.fn = load_source(source)
+            self.code = compile_source(source)
+            self.fn = run_module(self.code)
         except GradeTimeout:
-            self.load_error = {"error": TIMEOUT_ERROR, "message": f"loading the source ran past {self.timeout:g} s"}
+            return {"error": TIMEOUT_ERROR, "message": f"loading the source ran past {self.timeout:g} s"}
         except BaseException as exc:  # noqa: BLE001 - a broken module is graded, not fatal
-            self.load_error = runtime_error(exc, exc.__traceback__)
+            return runtime_error(exc, exc.__traceback__)
         finally:
             self._disarm()
+        self.baseline = _State()
+        return None
 
     def grade(self, sample: Any, item: Any) -> dict[str, Any]:
-        if self.fn is None:
-            result = dict(self.load_error or {"error": SERVER_ERROR, "message": "no grade function"})
-        else:
-            self._arm()
-            try:
-                result = call_grade(self.fn, sample, item)
-            except GradeTimeout:
-                result = {"error": TIMEOUT_ERROR, "message": f"grade() ran past the {self.timeout:g} s limit"}
-            finally:
-                self._disarm()
+        assert self.code is not None and self.fn is not None
+        self._arm()
+        try:
+            # A fresh module per call: one sample's globals never reach the next sample.
+            fn = run_module(self.code) if self.fresh else self.fn
+            result = call_grade(fn, sample, item)
+        except GradeTimeout:
+            result = {"error": TIMEOUT_ERROR, "message": f"grade() ran past the {self.timeout:g} s limit"}
+        except BaseException as exc:  # noqa: BLE001 - the module failed this time
+            result = runtime_error(exc, exc.__traceback__)
+        finally:
+            self._disarm()
         for key, capture in (("stdout", self.stdout), ("stderr", self.stderr)):
             text = capture.take()
             if text:
                 result[key] = text
+        self.reason_to_retire = self._tidy()
         return result
+
+    def _tidy(self) -> str:
+        """Undoes what a call left behind; why the worker must go, where it cannot."""
+        if _threads() > 1:
+            return "grade() left threads running"
+        if _has_children():
+            return "grade() left processes running"
+        if not self.fresh or self.baseline is None:
+            return ""
+        self.baseline.restore(self.stdout, self.stderr)
+        if not _empty_dir(self.workdir):
+            return "grade() left files the worker could not remove"
+        return ""
 
     def serve(self) -> int:
         while True:
@@ -248,6 +286,91 @@ class _Worker:
                 if self.cpu_budget - _cpu_used() < self.timeout + 1:
                     return RETIRE_EXIT
                 _send(self.wfd, self.grade(sample, item))
+                if self.reason_to_retire:
+                    # The pool re-sends the rest of the batch to a fresh worker.
+                    return RETIRE_EXIT
+
+
+class _State:
+    """What a call may change in the worker's process, to put back after it."""
+
+    def __init__(self) -> None:
+        self.cwd = os.getcwd()
+        # os.environ's own bytes mapping: comparing the str view decodes every entry.
+        self.environ = dict(_environ_data())
+        self.path = list(sys.path)
+        self.names = dict(vars(builtins))
+        self.recursion_limit = sys.getrecursionlimit()
+
+    def restore(self, stdout: _Capture, stderr: _Capture) -> None:
+        sys.stdout, sys.stderr = stdout, stderr
+        # The limit handlers: without them the next call could only be stopped by a kill.
+        for signum in (signal.SIGALRM, signal.SIGXCPU):
+            if signal.getsignal(signum) is not _on_limit:
+                signal.signal(signum, _on_limit)
+        if sys.getrecursionlimit() != self.recursion_limit:
+            sys.setrecursionlimit(self.recursion_limit)
+        if sys.path != self.path:
+            sys.path[:] = self.path
+        if _environ_data() != self.environ:
+            os.environ.clear()
+            os.environ.update({os.fsdecode(k): os.fsdecode(v) for k, v in self.environ.items()})
+        names = vars(builtins)
+        if names != self.names:
+            names.clear()
+            names.update(self.names)
+        try:
+            if os.getcwd() == self.cwd:
+                return
+        except OSError:
+            pass  # the directory was removed under it
+        os.makedirs(self.cwd, mode=0o700, exist_ok=True)
+        os.chdir(self.cwd)
+
+
+def _environ_data() -> Any:
+    return getattr(os.environ, "_data", os.environ)
+
+
+def _threads() -> int:
+    try:
+        # A task directory links to "." and ".." and one entry per thread: one stat, no listing.
+        count = os.stat("/proc/self/task").st_nlink - 2
+        return count if count >= 1 else len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        return threading.active_count()
+
+
+def _has_children() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)  # any child, running or ended: the call forked
+        return True
+    except ChildProcessError:
+        return False
+
+
+def _empty_dir(path: str) -> bool:
+    """Removes everything in ``path``; whether that worked."""
+    try:
+        with os.scandir(path) as entries:
+            names = [entry.name for entry in entries]
+    except OSError:
+        return False
+    for name in names:
+        target = os.path.join(path, name)
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            try:
+                os.unlink(target)
+            except OSError:
+                pass
+    try:
+        return not os.listdir(path)
+    except OSError:
+        return False
 
 
 def main() -> int:
@@ -270,7 +393,7 @@ def main() -> int:
     report.update(_isolate.set_limits(limits))
     confine = bool(limits.get("confine", True))
     if confine:
-        report.update(_isolate.enter_namespaces(workdir, limits["disk_mb"]))
+        report.update(_isolate.enter_namespaces(workdir, _isolate.workdir_mb(limits)))
     else:
         report.update(network_namespace=False, pid_namespace=False)
     if report["pid_namespace"]:
@@ -286,18 +409,29 @@ def main() -> int:
     os.chdir(workdir)
     if confine:
         report.update(_isolate.drop_privileges())
-    if not report.get("no_new_processes"):
-        report["rlimit_nproc"] = _isolate.limit_processes(limits["max_processes"])
+    if report.get("user_namespace") or not report.get("seccomp"):
+        report["rlimit_nproc"] = _isolate.limit_processes(limits["max_processes"], bool(report.get("user_namespace")))
     if not report["network_namespace"]:
         _isolate.guard_sockets()
         report["socket_guard"] = True
+    if not report["pid_namespace"]:
+        report["subreaper"] = _isolate.adopt_orphans()
     signal.signal(signal.SIGALRM, _on_limit)
     signal.signal(signal.SIGXCPU, _on_limit)
-    worker = _Worker(rfd, wfd, config)
-    worker.load(config["source"])
+    # Hello first: the pool then holds loading the source to the call's time limit, not to
+    # the slower allowance for starting Python.
     _send(wfd, {"hello": report})
-    return worker.serve()
+    worker = _Worker(rfd, wfd, config, workdir)
+    failure = worker.load(config["source"])
+    _send(wfd, {"loaded": failure is None} if failure is None else {"loaded": False, "failure": failure})
+    try:
+        return 0 if failure is not None else worker.serve()
+    finally:
+        if not report["pid_namespace"]:
+            # Nothing user code started may outlive the worker (a PID namespace sees to that).
+            _isolate.kill_descendants(os.getpid())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # os._exit: a normal exit would wait for every thread user code left that is not a daemon.
+    os._exit(main())

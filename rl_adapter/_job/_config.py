@@ -283,7 +283,9 @@ _HOSTED_MODELS: dict[tuple[str, ...], type[BaseModel]] = {
 
 
 def _translate(exc: ValidationError, models: dict[tuple[str, ...], type[BaseModel]]) -> JobConfigError:
-    error = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelt field is both unknown and (its right name) missing: the did-you-mean says more.
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     path = tuple(p for p in error["loc"] if isinstance(p, str | int))
     # A union member name ("str", "dict[str,any]", "literal['auto']") is not part of the input's path.
     path = tuple(

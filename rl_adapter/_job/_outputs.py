@@ -22,25 +22,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import graders
 from graders import ErrorKind, iter_jsonl
 
 JOB_FILE = "job.json"
 EVENTS_FILE = "events.jsonl"
 CHECKPOINTS_FILE = "checkpoints.jsonl"
-# Kinds that are also hosted error flags (graders/run metadata.errors); any other kind counts
-# under the hosted other_error flag.
-HOSTED_FLAG_KINDS = frozenset({
-    ErrorKind.FORMULA_PARSE_ERROR, ErrorKind.INVALID_VARIABLE_ERROR, ErrorKind.MODEL_GRADER_PARSE_ERROR,
-    ErrorKind.MODEL_GRADER_REFUSAL_ERROR, ErrorKind.MODEL_GRADER_SERVER_ERROR, ErrorKind.OTHER_ERROR,
-    ErrorKind.PYTHON_GRADER_RUNTIME_ERROR, ErrorKind.PYTHON_GRADER_SERVER_ERROR, ErrorKind.SAMPLE_PARSE_ERROR,
-})
 # The flags every metrics event reports, errors or not (the hosted service's usual three).
 REPORTED_FLAGS = (ErrorKind.INVALID_VARIABLE_ERROR, ErrorKind.OTHER_ERROR, ErrorKind.SAMPLE_PARSE_ERROR)
 
 
 def hosted_flag(kind: str) -> str:
-    """The hosted error flag an error kind is counted under."""
-    return str(kind) if kind in HOSTED_FLAG_KINDS else str(ErrorKind.OTHER_ERROR)
+    """The hosted error flag an error kind is counted under (graders' one table of them)."""
+    return graders.hosted_flag(kind).flag
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

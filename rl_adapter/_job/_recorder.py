@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,6 @@ class StepClock:
     sampling: float = 0.0
     eval: float = 0.0
     full: float | None = None
-    bookkeeping: float = 0.0  # the recorder's own work (events, checkpoints): the benchmark's overhead
 
 
 @dataclass
@@ -70,7 +70,10 @@ class Recorder:
     _error_steps: int = 0
     _started: float = field(default_factory=time.perf_counter)
     _first_step: int = 0
-    overhead: float = 0.0
+    # Seconds of the runner's own work, by part (records, checkpoints, evalkit, validation_generation):
+    # what bench_jobs reports as the overhead beyond TRL's step.
+    profile: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    _to_keep: tuple[int, float | None] | None = None
 
     def __post_init__(self) -> None:
         self.lines = read_jsonl(self.out / METRICS_FILE)
@@ -103,31 +106,42 @@ class Recorder:
             model, self.tokenizer, self.valid_prompts, max_new_tokens=self.max_completion_length,
             greedy=self.resolved.eval_greedy, temperature=self.temperature, samples=self.resolved.eval_samples,
         )
+        generated = time.perf_counter()
+        self.profile["validation_generation"] += generated - started
         run = self.out / EVALS_DIR / f"step-{step}"
         summary = score_predictions(self.grader, self.valid_items, predictions, out=run)
         self.clock.eval = time.perf_counter() - started
+        self.profile["evalkit"] += time.perf_counter() - generated
         summary["valid_seconds"] = round(self.clock.eval, 3)
         self.pending.update(summary)
-        value = summary["valid_reward_mean"]
-        if value is not None:
-            began = time.perf_counter()
-            self._keep(model, step, value)
-            self.clock.bookkeeping += time.perf_counter() - began
+        if step > 0:  # step 0 is the base model, not a checkpoint of this job
+            self._to_keep = (step, summary["valid_reward_mean"])
 
-    def _keep(self, model: Any, step: int, value: float) -> None:
+    def keep_saved(self, saved: Path) -> None:
+        """After the trainer saved its checkpoint of a validation step: keep the model if among the best.
+
+        The kept model's files are hard links to the trainer checkpoint's (no second save), so
+        they stay when the trainer rotates its checkpoint away.
+        """
+        if self._to_keep is None:
+            return
+        step, value = self._to_keep
+        self._to_keep = None
+        if value is None:
+            return
+        began = time.perf_counter()
         kept = [c for c in self.records.checkpoints if c["step_number"] != step]
         worst = min((c["metrics"]["valid_reward_mean"] for c in kept), default=math.inf)
-        if self.keep == 0 or (len(kept) >= self.keep and value <= worst):
-            return
-        target = self.out / CHECKPOINTS_DIR / f"step-{step}"
-        model.save_pretrained(target)
-        self.tokenizer.save_pretrained(target)
-        kept.append(self.records.checkpoint(step, target.resolve(), {"valid_reward_mean": value}))
-        kept.sort(key=lambda c: (-c["metrics"]["valid_reward_mean"], c["step_number"]))
-        for dropped in kept[self.keep :]:
-            shutil.rmtree(dropped["fine_tuned_model_checkpoint"], ignore_errors=True)
-        self.records.save_checkpoints(kept[: self.keep])
-        self.records.event(f"Checkpoint created at step {step}", step=step)
+        if self.keep > 0 and (len(kept) < self.keep or value > worst):
+            target = self.out / CHECKPOINTS_DIR / f"step-{step}"
+            _link_model(saved, target)
+            kept.append(self.records.checkpoint(step, target.resolve(), {"valid_reward_mean": value}))
+            kept.sort(key=lambda c: (-c["metrics"]["valid_reward_mean"], c["step_number"]))
+            for dropped in kept[self.keep :]:
+                shutil.rmtree(dropped["fine_tuned_model_checkpoint"], ignore_errors=True)
+            self.records.save_checkpoints(kept[: self.keep])
+            self.records.event(f"Checkpoint created at step {step}", step=step)
+        self.profile["checkpoints"] += time.perf_counter() - began
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -154,7 +168,7 @@ class Recorder:
         self.records.event(_message(step, self.total_steps, line), step=step, kind="metrics", data=data)
         self._progress(step, line)
         self.clock = StepClock()
-        self.overhead += time.perf_counter() - began
+        self.profile["records"] += time.perf_counter() - began
         return self.failure is not None
 
     def _line(self, step: int, logs: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +265,22 @@ class Recorder:
         if "valid_reward_mean" in line:
             shown += f"  valid {_fmt(valid)}"
         print(f"{shown}  eta {int(eta) // 60}:{int(eta) % 60:02d}", file=sys.stderr, flush=True)
+
+
+# What a trainer checkpoint holds besides the model: resume state, not part of a kept model.
+_TRAINER_STATE_FILES = frozenset({"optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json",
+                                  "training_args.bin", "scaler.pt"})
+
+
+def _link_model(saved: Path, target: Path) -> None:
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for path in saved.iterdir():
+        if path.is_file() and path.name not in _TRAINER_STATE_FILES:
+            try:
+                os.link(path, target / path.name)
+            except OSError:  # another filesystem, or no hard links there
+                shutil.copy2(path, target / path.name)
 
 
 def _parts(grader: Grader) -> list[tuple[str, str]]:

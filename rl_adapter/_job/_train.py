@@ -61,6 +61,7 @@ class JobResult:
     seconds: float
     reward_seconds: float
     job: dict[str, Any] | None = None
+    profile: dict[str, float] | None = None  # seconds by part of the training loop (see Recorder.profile)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (printed by ``rftkit train``)."""
@@ -305,7 +306,10 @@ def _run(
         step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint is not None else 0
         recorder.rewind(step)
         records.event(f"Job resumed from the checkpoint of step {step}", step=step)
+    began = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
+    recorder.profile.update({"train_loop": time.perf_counter() - began, "trainer_checkpoint": trainer.saving_seconds,
+                             "sampling": trainer.sampling_seconds, "reward": recorder.reward.stats["seconds"]})
     if recorder.failure is not None:
         records.save_job(status="failed", finished_at=int(time.time()), trained_tokens=recorder.trained_tokens,
                          error={"code": "grader_error", "message": recorder.failure, "param": "grader"})
@@ -322,7 +326,7 @@ def _run(
     from rl_adapter._job._report import write_report
 
     result = JobResult(out, recorder.lines, recorder.best, time.perf_counter() - start,
-                       recorder.reward.stats["seconds"], records.job)
+                       recorder.reward.stats["seconds"], records.job, dict(recorder.profile))
     write_report(result, prep.job)
     return result
 
@@ -338,9 +342,10 @@ def _base_model(prep: Prepared, *, reuse: bool) -> tuple[str, Any]:
         return prep.model, tokenizer
     model_dir = prep.output_dir / "base_model"
     if reuse and (model_dir / "config.json").is_file():
-        from transformers import AutoTokenizer
+        # Not AutoTokenizer: it goes by the model type (Qwen2) and drops the word-level tokenizer.
+        from transformers import PreTrainedTokenizerFast
 
-        return str(model_dir), AutoTokenizer.from_pretrained(str(model_dir), padding_side="left")
+        return str(model_dir), PreTrainedTokenizerFast.from_pretrained(str(model_dir), padding_side="left")
     from rl_adapter._job._config import TinyModel
     from rl_adapter._job._tiny import build_tiny, words_of
 
@@ -434,6 +439,7 @@ def _timed(cls: Any) -> Any:
 
     class Timed(cls):
         sampling_seconds = 0.0
+        saving_seconds = 0.0  # the resumable checkpoints: part of the runner's overhead
 
         def _generate_and_score_completions(self, *args: Any, **kwargs: Any) -> Any:
             began = time.perf_counter()
@@ -441,6 +447,13 @@ def _timed(cls: Any) -> Any:
                 return super()._generate_and_score_completions(*args, **kwargs)
             finally:
                 self.sampling_seconds += time.perf_counter() - began
+
+        def _save_checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return super()._save_checkpoint(*args, **kwargs)
+            finally:
+                self.saving_seconds += time.perf_counter() - began
 
     Timed.__name__ = cls.__name__
     return Timed
@@ -481,6 +494,9 @@ def _trainer(
                 recorder.validate(model, step)
                 control.should_save = True  # the trainer's resumable checkpoint, at each validation step
             recorder.clock.full = time.perf_counter() - recorder.clock.begin
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            recorder.keep_saved(Path(args.output_dir) / f"checkpoint-{state.global_step}")
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
             if logs and "reward" in logs and recorder.write(state.global_step, dict(logs), reward.stats):

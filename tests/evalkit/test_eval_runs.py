@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -86,6 +89,84 @@ def test_crashed_run_resumes_without_regrading(tmp_path: Path, write_jsonl: Any)
     full = evaluate(Counting(), items, preds)
     assert result.metrics == full.metrics
     assert sorted(i.id for i in result.items) == sorted(i.id for i in full.items)
+
+
+N = 1300  # past the first batch of 512, so a crash at q900 leaves lines behind
+
+
+def test_a_second_evaluation_into_a_held_directory_exits_2_naming_the_holder(
+    tmp_path: Path, write_jsonl: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rftkit.cli import main
+
+    items, preds = _data(tmp_path, write_jsonl, 20)
+    run = tmp_path / "run"
+    spec = tmp_path / "exact.json"
+    spec.write_text(json.dumps(_EXACT))
+    argv = ["eval", "--grader", str(spec), "--data", str(items), "--predictions", str(preds), "--out", str(run)]
+    argv.append("--quiet")
+    holder_code = "import sys\nfrom evalkit._rundir import RunDir\nwith RunDir(sys.argv[1]).locked():\n" \
+                  "    print('held', flush=True)\n    sys.stdin.read()\n"  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    holder = subprocess.Popen([sys.executable, "-c", holder_code, str(run)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"in use by another evaluation (pid {holder.pid})" in err and err.count("\n") == 1
+        assert not (run / "scores.jsonl").exists()
+        sampling = [*argv[:5], "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--out", str(run), "--quiet"]
+        assert main(sampling) == 2  # sampling into it waits its turn too: no call is made, none paid twice
+        assert f"pid {holder.pid}" in capsys.readouterr().err and not (run / "predictions.jsonl").exists()
+    finally:
+        holder.kill()  # kill -9: no cleanup runs, the lock file stays behind ...
+        holder.communicate(timeout=60)
+    assert (run / ".lock").exists()
+    assert main(argv) == 0  # ... but the lock itself went with its holder
+    assert len((run / "scores.jsonl").read_text().splitlines()) == 20 and not (run / ".lock").exists()
+
+
+def test_resume_repairs_lines_that_two_runs_wrote_for_one_item(
+    tmp_path: Path, write_jsonl: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    items, preds = _data(tmp_path, write_jsonl, N)
+    run = tmp_path / "run"
+    with pytest.raises(Crash):
+        evaluate(Counting(crash_at="q900"), items, preds, out=run)
+    scores = run / "scores.jsonl"
+    lines = scores.read_text().splitlines(keepends=True)
+    with scores.open("a") as handle:  # a second run into the same directory wrote the same items again
+        handle.writelines(lines[:10])
+    with pytest.raises(RunDirError, match="'q0' is scored twice"):
+        load_run(run)
+    resumed = Counting()
+    result = evaluate(resumed, items, preds, out=run)
+    assert resumed.calls == N - len(lines)
+    assert sorted(i.id for i in result.items) == sorted(f"q{i}" for i in range(N))
+    assert len(scores.read_text().splitlines()) == N
+    assert "10 lines repeated an item already scored" in caplog.text
+    assert load_run(run).metrics == evaluate(Counting(), items, preds).metrics
+
+
+@pytest.mark.parametrize("after", [b"", b'{"id": "q25", "scores": []}\n'], ids=["at-the-end", "then-appended"])
+def test_nul_bytes_in_scores_are_truncated_to_the_last_good_line(
+    tmp_path: Path, write_jsonl: Any, caplog: pytest.LogCaptureFixture, after: bytes
+) -> None:
+    items, preds = _data(tmp_path, write_jsonl, N)
+    run = tmp_path / "run"
+    with pytest.raises(Crash):
+        evaluate(Counting(crash_at="q900"), items, preds, out=run)
+    scores = run / "scores.jsonl"
+    good = scores.read_bytes().splitlines(keepends=True)
+    # A crash before the file system wrote the data: the last lines' blocks read back as NUL bytes.
+    scores.write_bytes(b"".join(good[:-3]) + b'{"id": "q1' + b"\0" * 4096 + after)
+    resumed = Counting()
+    result = evaluate(resumed, items, preds, out=run)
+    assert resumed.calls == N - (len(good) - 3)
+    assert sorted(i.id for i in result.items) == sorted(f"q{i}" for i in range(N))
+    assert b"\0" not in scores.read_bytes() and len(scores.read_bytes().splitlines()) == N
+    assert "NUL bytes after byte" in caplog.text and "truncated to the last good line" in caplog.text
 
 
 def test_resume_refuses_another_grader_or_data(tmp_path: Path, write_jsonl: Any) -> None:

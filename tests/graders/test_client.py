@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -202,8 +204,27 @@ def test_a_dead_server_fails_the_rest_of_a_judge_batch_at_once(caplog: pytest.Lo
     assert all("connection_error" in s.error.message for s in scores if s.error)
     # The default retry schedule alone sleeps at least 15.75 s per call (0.25 + 0.5 + ... + 8).
     assert elapsed < 10, elapsed
-    opened = [r for r in caplog.records if "connection failures in a row" in r.getMessage()]
+    opened = [r for r in caplog.records if "attempts in a row got no answer" in r.getMessage()]
     assert len(opened) == 1 and url in opened[0].getMessage()
+
+
+def test_a_server_that_never_answers_fails_the_rest_of_a_batch_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    from graders import ErrorKind, compile_spec
+
+    # Accepts connections (the kernel's backlog does) and never reads or answers: a hung server.
+    with socket.create_server(("127.0.0.1", 0), backlog=128) as hung:
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}/v1"
+        configure(timeout=0.3, max_concurrency=8)
+        judge = compile_spec({"type": "score_model", "model": "m", "input": judge_support.RUBRIC, "base_url": url})
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="graders.client"):
+            scores = judge.grade_batch([str(i) for i in range(64)], [{"reference": "x"}] * 64)
+        elapsed = time.monotonic() - started
+        judge.close()
+    assert {s.error.kind if s.error else None for s in scores} == {ErrorKind.MODEL_GRADER_SERVER_ERROR}
+    # Without the breaker: 8 waves of 8 calls, each 7 attempts of 0.3 s plus 15.75 s of backoff at least.
+    assert elapsed < 10, elapsed
+    assert sum("attempts in a row got no answer" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_the_breaker_lets_calls_through_again_after_its_cooldown(
@@ -227,6 +248,57 @@ def test_the_breaker_lets_calls_through_again_after_its_cooldown(
             up = asyncio.run(batch(client))
     assert all(not isinstance(c, BaseException) and c.text for c in up)
     assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(Reply.error(401, f"Incorrect API key provided: {KEY}"), id="error-echoes-the-key"),
+        pytest.param(Reply.error(400, f"headers: {{'Authorization': 'Bearer {KEY}'}}"), id="error-echoes-headers"),
+        pytest.param(Reply.error(400, "rejected Authorization: Bearer someone-elses-token"), id="other-bearer"),
+        pytest.param(Reply.text(f"you sent Authorization: Bearer {KEY}"), id="completion-echoes-the-key"),
+    ],
+)
+def test_keys_echoed_by_a_server_are_kept_out_of_scores_cache_and_logs(
+    server: FakeOpenAIServer,
+    reply: Reply,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    isolated_settings: Path,
+) -> None:
+    from graders import compile_spec
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    server.reply_fn = lambda request: reply
+    judge = compile_spec(judge_support.score_spec(server))
+    with caplog.at_level(logging.DEBUG):
+        score = judge.grade("4", {"reference": "4"})
+    judge.close()
+    assert server.chat_requests[0].headers["authorization"] == f"Bearer {KEY}"  # the key was sent ...
+    assert score.error is not None  # ... every reply above fails the grade, and quotes the server
+    stored = json.dumps(score.to_dict()) + caplog.text
+    stored += isolated_settings.read_text("latin-1") if isolated_settings.exists() else ""
+    assert KEY not in stored and "someone-elses-token" not in stored
+    assert "[redacted]" in json.dumps(score.to_dict())
+
+
+def test_an_oversized_reply_is_an_error_and_never_cached(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, isolated_settings: Path
+) -> None:
+    import graders.client
+
+    monkeypatch.setattr(graders.client, "MAX_REPLY_BYTES", 100_000)
+    server.reply_fn = lambda request: Reply.text("x" * (1_000_000 if request.prompt == "Hi" else 10))
+    with ChatClient(base_url=server.url, max_retries=0, cache=Cache(isolated_settings), **FAST) as client:
+        with pytest.raises(ModelCallError) as info:
+            client.complete_sync(ChatRequest("m", HI))
+        small = client.complete_sync(ChatRequest("m", [{"role": "user", "content": "again"}]))  # still works after
+    assert info.value.kind == "bad_response" and "100000 byte limit" in info.value.message
+    assert small.text == "x" * 10
+    assert isolated_settings.stat().st_size < 500_000
 
 
 def test_concurrency_is_bounded(server: FakeOpenAIServer) -> None:

@@ -132,6 +132,11 @@ BAD_INPUTS: dict[str, tuple[str, str, str | None, float]] = {
     "long_unmarked_output": ("no answer here " * 5_000, "1", None, 0.0),
     "long_stated_answer": ("The answer is " + "1+" * 6_000 + "1", "1", "math_limit", 0.0),
     "box_too_large_to_be_an_answer": ("\\boxed{" + "1+" * 6_000 + "1}", "1", None, 0.0),
+    "open_matrix_environments": ("\\boxed{" + "\\begin{pmatrix}1" * 600 + "}", "[1, 2]", None, 0.0),
+    "long_inequality": ("\\boxed{" + "x " * 4_000 + "< y}", "[1, 2]", None, 0.0),
+    "long_or_chain": ("The answer is " + "1 or " * 5_000, "1", None, 0.0),
+    "many_hedged_boxes": ("\\boxed{1} or \\boxed{2} " * 5_000, "1", None, 0.0),
+    "unclosed_think_trace": ("<think>" + "a" * 900_000, "1", None, 0.0),
 }
 
 

@@ -64,7 +64,8 @@ def test_content_parts_render_as_chat_parts(server: FakeOpenAIServer) -> None:
                 "content": [
                     {"type": "input_text", "text": "Grade {{sample.output_text}}"},
                     {"type": "input_image", "image_url": "{{item.image}}", "detail": "low"},
-                    {"type": "input_audio", "data": "{{item.audio}}", "format": "wav"},
+                    {"type": "input_audio", "input_audio": {"data": "{{item.audio}}", "format": "wav"}},
+                    "and {{item.image}}",
                 ],
             },
             {"role": "developer", "content": {"type": "input_text", "text": "Be strict."}},
@@ -77,6 +78,7 @@ def test_content_parts_render_as_chat_parts(server: FakeOpenAIServer) -> None:
         {"type": "text", "text": "Grade x"},
         {"type": "image_url", "image_url": {"url": "https://img/1.png", "detail": "low"}},
         {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+        {"type": "text", "text": "and https://img/1.png"},
     ]
     assert second == {"role": "developer", "content": [{"type": "text", "text": "Be strict."}]}
 

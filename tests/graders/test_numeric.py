@@ -98,6 +98,13 @@ BAD_INPUTS = {
     "open_math_delimiters": ("\\(" * 100_000 + "$a" * 100_000, None),
     "answer_markers": ("#### " * 100_000 + "A: x\n" * 100_000, None),
     "many_fractions": ("1/2 " * 100_000 + "\\frac{1}{2} " * 50_000, None),
+    # the new answer readers (expressions, hedges, = chains) on what an attacker would write
+    "box_with_a_long_run_of_spaces": ("\\boxed{1" + " " * 20_000 + "}", None),
+    "long_sum_after_the_cue": ("The answer is " + "1 + ( " * 3_000, None),
+    "long_equals_chain": ("The answer is " + "1 = " * 5_000, None),
+    "long_or_chain": ("The answer is " + "1 or " * 5_000, None),
+    "many_hedged_boxes": ("\\boxed{1} or \\boxed{2} " * 5_000, None),
+    "dollar_sums": ("The answer is " + "$1 + " * 3_000, None),
 }
 
 

@@ -264,16 +264,27 @@ def test_a_worker_retires_before_its_cpu_budget_runs_out_and_nothing_is_lost() -
 # --- the pool ------------------------------------------------------------------------------
 
 
-def test_batches_fan_out_and_each_worker_loads_the_source_once() -> None:
-    with PythonGrader(CASES_SPEC, workers=2) as grader:
-        scores = grader.grade_batch(["x"] * 200, [{"case": "worker"}] * 200)
+def calls_by_worker(scores: list[graders.Score]) -> dict[int, list[int]]:
+    """The "worker" case's scores: per worker, the call count its module object had reached."""
     assert all(s.error is None for s in scores)
-    by_worker: dict[int, list[float]] = {}
+    by_worker: dict[int, list[int]] = {}
     for s in scores:
         by_worker.setdefault(int(s.value), []).append(round((s.value % 1) * 1e6))
+    return by_worker
+
+
+def test_batches_fan_out_and_every_call_gets_a_fresh_module() -> None:
+    with PythonGrader(CASES_SPEC, workers=2) as grader:
+        by_worker = calls_by_worker(grader.grade_batch(["x"] * 200, [{"case": "worker"}] * 200))
     assert len(by_worker) == 2  # both workers graded
-    for calls in by_worker.values():
-        assert sorted(calls) == list(range(1, len(calls) + 1))  # one module, counting up
+    assert all(calls == [1] * len(calls) for calls in by_worker.values())  # no call saw another's globals
+
+
+def test_without_fresh_per_call_a_worker_loads_the_source_once() -> None:
+    limits = SandboxLimits(fresh_per_call=False)
+    with PythonGrader(CASES_SPEC, limits=limits, workers=1) as grader:
+        by_worker = calls_by_worker(grader.grade_batch(["x"] * 20, [{"case": "worker"}] * 20))
+    assert [sorted(calls) for calls in by_worker.values()] == [list(range(1, 21))]  # one module, counting up
 
 
 def test_callers_on_several_threads_share_the_pool() -> None:

@@ -312,3 +312,31 @@ def test_absurd_rewards_from_the_service_are_errors() -> None:
     assert [s.error.kind if s.error else None for s in scores] == ["reward_service_error"] * 4 + [None]
     assert scores[0].value == 0.0 and "1e+308" in scores[0].error.message  # type: ignore[union-attr]
     assert scores[4].value == 0.5
+
+
+def test_a_service_echoing_the_token_does_not_leak_it_into_scores() -> None:
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = f"proxy error, you sent {self.headers['Authorization']}".encode()
+            self.send_response(502)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with HttpBackend(url, token="tok-0123456789", timeout=HANG_S) as backend:
+            (score,) = backend.score([Sample("a")], [{}])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert score.error is not None and "HTTP 502: proxy error" in score.error.message
+    assert "tok-0123456789" not in score.error.message and "[redacted]" in score.error.message

@@ -5,6 +5,7 @@ the token before the body."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -161,13 +162,29 @@ def test_samples_per_request_are_capped_with_413(exact: Grader) -> None:
     ],
 )
 @pytest.mark.parametrize("path", ["/grade", "/get_reward"])
-def test_bad_bodies_get_422_not_500(exact: Grader, path: str, body: bytes, caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_bodies_get_422_not_500(exact: Grader, path: str, body: bytes) -> None:
     if path == "/get_reward" and b"samples" in body:
         body = body.replace(b'"samples"', b'"query"')
+    errors: list[logging.LogRecord] = []
     with running(GraderBackend(exact)) as url:
-        answer = httpx.post(f"{url}{path}", content=body, headers={"content-type": "application/json"})
+        # uvicorn configured its loggers when the server was made: listen on its error logger now.
+        handler = _Collect(errors)
+        logging.getLogger("uvicorn.error").addHandler(handler)
+        try:
+            answer = httpx.post(f"{url}{path}", content=body, headers={"content-type": "application/json"})
+        finally:
+            logging.getLogger("uvicorn.error").removeHandler(handler)
     assert answer.status_code == 422, answer.text
-    assert "Traceback" not in caplog.text
+    assert not [r.getMessage() for r in errors if r.levelno >= logging.ERROR or r.exc_info]
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[logging.LogRecord]) -> None:
+        super().__init__(logging.DEBUG)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record)
 
 
 def test_the_token_is_checked_before_the_body_is_read(exact: Grader) -> None:
@@ -192,3 +209,17 @@ def test_past_max_connections_idle_ones_are_closed_first(exact: Grader) -> None:
         assert httpx.get(f"{url}/health", timeout=HANG_S).status_code == 200
         # The oldest idle connections made room for the newer ones.
         assert _closed_by_server(idle[0])
+
+
+def test_rftkit_serve_passes_its_limits_on(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rl_adapter._server
+    from rl_adapter.cli import main
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"type": "string_check", "name": "s", "operation": "eq",
+                                "input": "{{sample.output_text}}", "reference": "x"}))  # fmt: skip
+    served: list[Any] = []
+    monkeypatch.setattr(rl_adapter._server, "serve", lambda backend, **options: served.append(options))
+    assert main("serve", [str(spec), "--max-samples", "7", "--max-body-bytes", "1000"]) == 0
+    limits = served[0]["limits"]
+    assert (limits.max_samples, limits.max_body_bytes, limits.max_concurrent) == (7, 1000, ServerLimits.max_concurrent)
