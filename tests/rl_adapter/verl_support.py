@@ -50,7 +50,8 @@ def save_tokenizer(texts: Sequence[str], directory: Path, *, spaced: bool = True
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     # spaced: verl decodes the response alone; unspaced: OpenRLHF decodes prompt + response as
     # one string, which must start with the prompt exactly (as a real chat template's does).
-    core.decoder = decoders.WordPiece(prefix="##", cleanup=False) if spaced else decoders.Fuse()
+    # (A prefix no word has: WordPiece would glue a "####" word onto the one before it.)
+    core.decoder = decoders.WordPiece(prefix="\x00", cleanup=False) if spaced else decoders.Fuse()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, unk_token=UNK, eos_token=EOS)
     tokenizer.save_pretrained(directory)
     return str(directory)
