@@ -34,6 +34,9 @@ $(VENV)/.trainers: pyproject.toml $(VENV)/.full
 	@echo "make: installing verl and OpenRLHF into $(VENV) for the trainer contract tests (once, about 2-4 min)"
 	$(BIN)/pip install -q -e '.[rl,dev,trainers]'
 	$(BIN)/pip install -q --no-deps $(OPENRLHF)
+	@# Both wheels ship a top-level `tests` package, which would shadow this repository's tests/
+	@# (`from tests.rl_adapter... import`); neither imports it at run time.
+	rm -rf $(VENV)/lib/python*/site-packages/tests
 	touch $@
 
 demo: $(VENV)/.base
