@@ -19,7 +19,7 @@ from evalkit._compare import Comparison, compare
 from evalkit._dataset import read_jsonl, shard_of
 from evalkit._errors import DatasetError, EvalError, IdMismatchError, RunDirError
 from evalkit._evaluate import evaluate, load_run, merge_runs
-from evalkit._metrics import compute_metrics
+from evalkit._metrics import ScoreColumns, compute_metrics, register_metric
 from evalkit._report import write_comparison, write_reports
 from evalkit._result import EvalResult, ItemScores
 from evalkit._sample import SampleStats, sample
@@ -35,6 +35,7 @@ __all__ = [
     "ItemScores",
     "RunDirError",
     "SampleStats",
+    "ScoreColumns",
     "compare",
     "compute_metrics",
     "evaluate",
@@ -43,6 +44,7 @@ __all__ = [
     "merge_runs",
     "pass_at_k",
     "read_jsonl",
+    "register_metric",
     "sample",
     "shard_of",
     "write_comparison",

@@ -23,7 +23,6 @@ from graders import iter_jsonl
 
 RUN_FILE = "run.json"
 SCORES_FILE = "scores.jsonl"
-REPORT_FILE = "report.json"
 # Holds the pid of the evaluation writing into the directory, under an advisory lock; removed at the end.
 LOCK_FILE = ".lock"
 # Keys of run.json that must match for a run directory to be resumed (the rest may change):

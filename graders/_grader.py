@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
+from graders._aio import run_sync
 from graders._errors import ErrorKind
-from graders._llm.aio import run_sync
-from graders._llm.usage import ScoreBatch, track_usage
-from graders._template import MissingVariable
+from graders._template import MissingVariable, Template
 from graders._types import Sample, SampleParseError, Score, ScoreError
+from graders._usage import ScoreBatch, track_usage
 
 if TYPE_CHECKING:
     from graders._spec import BaseSpec
 
 SampleLike = Sample | str | Mapping[str, Any]
+SpecT = TypeVar("SpecT", bound="BaseSpec")
 _EMPTY: Mapping[str, Any] = {}
 
 
-class Grader:
+class Grader(Generic[SpecT]):
     """A compiled grader: ``grade(sample, item) -> Score``.
 
     Build one with ``compile_spec``. A grader never raises on a bad sample: missing template
@@ -36,8 +37,8 @@ class Grader:
 
     is_async: bool = False
 
-    def __init__(self, spec: BaseSpec, item_fields: Iterable[str] = ()) -> None:
-        self.spec = spec
+    def __init__(self, spec: SpecT, item_fields: Iterable[str] = ()) -> None:
+        self.spec: SpecT = spec
         self.name = spec.name
         self.item_fields: frozenset[str] = frozenset(item_fields)
 
@@ -76,11 +77,13 @@ class Grader:
 
     def grade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
-    ) -> list[Score]:
+    ) -> ScoreBatch:
         """Grades samples[i] against items[i] for every i (items default to empty rows).
 
-        Graders that wait on I/O (``is_async``) grade the batch concurrently and return a
-        ``ScoreBatch`` (a list with the batch's token usage per model), as ``agrade_batch`` does.
+        Returns:
+            A ``ScoreBatch``: the list of Scores, with the batch's token usage per model in
+            ``.usage`` (empty for kinds that call no model). Graders that wait on I/O
+            (``is_async``) grade the batch concurrently, as ``agrade_batch`` does.
         """
         if self.is_async:
             return run_sync(self.agrade_batch(samples, items))
@@ -88,7 +91,7 @@ class Grader:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"grade_batch got {len(samples)} samples but {len(items)} items")
-        return self._grade_rows(samples, items)
+        return ScoreBatch(self._grade_rows(samples, items))
 
     def _grade_rows(self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         """``grade_batch`` after its checks; kinds override it with a loop specialised at compile time.
@@ -117,7 +120,7 @@ class Grader:
 
     async def agrade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
-    ) -> list[Score]:
+    ) -> ScoreBatch:
         """Async ``grade_batch``; kinds that wait on I/O grade the samples concurrently.
 
         Returns:
@@ -125,7 +128,7 @@ class Grader:
             summed over the batch (empty for kinds that call no model).
         """
         if not self.is_async:
-            return ScoreBatch(self.grade_batch(samples, items))
+            return self.grade_batch(samples, items)
         if items is None:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
@@ -137,7 +140,7 @@ class Grader:
     def close(self) -> None:
         """Releases what the grader holds (worker processes, HTTP clients); idempotent."""
 
-    def __enter__(self) -> Grader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -145,6 +148,23 @@ class Grader:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec.type} {self.name!r}>"
+
+
+class TemplateGrader(Grader[SpecT]):
+    """The base of kinds that compare an ``input`` template with a ``reference`` template.
+
+    Both are compiled here, once; the item fields the grader reads are those the two templates
+    name. The testing tools read the templates from here to write outputs that aim at the reference.
+
+    Attributes:
+        input: The compiled ``input`` template (what the sample says).
+        reference: The compiled ``reference`` template (what the item holds).
+    """
+
+    def __init__(self, spec: SpecT, input: str, reference: str) -> None:
+        self.input = Template.parse(input, ("input",))
+        self.reference = Template.parse(reference, ("reference",))
+        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
 
 
 def error_score(exc: BaseException) -> Score:

@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from graders._details import sub_errors, sub_scores
 from graders._errors import ErrorKind
 from graders._types import Score
 
 if TYPE_CHECKING:
     from graders._grader import Grader
-    from graders._llm.usage import Usage
+    from graders._usage import Usage
 
 # The boolean flags of the hosted ``metadata.errors``, in the API reference's order.
 HOSTED_FLAGS: tuple[str, ...] = (
@@ -83,6 +84,11 @@ HOSTED_ERROR_FLAGS: Mapping[ErrorKind, HostedFlag] = {
     _K.REWARD_SERVICE_ERROR: HostedFlag("other_error"),
     _K.REWARD_SERVICE_TIMEOUT: HostedFlag("other_error"),
     _K.REWARD_BACKEND_ERROR: HostedFlag("other_error"),
+    # code_tests: the sampled program failed, not a grader's code (python_grader_* would say that).
+    _K.CODE_NOT_FOUND: HostedFlag("other_error"),
+    _K.CODE_SYNTAX_ERROR: HostedFlag("other_error"),
+    _K.CODE_RUNTIME_ERROR: HostedFlag("other_error"),
+    _K.CODE_TIMEOUT: HostedFlag("other_error"),
 }
 _OTHER = HostedFlag("other_error")
 _BY_NAME: dict[str, HostedFlag] = {str(kind): flag for kind, flag in HOSTED_ERROR_FLAGS.items()}
@@ -107,11 +113,8 @@ def hosted_errors(score: Score) -> dict[str, Any]:
     found: list[tuple[str, str]] = []
     if score.error is not None:
         found.append((score.error.kind, score.error.message))
-    sub_errors = score.details.get("sub_errors")
-    if isinstance(sub_errors, Mapping):
-        for key, error in sub_errors.items():
-            if isinstance(error, Mapping) and isinstance(error.get("kind"), str):
-                found.append((error["kind"], f"{key}: {error.get('message', '')}"))
+    for key, error in sub_errors(score).items():
+        found.append((error.kind, f"{key}: {error.message}"))
     for kind, message in found:
         flag, field = hosted_flag(kind)
         errors[flag] = True
@@ -139,7 +142,7 @@ def hosted_run_response(
         count over every judge (None when none ran); ``sampled_model_name`` is the judge
         model (the first by name when several ran).
     """
-    sub_rewards = dict(score.details.get("sub_scores") or {}) if grader.spec.type == "multi" else {}
+    sub_rewards = sub_scores(score) if grader.spec.type == "multi" else {}
     models = sorted(usage)
     return {
         "reward": score.value,

@@ -140,10 +140,6 @@ class Template:
         """Parses a template; raises SpecError (at ``path``) for a malformed one."""
         return _parse_cached(source, tuple(path))
 
-    @property
-    def is_constant(self) -> bool:
-        return not any(isinstance(p, Variable) for p in self.parts)
-
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
 

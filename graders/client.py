@@ -9,7 +9,7 @@ unreachable or never answers (``graders._llm.breaker``), token accounting per mo
 keyed on the whole request. The API key is read from the environment when the HTTP client is built and is never
 logged, stored in the cache or put in an error message.
 
-Every call runs on one private event loop in a daemon thread (``graders._llm.aio``), so the same
+Every call runs on one private event loop in a daemon thread (``graders._aio``), so the same
 client serves ``await client.complete(...)`` from any event loop and ``complete_sync`` from any
 thread, including one whose own loop is running.
 
@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graders._llm.aio import on_io_loop, run_on_io_loop, run_sync, submit
+from graders._aio import on_io_loop, run_on_io_loop, run_sync, submit
 from graders._llm.breaker import CircuitBreaker
 from graders._llm.cache import Cache, default_cache_path
 from graders._llm.chat import ChatRequest, Choice, Completion, ModelCallError, completion_from_json, json_body
 from graders._llm.redact import redact
-from graders._llm.usage import (
+from graders._usage import (
     CallLimit,
     CallLimitReached,
     ScoreBatch,

@@ -28,12 +28,13 @@ from rl_adapter._backend import GraderBackend, MockBackend, RewardBackend
 from rl_adapter._errors import DataFileError, DatasetMismatchError, JobConfigError, JobFailedError, RLAdapterError
 from rl_adapter._http import HttpBackend
 from rl_adapter._http_limits import ServerLimits
-from rl_adapter._job._config import load_job, parse_job
+from rl_adapter._job._config import JobConfig, load_job, parse_job
 from rl_adapter._job._train import JobResult, run_job
 from rl_adapter._lossless import trl_dataset
 from rl_adapter._openrlhf import openrlhf_reward_func, openrlhf_rewards
+from rl_adapter._reward import check_dataset
 from rl_adapter._server import create_app, serve
-from rl_adapter._trl import AsyncTRLReward, TRLReward, check_dataset, completion_to_sample, trl_reward
+from rl_adapter._trl import AsyncTRLReward, TRLReward, completion_to_sample, trl_reward
 from rl_adapter._verl import verl_compute_score
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "DatasetMismatchError",
     "GraderBackend",
     "HttpBackend",
+    "JobConfig",
     "JobConfigError",
     "JobFailedError",
     "JobResult",

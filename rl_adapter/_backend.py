@@ -15,7 +15,9 @@ from graders import ErrorKind, Grader, Sample, Score, compile_spec, kinds
 
 @runtime_checkable
 class RewardBackend(Protocol):
-    """Scores samples against items. One method; errors come back as Scores, never raised.
+    """Scores samples against items: ``score`` and its async twin ``ascore``.
+
+    Errors come back as Scores, never raised.
 
     Attributes:
         name: A readable name (the grader's name), used for metric and function names.
@@ -34,6 +36,10 @@ class RewardBackend(Protocol):
 
     def score(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         """Returns one Score per sample (samples[i] graded against items[i])."""
+        ...
+
+    async def ascore(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """Async ``score``, awaited by async trainers; a backend that does no I/O may run ``score``."""
         ...
 
 

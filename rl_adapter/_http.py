@@ -144,6 +144,10 @@ class HttpBackend:
             return _failed(ErrorKind.REWARD_SERVICE_ERROR, f"{len(scores)} scores for {len(samples)} samples", n)
         return [_checked(score) for score in scores]
 
+    async def ascore(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """Async ``score``: the request waits in a worker thread, not on the event loop."""
+        return await asyncio.to_thread(self.score, samples, items)
+
     def _quoted(self, text: str) -> str:
         """What the service said, short, and without our token should it echo it."""
         return redact(text[:1000], [self.token])[:200]

@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graders import Grader, Sample
+from graders import Grader, Sample, sub_scores
 from rl_adapter._backend import RewardBackend, as_backend
-from rl_adapter._trl import component_means, to_rewards
+from rl_adapter._reward import component_means, to_rewards
 
 # End-of-turn markers of common chat templates, left at the end of a decoded query.
 END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|end|>", "<eos>")
@@ -87,7 +87,7 @@ def openrlhf_rewards(
     values = [error_value if r is None else r for r in rewards]
     extra: dict[str, list[float]] = {"grader_error": [0.0 if s.error is None else 1.0 for s in scores]}
     for key in component_means(scores):
-        extra[key] = [float((s.details.get("sub_scores") or {}).get(key, 0.0)) for s in scores]
+        extra[key] = [float(sub_scores(s).get(key, 0.0)) for s in scores]
     return {"rewards": values, "scores": values, "extra_logs": extra}
 
 

@@ -6,7 +6,7 @@ Endpoints:
   load-balancer probes);
 * ``POST /grade``: ``{"samples": [...], "items": [...]}`` -> ``{"scores": [Score.to_dict()...]}``,
   the generic batch endpoint (``HttpBackend`` speaks it); ``"details": false`` in the request
-  leaves the evidence out of each Score but ``sub_scores`` (a smaller answer for RL loops);
+  leaves the evidence out of each Score but what a reward reads (``graders.without_evidence``);
 * ``POST /get_reward``: OpenRLHF's remote reward protocol, ``{"query", "prompts", "labels"}`` ->
   ``{"rewards", "scores", "extra_logs"}``.
 
@@ -23,7 +23,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from graders import Sample, Score
+from graders import Sample, Score, without_evidence
 from rl_adapter._backend import RewardBackend
 from rl_adapter._http_limits import (
     LimitsMiddleware,
@@ -45,10 +45,7 @@ TOKEN_ENV = "RFTKIT_SERVE_TOKEN"
 
 def _compact(score: Score) -> dict[str, Any]:
     """A Score without its evidence: value, error and the ``multi`` parts (what a reward needs)."""
-    out = score.to_dict()
-    sub_scores = out["details"].get("sub_scores")
-    out["details"] = {"sub_scores": sub_scores} if sub_scores is not None else {}
-    return out
+    return without_evidence(score).to_dict()
 
 
 def _grade_body(raw: bytes, limits: ServerLimits) -> tuple[list[Sample], list[dict[str, Any]], bool]:

@@ -1,4 +1,4 @@
-"""Graders as TRL reward functions (GRPOTrainer, RLOOTrainer): ``trl_reward`` and ``check_dataset``.
+"""Graders as TRL reward functions (GRPOTrainer, RLOOTrainer): ``trl_reward``.
 
 TRL calls a reward function as ``f(prompts=..., completions=..., completion_ids=..., **columns,
 trainer_state=..., log_extra=..., log_metric=...)`` with one list entry per completion, and wants
@@ -7,16 +7,16 @@ one float (or None, "no opinion") back per completion. See ``trl_reward`` for th
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from graders import ErrorKind, Grader, Sample, Score, did_you_mean
+from graders import ErrorKind, Grader, Sample, Score
 from rl_adapter._backend import RewardBackend, as_backend
 from rl_adapter._errors import DatasetMismatchError
 from rl_adapter._lossless import ITEM_COLUMN, PROMPT_FIELD, decode_item
+from rl_adapter._reward import component_means, mismatch_message, missing_fields, to_rewards
 
 # Keywords TRL passes besides the dataset columns; they are not item fields.
 TRL_KEYWORDS = frozenset(
@@ -54,59 +54,6 @@ def _content_text(content: Any) -> str:
     if isinstance(content, Sequence):  # content parts: [{"type": "text", "text": ...}, ...]
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
     return str(content)
-
-
-def missing_fields(needed: Iterable[str], columns: Iterable[str]) -> list[str]:
-    """The item fields in ``needed`` that no column provides (the prompt always is)."""
-    have = set(columns) | {PROMPT_FIELD}
-    return sorted(set(needed) - have)
-
-
-def _mismatch_message(name: str, missing: list[str], columns: Iterable[str]) -> str:
-    cols = sorted(set(columns))
-    hints = [f"{field!r}{did_you_mean(field, cols, ' (did you mean {!r}?)')}" for field in missing]
-    return (
-        f"grader {name!r} reads item field{'s' if len(missing) > 1 else ''} {', '.join(hints)} "
-        f"that the dataset does not have (columns: {', '.join(cols) or 'none'}); rename the column or fix the "
-        "grader's templates, or every sample would score as invalid_variable_error"
-    )
-
-
-def check_dataset(grader: Grader | RewardBackend, dataset: Any) -> None:
-    """Checks that a dataset has every item field the grader's templates read.
-
-    Args:
-        grader: A compiled grader or a reward backend (its ``item_fields`` are checked).
-        dataset: A ``datasets.Dataset`` (its ``column_names``), a list of row mappings (the
-            union of their keys), or an iterable of column names.
-
-    Raises:
-        DatasetMismatchError: a field is missing; the message names it, the columns there are,
-            and the closest column (``ground_truths`` for ``ground_truth``).
-
-    Example:
-        >>> check_dataset(grader, [{"prompt": "2+2?", "answer": "4"}])   # doctest: +SKIP
-    """
-    backend = as_backend(grader)
-    columns = _columns_of(dataset)
-    missing = missing_fields(backend.item_fields, columns)
-    if missing:
-        raise DatasetMismatchError(_mismatch_message(backend.name, missing, columns))
-
-
-def _columns_of(dataset: Any) -> set[str]:
-    names = getattr(dataset, "column_names", None)
-    if names is not None:
-        if ITEM_COLUMN in names:  # a trl_dataset: the fields are the rows' own keys
-            return {key for value in dataset[ITEM_COLUMN] for key in decode_item(value)}
-        return set(names)
-    columns: set[str] = set()
-    for entry in dataset:
-        if isinstance(entry, Mapping):
-            columns |= set(entry)
-        else:
-            columns.add(str(entry))
-    return columns
 
 
 class TRLReward:
@@ -162,7 +109,7 @@ class TRLReward:
         if not self._checked:
             missing = missing_fields(self.backend.item_fields, columns)
             if missing:
-                raise DatasetMismatchError(_mismatch_message(self.backend.name, missing, columns))
+                raise DatasetMismatchError(mismatch_message(self.backend.name, missing, columns))
             self._checked = True
 
     def _lossless_inputs(
@@ -215,53 +162,10 @@ class AsyncTRLReward(TRLReward):
         start = time.perf_counter()
         samples, items = self._inputs(prompts, completions, kwargs)
         try:
-            ascore = getattr(self.backend, "ascore", None)
-            scores = await ascore(samples, items) if ascore is not None else self.backend.score(samples, items)
+            scores = await self.backend.ascore(samples, items)
         except Exception as exc:  # noqa: BLE001 - see TRLReward.__call__
             scores = self._backend_failed(exc, len(samples))
         return self._finish(scores, kwargs, start)
-
-
-def to_rewards(scores: Sequence[Score], error_value: float) -> tuple[list[float | None], Counter[str], int]:
-    """Maps Scores to rewards: abstention -> None, error or non-finite -> ``error_value``.
-
-    Returns the rewards, the error counts by kind and the number of abstentions.
-    """
-    rewards: list[float | None] = []
-    errors: Counter[str] = Counter()
-    abstained = 0
-    for score in scores:
-        if score.error is not None:
-            if score.abstained:
-                abstained += 1
-                rewards.append(None)
-                continue
-            errors[score.error.kind] += 1
-            # A multi score whose part errs still carries the formula's partial credit: keep it.
-            if "sub_errors" not in score.details or score.error.kind == ErrorKind.FORMULA_EVAL_ERROR:
-                rewards.append(error_value)
-                continue
-        value = score.value
-        if not math.isfinite(value):
-            errors[ErrorKind.NON_FINITE_VALUE] += 1
-            value = error_value
-        rewards.append(value)
-    return rewards, errors, abstained
-
-
-def component_means(scores: Sequence[Score]) -> dict[str, float]:
-    """Mean of each ``multi`` sub-score over the batch (empty for graders without parts)."""
-    sums: dict[str, float] = {}
-    counts: Counter[str] = Counter()
-    for score in scores:
-        sub = score.details.get("sub_scores")
-        if not isinstance(sub, Mapping):
-            continue
-        for key, value in sub.items():
-            if isinstance(value, int | float) and math.isfinite(value):
-                sums[key] = sums.get(key, 0.0) + float(value)
-                counts[key] += 1
-    return {key: sums[key] / counts[key] for key in sorted(sums)}
 
 
 def _identifier(name: str) -> str:

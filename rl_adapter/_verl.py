@@ -32,7 +32,7 @@ from graders import ErrorKind, Grader, Sample, Score
 from rl_adapter._backend import GraderBackend, RewardBackend, as_backend
 from rl_adapter._env import backend_from_env, reference_field
 from rl_adapter._lossless import ITEM_COLUMN, grading_item
-from rl_adapter._trl import to_rewards
+from rl_adapter._reward import to_rewards
 
 logger = logging.getLogger(__name__)
 

@@ -70,16 +70,26 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    from rl_adapter._job._config import load_job
-    from rl_adapter._job._train import load_resumable, prepare, run_job
+def model_aliases(entries: Sequence[str]) -> dict[str, str]:
+    """``--model-alias NAME=LOCAL`` options (``train`` and ``api``) as a mapping.
 
+    Raises:
+        UsageError: an entry is not ``NAME=LOCAL``.
+    """
     aliases = {}
-    for entry in args.model_alias:
+    for entry in entries:
         name, sep, local = entry.partition("=")
         if not (sep and name and local):
             raise UsageError(f"--model-alias takes NAME=LOCAL, not {entry!r}")
         aliases[name] = local
+    return aliases
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rl_adapter._job._config import load_job
+    from rl_adapter._job._train import load_resumable, prepare, run_job
+
+    aliases = model_aliases(args.model_alias)
     if args.config:
         job = load_job(args.config)
     elif args.resume and args.out:

@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from graders._errors import ErrorKind, SpecError
-from graders._grader import Grader
+from graders._grader import Grader, TemplateGrader
 from graders._registry import register
 from graders._spec import BaseSpec
-from graders._template import Template, render_value
+from graders._template import render_value
 from graders._types import MAX_JSON_CHARS, Sample, Score, clip
 
 Compare = Literal["exact", "ilike", "fuzzy", "numeric", "set"]
@@ -102,11 +102,9 @@ class FieldMatchSpec(BaseSpec):
 Comparator = Callable[[Any, Any], float]
 
 
-class FieldMatchGrader(Grader):
+class FieldMatchGrader(TemplateGrader[FieldMatchSpec]):
     def __init__(self, spec: FieldMatchSpec) -> None:
-        self.input = Template.parse(spec.input, ("input",))
-        self.reference = Template.parse(spec.reference, ("reference",))
-        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
+        super().__init__(spec, spec.input, spec.reference)
         rules = spec.fields
         self.rules: dict[str, tuple[Comparator, float]] | None = None
         if rules is not None:

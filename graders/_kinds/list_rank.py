@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from graders._details import RANK
 from graders._errors import ErrorKind
-from graders._grader import Grader
+from graders._grader import Grader, TemplateGrader
 from graders._registry import register
 from graders._spec import BaseSpec
-from graders._template import Template
 from graders._types import Sample, Score, clip
 
 # Entries looked at per sample: a list this long is already far past any useful ranking, and
@@ -96,11 +96,9 @@ class ListRankSpec(BaseSpec):
         return self
 
 
-class ListRankGrader(Grader):
+class ListRankGrader(TemplateGrader[ListRankSpec]):
     def __init__(self, spec: ListRankSpec) -> None:
-        self.input = Template.parse(spec.input, ("input",))
-        self.reference = Template.parse(spec.reference, ("reference",))
-        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
+        super().__init__(spec, spec.input, spec.reference)
         self.case_sensitive = spec.case_sensitive
         self.aliases = {self._clean(k): self._clean(v) for k, v in (spec.aliases or {}).items()}
         self.cutoff = spec.cutoff
@@ -180,7 +178,7 @@ class ListRankGrader(Grader):
                     rank = len(seen)
                     matched = entry
         # A copy of the cached list: each Score owns its details.
-        details: dict[str, Any] = {"rank": rank, "list_length": len(seen), "reference": [*reference_list]}
+        details: dict[str, Any] = {RANK: rank, "list_length": len(seen), "reference": [*reference_list]}
         if matched is not None:
             details["matched"] = clip(matched) if isinstance(matched, str) else matched
         if self.max_items is not None and len(seen) > self.max_items:

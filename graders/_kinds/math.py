@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from graders._errors import ErrorKind
-from graders._grader import Grader
+from graders._grader import Grader, TemplateGrader
 from graders._math.compare import (
     Comparison,
     LimitExceeded,
@@ -33,7 +33,6 @@ from graders._math.latex import (
 from graders._math.numbers import last_boxed
 from graders._math.options import HEDGE_NOTE, AnswerOptions
 from graders._registry import register
-from graders._template import Template
 from graders._types import Sample, Score, clip
 
 # Outputs longer than this are not read (the final answer never needs a megabyte of text).
@@ -184,11 +183,9 @@ def _check_leaf(text: str, clock: Comparison) -> None:
         raise _BadReference(f"cannot parse the reference {text!r}: {str(exc)[:200]}") from None
 
 
-class MathGrader(Grader):
+class MathGrader(TemplateGrader[MathSpec]):
     def __init__(self, spec: MathSpec) -> None:
-        self.input = Template.parse(spec.input, ("input",))
-        self.reference = Template.parse(spec.reference, ("reference",))
-        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
+        super().__init__(spec, spec.input, spec.reference)
         self.extract = spec.extract
         self.timeout = spec.timeout_s
         self.relations = spec.relations

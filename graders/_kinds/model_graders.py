@@ -116,7 +116,7 @@ class LabelModelSpec(JudgeSpec):
     passing_labels: list[str] = Field(min_length=1)
 
 
-class ScoreModelGrader(JudgeGrader):
+class ScoreModelGrader(JudgeGrader[ScoreModelSpec]):
     result_schema = {
         "type": "object",
         # steps first: a judge that writes its reasoning before the number judges better.
@@ -161,7 +161,7 @@ class ScoreModelGrader(JudgeGrader):
         return Score(value, passed, details)
 
 
-class LabelModelGrader(JudgeGrader):
+class LabelModelGrader(JudgeGrader[LabelModelSpec]):
     def __init__(self, spec: LabelModelSpec) -> None:
         labels = list(spec.labels)
         for j, label in enumerate(labels):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from graders._details import SUB_DETAILS, SUB_ERRORS, SUB_SCORES
 from graders._errors import ABSTENTION_KINDS, ErrorKind
 from graders._formula import Formula
 from graders._grader import Grader, error_score
@@ -77,7 +78,7 @@ class MultiSpec(BaseSpec):
         return value
 
 
-class MultiGrader(Grader):
+class MultiGrader(Grader[MultiSpec]):
     def __init__(self, spec: MultiSpec) -> None:
         self.children = {key: compile_child(child, "graders", key) for key, child in spec.graders.items()}
         self.formula = Formula.parse(spec.calculate_output, list(self.children))
@@ -125,10 +126,10 @@ class MultiGrader(Grader):
     def _combine(
         self, values: dict[str, float], sub_details: dict[str, Any], errors: list[tuple[str, ScoreError]] | None
     ) -> Score:
-        details: dict[str, Any] = {"sub_scores": values, "sub_details": sub_details}
+        details: dict[str, Any] = {SUB_SCORES: values, SUB_DETAILS: sub_details}
         error: ScoreError | None = None
         if errors:
-            details["sub_errors"] = {key: e.to_dict() for key, e in errors}
+            details[SUB_ERRORS] = {key: e.to_dict() for key, e in errors}
             abstentions = [e for _, e in errors if e.kind in ABSTENTION_KINDS]
             if abstentions:
                 return Score(0.0, None, details, abstentions[0])

@@ -11,12 +11,11 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from graders._errors import ErrorKind, SpecError
-from graders._grader import Grader
+from graders._grader import Grader, TemplateGrader
 from graders._math.final import pick, strip_reasoning
 from graders._math.numbers import Number
 from graders._math.options import HEDGE_NOTE, AnswerOptions, rounded
 from graders._registry import register
-from graders._template import Template
 from graders._types import Sample, Score, clip
 
 # Outputs longer than this are not read: a final answer never needs a megabyte of text, and
@@ -132,11 +131,9 @@ def _show(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.15g}"
 
 
-class NumericGrader(Grader):
+class NumericGrader(TemplateGrader[NumericSpec]):
     def __init__(self, spec: NumericSpec) -> None:
-        self.input = Template.parse(spec.input, ("input",))
-        self.reference = Template.parse(spec.reference, ("reference",))
-        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
+        super().__init__(spec, spec.input, spec.reference)
         self.pattern = _compile_pattern(spec.pattern)
         self.mode = spec.extract
         self.reference_mode = spec.reference_extract

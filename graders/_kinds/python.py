@@ -21,7 +21,6 @@ from pydantic import ConfigDict, Field
 
 from graders._errors import SpecError
 from graders._grader import Grader, SampleLike, error_score
-from graders._llm.usage import ScoreBatch
 from graders._registry import compile_options, parse_spec, register
 from graders._sandbox import (
     MAX_SOURCE_BYTES,
@@ -34,6 +33,7 @@ from graders._sandbox import (
 )
 from graders._spec import BaseSpec
 from graders._types import Sample, Score, ScoreError
+from graders._usage import ScoreBatch
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -157,7 +157,7 @@ def _takes_two_positional(args: ast.arguments) -> bool:
     return not kw_required and required <= 2 and (positional >= 2 or args.vararg is not None)
 
 
-class PythonGrader(Grader):
+class PythonGrader(Grader[PythonSpec]):
     """A ``python`` grader with its sandbox settings: the way to choose limits and pool size.
 
     ``compile_spec`` builds one with the defaults; build one yourself to change them, and use
@@ -224,16 +224,16 @@ class PythonGrader(Grader):
 
     def grade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
-    ) -> list[Score]:
+    ) -> ScoreBatch:
         """Grades samples[i] against items[i]; in the sandbox, spread over the worker pool."""
         if items is None:
             items = [_EMPTY] * len(samples)
         elif len(items) != len(samples):
             raise ValueError(f"grade_batch got {len(samples)} samples but {len(items)} items")
         try:
-            return self._grade_all([Sample.of(s) for s in samples], items)
+            return ScoreBatch(self._grade_all([Sample.of(s) for s in samples], items))
         except Exception:  # noqa: BLE001 - one bad sample (not a Sample) must not fail the others
-            return [self.grade(s, i) for s, i in zip(samples, items, strict=True)]
+            return ScoreBatch(self.grade(s, i) for s, i in zip(samples, items, strict=True))
 
     def _grade_all(self, samples: Sequence[Sample], items: Sequence[Mapping[str, Any]]) -> list[Score]:
         scores = self._run_all(samples, items)
@@ -269,12 +269,9 @@ class PythonGrader(Grader):
 
     async def agrade_batch(
         self, samples: Sequence[SampleLike], items: Sequence[Mapping[str, Any]] | None = None
-    ) -> list[Score]:
-        """Async ``grade_batch``: waits for the pool on a thread, so the event loop keeps running.
-
-        Returns a ``ScoreBatch`` (with no model usage), as every grader's ``agrade_batch`` does.
-        """
-        return ScoreBatch(await asyncio.to_thread(self.grade_batch, samples, items))
+    ) -> ScoreBatch:
+        """Async ``grade_batch``: waits for the pool on a thread, so the event loop keeps running."""
+        return await asyncio.to_thread(self.grade_batch, samples, items)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickles as its settings (a trainer may ship it to other processes); each copy starts

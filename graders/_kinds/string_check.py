@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict
 
-from graders._grader import Grader, SampleLike
+from graders._grader import Grader, SampleLike, TemplateGrader
 from graders._registry import register
 from graders._spec import BaseSpec
 from graders._template import Template
@@ -44,11 +44,9 @@ class StringCheckSpec(BaseSpec):
     operation: Literal["eq", "ne", "like", "ilike"]
 
 
-class StringCheckGrader(Grader):
+class StringCheckGrader(TemplateGrader[StringCheckSpec]):
     def __init__(self, spec: StringCheckSpec) -> None:
-        self.input = Template.parse(spec.input, ("input",))
-        self.reference = Template.parse(spec.reference, ("reference",))
-        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
+        super().__init__(spec, spec.input, spec.reference)
         self.check = _OPERATIONS[spec.operation]
 
     def _grade(self, sample: Sample, item: Mapping[str, Any]) -> Score:

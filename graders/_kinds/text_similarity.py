@@ -13,10 +13,9 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from graders._errors import ErrorKind, SpecError
-from graders._grader import Grader
+from graders._grader import Grader, TemplateGrader
 from graders._registry import register
 from graders._spec import BaseSpec
-from graders._template import Template
 from graders._types import Sample, Score, clip
 
 Metric = Literal[
@@ -96,11 +95,9 @@ class TextSimilaritySpec(BaseSpec):
     bleu_smoothing: BleuSmoothing = Field(default="none", description="rftkit only: nltk BLEU smoothing method.")
 
 
-class TextSimilarityGrader(Grader):
+class TextSimilarityGrader(TemplateGrader[TextSimilaritySpec]):
     def __init__(self, spec: TextSimilaritySpec) -> None:
-        self.input = Template.parse(spec.input, ("input",))
-        self.reference = Template.parse(spec.reference, ("reference",))
-        super().__init__(spec, self.input.item_fields | self.reference.item_fields)
+        super().__init__(spec, spec.input, spec.reference)
         self.metric_name = spec.evaluation_metric
         self.metric = _metric(spec)
         self.threshold = spec.pass_threshold

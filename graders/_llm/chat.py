@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graders._errors import GraderError
-from graders._llm.usage import Usage
+from graders._usage import Usage
 
 # Bumped when the cache key's layout changes, so old rows can never be misread.
 CACHE_KEY_VERSION = "rftkit-chat/1"

@@ -15,15 +15,15 @@ import asyncio
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from graders._errors import ErrorKind
 from graders._grader import Grader, SampleLike, error_score
 from graders._llm.judge_parse import Parsed, ReplyParseError, parse_reply
-from graders._llm.usage import ScoreBatch, track_usage
 from graders._spec import InputAudio, InputImage, InputText, Message, SamplingParams
 from graders._template import Template
 from graders._types import Sample, Score, clip
+from graders._usage import ScoreBatch, track_usage
 
 if TYPE_CHECKING:
     from graders._kinds.model_graders import JudgeSpec
@@ -62,14 +62,17 @@ class Outcome:
         self.details = details
 
 
-class JudgeGrader(Grader, abc.ABC):
+JudgeSpecT = TypeVar("JudgeSpecT", bound="JudgeSpec")
+
+
+class JudgeGrader(Grader[JudgeSpecT], abc.ABC):
     """Base of the model-judge graders; subclasses turn parsed replies into a Score."""
 
     is_async = True
     result_schema: dict[str, Any]
     format_hint: str
 
-    def __init__(self, spec: JudgeSpec) -> None:
+    def __init__(self, spec: JudgeSpecT) -> None:
         self.messages = [_compile_message(m, ("input", i)) for i, m in enumerate(spec.input)]
         fields: set[str] = set()
         for _role, parts in self.messages:

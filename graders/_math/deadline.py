@@ -19,7 +19,9 @@ from __future__ import annotations
 import ctypes
 import os
 import queue
+import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -44,6 +46,7 @@ class _Worker(threading.Thread):
     def __init__(self) -> None:
         super().__init__(name="rftkit-math-worker", daemon=True)
         self.abandoned = False
+        self.current: Future[Any] | None = None  # the job running now
         self.jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]] = queue.SimpleQueue()
 
     def run(self) -> None:
@@ -65,12 +68,15 @@ class _Worker(threading.Thread):
                 return
             if not future.set_running_or_notify_cancel():
                 continue
+            self.current = future
             try:
                 future.set_result(fn(*args))
             except JobCancelled:
                 future.set_exception(DeadlineExceeded("cancelled"))  # then serve what queued behind it
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
                 future.set_exception(exc)
+            finally:
+                self.current = None
 
 
 # An abandoned worker waits this long for jobs queued behind the one that overran, then exits.
@@ -116,11 +122,53 @@ def run_with_deadline(fn: Callable[..., T], *args: Any, timeout: float) -> T:
                     _abandoned += 1
                     worker.abandoned = True
             if not future.done():
-                _cancel(worker)
+                _cancel(worker, future)
         raise DeadlineExceeded(f"no result within {timeout} s") from None
 
 
-def _cancel(worker: _Worker) -> None:
-    """Raises JobCancelled inside ``worker``'s thread (at its next bytecode)."""
+def _cancel(worker: _Worker, future: Future[Any]) -> None:
+    """Raises JobCancelled inside ``worker``'s thread until the job of ``future`` has stopped.
+
+    The exception lands at the thread's next bytecode, which may be inside a destructor or a
+    weakref callback, where Python swallows it; so it is sent again every ``_RESEND_S`` seconds
+    (up to ``_RESENDS`` times) while that job still runs. A job that spends nearly all of its
+    time in destructors can outlast the resends; ``MAX_ABANDONED`` still caps how many run.
+    """
+    _quiet_swallowed_cancels()
+
+    def reap() -> None:
+        for _ in range(_RESENDS):
+            if worker.ident is None or not worker.is_alive() or worker.current is not future:
+                return
+            _raise_in(worker)
+            time.sleep(_RESEND_S)
+
+    threading.Thread(target=reap, name="rftkit-math-reaper", daemon=True).start()
+
+
+def _raise_in(worker: _Worker) -> None:
     if worker.ident is not None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(JobCancelled))
+
+
+# A cancel that lands where Python swallows it is sent again this often, this many times.
+_RESEND_S = 0.05
+_RESENDS = 100
+_hook_installed = False
+
+
+def _quiet_swallowed_cancels() -> None:
+    """A JobCancelled that landed in a destructor is reported as 'unraisable'; it is ours and
+    is sent again, so it is dropped there. Every other unraisable goes to the previous hook."""
+    global _hook_installed
+    with _lock:
+        if _hook_installed:
+            return
+        _hook_installed = True
+        previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, JobCancelled):
+            previous(unraisable)
+
+    sys.unraisablehook = hook

@@ -23,6 +23,8 @@ MAX_NUMBER_DIGITS = 64
 MAX_EXPONENT = 400
 # last_number reads this many final characters first: long outputs end in their answer.
 TAIL_CHARS = 4_000
+_NUMBER_CHARS = re.compile(r"[\d.,/]*")
+_DIGITS = re.compile(r"\d*")
 # first_number reads a text up to this long in one pass; a longer one lazily, number by number.
 SHORT_TEXT = 2_000
 # Balanced-brace scan of \boxed{...}: a box holding more than this is not a final answer.
@@ -190,6 +192,11 @@ def last_number(text: str) -> Number | None:
     if len(text) > 4 * TAIL_CHARS:
         # read the tail first, cut at a line or word break so no number is split
         cut = max(text.rfind("\n", 0, len(text) - TAIL_CHARS), text.rfind(" ", 0, len(text) - TAIL_CHARS))
+        if cut <= 0:  # no break at all ("1,1,1,..."): cut anywhere and skip the token cut in two
+            run = _NUMBER_CHARS.match(text, len(text) - TAIL_CHARS)
+            if run is None or run.end() == len(text):  # all number characters: skip just the digits
+                run = _DIGITS.match(text, len(text) - TAIL_CHARS)
+            cut = run.end() if run is not None else len(text) - TAIL_CHARS
         if cut > 0:
             found = last_number(text[cut:])
             if found is not None:

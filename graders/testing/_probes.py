@@ -19,6 +19,7 @@ from typing import Any
 from graders._grader import Grader
 from graders._template import render_value
 from graders._types import Score
+from graders.testing import _kind_probes as code
 from graders.testing._profiles import bounds_of, profile, slots_of
 from graders.testing._slots import Slot, graders_in, merge
 from graders.testing._strategies import (
@@ -330,6 +331,16 @@ PROBES: tuple[Probe, ...] = (
         "ignore instructions in it, and combine it with a cheap exact check in a `multi`",
         judges_only=True,
     ),
+    Probe("hardcoded_outputs", "a program printing the expected output of each case shown in the prompt",
+          code.hardcoded_outputs, code.HARDCODED_FIX),
+    Probe("exit_before_tests", "a program that exits with status 0 before the tests run", code.exit_early,
+          code.TAMPER_FIX),
+    Probe("tampered_tests", "a program that redefines `check`, rebinds AssertionError or patches builtins",
+          code.tamper, code.TAMPER_FIX),
+    Probe("empty_code_block", "a fenced code block with no code in it", code.empty_code,
+          "a program that is only the answer format earns credit; require tests that call the code"),
+    Probe("empty_format", "the required tags with nothing inside them", code.empty_tags,
+          "the format alone earns the reward; require content in every block and an answer after them"),
 )
 
 

@@ -97,12 +97,14 @@ def _items(draw: st.DrawFn, grader: Grader) -> dict[str, Any]:
             continue
         value = draw(profile(slot.kind).reference_values(slot.grader), label=f"item.{path[0]}")
         _set_path(item, path, value)
-    for name in sorted(grader.item_fields - item.keys()):
-        item[name] = draw(values.words(), label=f"item.{name}")
+    # A kind's own field strategies before plain words: a template may read a field only the
+    # kind knows the shape of (``code_tests``' tests and cases).
     for sub in graders_in(grader):
         for name, strategy in profile(sub.spec.type).item_fields(sub).items():
             if name not in item:
                 item[name] = draw(strategy, label=f"item.{name}")
+    for name in sorted(grader.item_fields - item.keys()):
+        item[name] = draw(values.words(), label=f"item.{name}")
     return item
 
 

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 # Sizes of generated values: big enough to find bugs, small enough to keep examples readable.
 MAX_WORDS = 6
-MAX_LIST = 8
 MAX_FIELDS = 4
 # An over-long adversarial output: large enough to expose quadratic work, small enough for CI.
 HUGE_CHARS = 200_000

@@ -24,7 +24,7 @@ from rl_adapter._api.errors import ApiError
 from rl_adapter._http_limits import LimitsMiddleware, ServerLimits, WorkSlots, make_uvicorn_server
 
 # The route modules of a default server; each has ``routes(ctx: ApiContext) -> APIRouter``.
-ROUTE_MODULES: tuple[str, ...] = ("rl_adapter._api.graders",)
+ROUTE_MODULES: tuple[str, ...] = ("rl_adapter._api.graders", "rl_adapter._api.files", "rl_adapter._api.jobs")
 # The hosted API's limits where it has them: a python grader's source is at most 256 kB, so a
 # run body is that plus one sample and one item; 16 MiB leaves room for long items.
 DEFAULT_LIMITS = ServerLimits(max_body_bytes=16 * 1024 * 1024)
@@ -46,12 +46,15 @@ class ApiSettings:
             ``api_key``). Required to bind outside loopback.
         limits: Body size and time, concurrency, connections (``rl_adapter._http_limits``).
         grade_timeout_s: Seconds one grading may take before it is answered as unresponsive.
+        model_aliases: Hosted model names mapped to local models (``--model-alias NAME=LOCAL``)
+            for fine-tuning jobs.
     """
 
     workdir: Path = Path("rftkit-api")
     token: str | None = None
     limits: ServerLimits = DEFAULT_LIMITS
     grade_timeout_s: float = GRADE_TIMEOUT_S
+    model_aliases: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.grade_timeout_s > 0:
@@ -67,6 +70,7 @@ class ApiContext:
     settings: ApiSettings
     slots: WorkSlots = field(init=False)
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    _shared: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.slots = WorkSlots(self.settings.limits.max_concurrent)
@@ -78,6 +82,12 @@ class ApiContext:
     def on_close(self, closer: Callable[[], None]) -> None:
         """Registers something to release when the server stops (worker pools, clients)."""
         self._closers.append(closer)
+
+    def shared(self, name: str, make: Callable[[], Any]) -> Any:
+        """One object per server that several route modules use (the files and jobs store)."""
+        if name not in self._shared:
+            self._shared[name] = make()
+        return self._shared[name]
 
     def close(self) -> None:
         while self._closers:

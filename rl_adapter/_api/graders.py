@@ -27,10 +27,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from graders import ErrorKind, Grader, Sample, SpecError, compile_spec, hosted_run_response
-from graders._errors import format_path
-from graders._llm.usage import ScoreBatch
-from graders._types import Score
+from graders import (
+    ErrorKind,
+    Grader,
+    Sample,
+    Score,
+    ScoreBatch,
+    SpecError,
+    compile_spec,
+    format_path,
+    hosted_run_response,
+)
 from rl_adapter._api.app import ApiContext
 from rl_adapter._api.errors import ApiError
 from rl_adapter._http_limits import RequestRejected, ServerLimits, parse_json_body

@@ -29,7 +29,8 @@ from rl_adapter._job._data import load_rows, render_prompts
 from rl_adapter._job._outputs import JOB_FILE, JobRecords, job_object
 from rl_adapter._job._recorder import CHECKPOINTS_DIR, EVALS_DIR, METRICS_FILE, Recorder
 from rl_adapter._lossless import grading_item, trl_dataset
-from rl_adapter._trl import check_dataset, trl_reward
+from rl_adapter._reward import check_dataset
+from rl_adapter._trl import trl_reward
 
 # The job as run (flat format, absolute paths, the local model): what ``--resume`` reads back.
 RESOLVED_JOB_FILE = "rftkit_job.json"
@@ -187,6 +188,7 @@ def run_job(
     resume: bool = False,
     model: str | None = None,
     model_aliases: Mapping[str, str] | None = None,
+    job_id: str | None = None,
 ) -> JobResult:
     """Runs the RFT job: optional SFT warm-up, then GRPO/RLOO with periodic validation.
 
@@ -198,6 +200,7 @@ def run_job(
             run again, and their events are replaced, so no step is counted twice.
         model: A local model directory (or ``tiny``) to train instead of the job's ``model``.
         model_aliases: Hosted model names mapped to local models.
+        job_id: The ``ftjob-`` id of a new job (the jobs API assigns it at create); default a fresh one.
 
     Returns:
         The JobResult (also written to the run directory).
@@ -220,7 +223,7 @@ def run_job(
     if resume and checkpoint is None and not (out / JOB_FILE).is_file():
         raise JobConfigError(f"{out} holds no job to resume; run without --resume to start it")
     torch = _import_rl()
-    records = _records(prep, resume)
+    records = _records(prep, resume, job_id)
     try:
         with warnings.catch_warnings():
             for message in _THIRD_PARTY_WARNINGS:
@@ -242,7 +245,7 @@ def run_job(
 _THIRD_PARTY_WARNINGS = (r"`is_gradient_checkpointing` is deprecated",)
 
 
-def _records(prep: Prepared, resume: bool) -> JobRecords:
+def _records(prep: Prepared, resume: bool, job_id: str | None) -> JobRecords:
     out = prep.output_dir
     out.mkdir(parents=True, exist_ok=True)
     if resume and (out / JOB_FILE).is_file():
@@ -253,7 +256,7 @@ def _records(prep: Prepared, resume: bool) -> JobRecords:
     for name in (EVALS_DIR, CHECKPOINTS_DIR, TRAINER_DIR):
         shutil.rmtree(out / name, ignore_errors=True)
     request = {**prep.job.model_dump(mode="json", exclude={"base_dir", "hyperparameters"})}
-    records = JobRecords(out, job_object(JobRecords.new_job_id(), request, prep.resolved.to_dict()))
+    records = JobRecords(out, job_object(job_id or JobRecords.new_job_id(), request, prep.resolved.to_dict()))
     records.save_job()
     spec = prep.job.model_dump(mode="json")
     spec.update(base_dir=str(Path(prep.job.base_dir).resolve()), output_dir=str(out.resolve()),

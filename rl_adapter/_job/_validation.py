@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from graders import Grader
-from rl_adapter._trl import completion_to_sample, component_means
+from rl_adapter._reward import component_means
+from rl_adapter._trl import completion_to_sample
 
 # Validation prompts generated per forward batch: bounds memory on small GPUs and CPUs.
 GENERATION_BATCH = 64

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit import ItemScores, compute_metrics, evaluate
+import evalkit._metrics
+from evalkit import ItemScores, ScoreColumns, compute_metrics, evaluate, register_metric
 from graders import Grader, Score, ScoreError, compile_spec
 
 
@@ -127,3 +128,44 @@ def test_maj_at_k_votes_on_numeric_values_not_their_spelling() -> None:
     preds = [{"id": 0, "output_text": f"The answer is {o}"} for o in ("1700", "1,800", "1800.0")]
     metrics = evaluate(grader, [{"answer": "1800"}], preds, k=(3,)).metrics
     assert metrics["maj@3"] == 1.0
+
+
+@pytest.fixture
+def no_user_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(evalkit._metrics, "_user_metrics", [])
+
+
+def perfect_share(columns: ScoreColumns) -> dict[str, float]:
+    """A user's metric: the share of items whose every scored sample got full credit."""
+    return {"perfect": float((columns.values >= 1.0).mean()) if len(columns.values) else 0.0}
+
+
+@pytest.mark.usefixtures("no_user_metrics")
+def test_a_registered_metric_joins_every_evaluation(exact: Grader) -> None:
+    assert register_metric(perfect_share) is perfect_share
+    items = [{"answer": "x", "subject": s} for s in ["alg", "alg", "geo"]]
+    preds = [{"id": i, "output_text": o} for i, o in enumerate(["x", "y", "x"])]
+    result = evaluate(exact, items, preds, by="subject")
+    assert result.metrics["perfect"] == pytest.approx(2 / 3)
+    assert list(result.metrics)[-1] == "perfect"  # after the built-in ones
+    assert result.groups["subject"]["alg"]["perfect"] == 0.5
+    register_metric(perfect_share)  # registering twice adds it once
+    assert compute_metrics([_item(0, Score(1.0))])["perfect"] == 1.0
+
+
+@pytest.mark.usefixtures("no_user_metrics")
+def test_a_metric_may_not_overwrite_another() -> None:
+    register_metric(lambda columns: {"mean": 0.0})
+    with pytest.raises(ValueError, match="already given"):
+        compute_metrics([_item(0, Score(1.0))])
+
+
+def test_pass_and_maj_at_k_appear_only_when_every_item_has_several_samples() -> None:
+    right, wrong = Score(1.0, True, {"answer": "4"}), Score(0.0, False, {"answer": "5"})
+    several = compute_metrics([_item(0, right, wrong), _item(1, wrong, wrong)], k=(1, 5))
+    assert several["pass@1"] == 0.25 and several["pass@2"] == 0.5 and "pass@5" not in several
+    assert several["maj@1"] == 0.5
+    mixed = compute_metrics([_item(0, right, wrong), _item(1, wrong)], k=(1,))
+    assert not [key for key in mixed if key.startswith(("pass@", "maj@"))]
+    no_answers = compute_metrics([_item(0, Score(1.0), Score(0.0)), _item(1, Score(0.0), Score(0.0))], k=(1,))
+    assert "pass@1" in no_answers and "maj@1" not in no_answers

@@ -32,8 +32,7 @@ from graders.client import (
 )
 from graders.testing.openai_server import FakeOpenAIServer, Reply
 
-server = judge_support.server
-isolated_settings = judge_support.isolated_settings
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 
 HI = [{"role": "user", "content": "Hi"}]
 FAST = {"backoff_base": 0.01, "timeout": 5.0}

@@ -14,8 +14,7 @@ import pytest
 from graders import SpecError, compile_spec, load_spec
 from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest
 
-server = judge_support.server
-isolated_settings = judge_support.isolated_settings
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 score_spec = judge_support.score_spec
 label_spec = judge_support.label_spec
 

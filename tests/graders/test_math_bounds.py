@@ -89,3 +89,32 @@ def test_a_cancelled_job_does_not_swallow_the_next_one() -> None:
         with pytest.raises(DeadlineExceeded):
             run_with_deadline(slow, timeout=0.05)
     assert [run_with_deadline(pow, 2, k, timeout=5.0) for k in range(4)] == [1, 2, 4, 8]
+
+
+def test_a_cancel_swallowed_by_a_destructor_is_sent_again() -> None:
+    """Python swallows an exception raised inside ``__del__`` and reports it as unraisable (an
+    error under this suite's warning filter); a job that often runs destructors is still
+    stopped, and the swallowed cancels are not reported."""
+    beats: list[float] = []
+
+    class Slow:
+        def __del__(self) -> None:
+            end = time.monotonic() + 0.002
+            while time.monotonic() < end:
+                pass
+
+    def spin_with_destructors() -> None:
+        end = time.monotonic() + 5.0
+        while time.monotonic() < end:
+            Slow()  # a fair share of the time goes to __del__, where a cancel is swallowed
+            step = time.monotonic() + 0.002
+            while time.monotonic() < step:
+                pass
+            beats.append(time.monotonic())
+
+    with pytest.raises(DeadlineExceeded):
+        run_with_deadline(spin_with_destructors, timeout=0.1)
+    time.sleep(1.0)
+    seen = len(beats)
+    time.sleep(0.5)
+    assert len(beats) == seen, "the abandoned job is still running"

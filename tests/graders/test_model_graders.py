@@ -14,8 +14,7 @@ from graders import Grader, ScoreBatch, compile_spec
 from graders.client import ChatClient, configure
 from graders.testing.openai_server import FakeOpenAIServer, RecordedRequest, Reply
 
-server = judge_support.server
-isolated_settings = judge_support.isolated_settings
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 score_spec = judge_support.score_spec
 label_spec = judge_support.label_spec
 

@@ -3,6 +3,7 @@ HttpBackend against a service that is down or slow, graceful shutdown of the rea
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from graders import Grader, Sample, Score
+from graders import Grader, Sample, Score, compile_spec
 from rl_adapter import GraderBackend, HttpBackend, MockBackend, RewardBackend, trl_reward
 from rl_adapter._server import make_server
 
@@ -101,6 +102,37 @@ def test_trl_reward_through_the_server_matches_in_process(multi: Grader) -> None
             assert backend.item_fields == frozenset({"answer", "keyword"})
             remote = trl_reward(backend)(prompts=["q"] * 4, completions=completions, **columns)
     assert remote == local == [1.0, 0.5, 0.0, 0.0]
+
+
+def test_partial_credit_through_the_compact_answer_matches_in_process() -> None:
+    # The JSON child cannot read plain text (sample_parse_error), the text child still scores:
+    # the multi keeps its formula's partial credit in-process, and must over HTTP too, where
+    # the answer leaves out the evidence.
+    check = {"type": "string_check", "reference": "{{item.answer}}"}
+    grader = compile_spec(
+        {
+            "type": "multi",
+            "name": "parts",
+            "graders": {
+                "text": {**check, "name": "text", "operation": "like", "input": "{{sample.output_text}}"},
+                "json": {**check, "name": "json", "operation": "eq", "input": "{{sample.output_json.answer}}"},
+            },
+            "calculate_output": "0.5 * text + 0.5 * json",
+        }
+    )
+    completions = ["the answer is cat", '{"answer": "cat"}', "dog"]
+    columns = {"answer": ["cat"] * 3}
+    local = trl_reward(grader, error_value=-1.0)(prompts=["q"] * 3, completions=completions, **columns)
+    with running(GraderBackend(grader)) as url, HttpBackend(url) as backend:
+        remote = trl_reward(backend, error_value=-1.0)(prompts=["q"] * 3, completions=completions, **columns)
+    assert remote == local == [0.5, 1.0, 0.0]
+
+
+def test_the_http_backend_scores_asynchronously_too(exact: Grader) -> None:
+    with running(GraderBackend(exact)) as url, HttpBackend(url) as backend:
+        assert isinstance(backend, RewardBackend)
+        scores = asyncio.run(backend.ascore([Sample("4"), Sample("5")], [{"answer": "4"}] * 2))
+    assert [s.value for s in scores] == [1.0, 0.0]
 
 
 def test_a_service_that_is_down_scores_errors_and_training_goes_on() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from graders._grader import Grader
+from graders._kinds.field_match import FieldMatchSpec
 from graders.testing import _values as values
 from graders.testing._profiles import (
     KindProfile,
@@ -37,8 +38,8 @@ def _field_match_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
     return reference
 
 
-def _field_match_references(grader: Grader) -> st.SearchStrategy[Any]:
-    rules = grader.spec.fields  # type: ignore[attr-defined]
+def _field_match_references(grader: Grader[FieldMatchSpec]) -> st.SearchStrategy[Any]:
+    rules = grader.spec.fields
     if not rules:
         return values.flat_objects()
     fixed = {name: _FIELD_VALUES[rule.compare]() for name, rule in rules.items()}

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from graders._grader import Grader
+from graders._kinds.list_rank import ListRankSpec
 from graders.testing import _values as values
 from graders.testing._profiles import (
     Bounds,
@@ -34,10 +35,10 @@ def _list_rank_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
     return [reference]
 
 
-def _list_rank_scores(grader: Grader) -> list[float]:
+def _list_rank_scores(grader: Grader[ListRankSpec]) -> list[float]:
     spec = grader.spec
-    if spec.decay == "table":  # type: ignore[attr-defined]
-        return list(spec.table or [0.0])  # type: ignore[attr-defined]
+    if spec.decay == "table":
+        return list(spec.table or [0.0])
     return [1.0]
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from graders._errors import ErrorKind
 from graders._grader import Grader
+from graders._kinds.math import MathSpec
 from graders.testing._profiles import (
     KindProfile,
     LawFailure,
@@ -29,9 +30,9 @@ def _math_references(grader: Grader) -> st.SearchStrategy[str]:
     )
 
 
-def _math_boxed_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
+def _math_boxed_law(grader: Grader[MathSpec], item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
     """The reference inside ``\\boxed{}`` at the end of a worked answer scores as the bare reference."""
-    if grader.spec.extract != "auto":  # type: ignore[attr-defined]
+    if grader.spec.extract != "auto":
         return
     for slot, answer in answers_of(grader, item, identity_answer):
         if not isinstance(answer, str) or "\\boxed" in answer:

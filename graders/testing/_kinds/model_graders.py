@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from graders._grader import Grader
+from graders._kinds.model_graders import LabelModelSpec, ScoreModelSpec
 from graders._template import Template
 from graders.testing._profiles import (
     Bounds,
@@ -37,9 +38,9 @@ _JUDGE_FIX = {
 }
 
 
-def _judge_slots(grader: Grader) -> list[Slot]:
+def _judge_slots(grader: Grader[ScoreModelSpec] | Grader[LabelModelSpec]) -> list[Slot]:
     """A judge has no reference template; aim at the item field its prompt shows as the answer."""
-    texts = [m.content for m in grader.spec.input if isinstance(m.content, str)]  # type: ignore[attr-defined]
+    texts = [m.content for m in grader.spec.input if isinstance(m.content, str)]
     templates = [Template.parse(text) for text in texts]
     if not any("{{" in t.source and "sample.output_text" in t.source for t in templates):
         return []
@@ -50,8 +51,8 @@ def _judge_slots(grader: Grader) -> list[Slot]:
     return []
 
 
-def _score_model_bounds(grader: Grader) -> Bounds:
-    low, high = grader.spec.range or (0.0, 1.0)  # type: ignore[attr-defined]
+def _score_model_bounds(grader: Grader[ScoreModelSpec]) -> Bounds:
+    low, high = grader.spec.range or (0.0, 1.0)
     return (min(low, 0.0), max(high, 0.0))  # an error score is 0, whatever the range
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from graders._details import sub_scores
 from graders._errors import ErrorKind
 from graders._grader import Grader
+from graders._kinds.multi import MultiGrader
 from graders._registry import kinds
 from graders.testing._profiles import (
     SCORE_TOLERANCE,
@@ -37,12 +39,12 @@ def _multi_formula_law(grader: Grader, item: Mapping[str, Any], draw: Callable[.
     """The multi value is the formula of its sub-scores and lies within the formula's bounds."""
     sample = draw(samples_for(grader, item), label="sample")
     score = grader.grade(sample, item)
-    subs = score.details.get("sub_scores")
+    subs = sub_scores(score)
     if score.abstained or (score.error is not None and score.error.kind == ErrorKind.FORMULA_EVAL_ERROR):
         return  # an abstaining child makes the multi abstain; a math error in the formula is an error
-    if not isinstance(subs, dict):
+    if not subs:
         raise LawFailure("multi_formula", "details has no sub_scores", sample)
-    expected = grader.formula.evaluate(subs)  # type: ignore[attr-defined]
+    expected = _multi(grader).formula.evaluate(subs)
     if not close(score.value, expected):
         raise LawFailure("multi_formula", f"value {score.value} but the formula of {subs} is {expected}", sample)
     bounds = bounds_of(grader)
@@ -77,14 +79,19 @@ def multi_expect(grader: Grader) -> Expect:
     return (out[0], out[1])
 
 
+def _multi(grader: Grader) -> MultiGrader:
+    if not isinstance(grader, MultiGrader):
+        raise TypeError(f"the multi profile got a {grader.spec.type} grader")
+    return grader
+
+
 def _children(grader: Grader) -> dict[str, Grader]:
-    children = getattr(grader, "children", None)
-    return dict(children) if isinstance(children, Mapping) else {}
+    return dict(_multi(grader).children)
 
 
 def _formula(grader: Grader, variables: Mapping[str, Any]) -> float | None:
     try:
-        value = float(grader.formula.evaluate(dict(variables)))  # type: ignore[attr-defined]
+        value = float(_multi(grader).formula.evaluate(dict(variables)))
     except (ArithmeticError, ValueError, TypeError):
         return None
     return value if math.isfinite(value) else None

@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from graders._grader import Grader
+from graders._kinds.numeric import NumericSpec
 from graders.testing._profiles import (
     KindProfile,
     LawFailure,
@@ -32,20 +33,20 @@ _ONE_PLACE_FIX = (
 )
 
 
-def _hedge_fix(grader: Grader) -> str:
+def _hedge_fix(grader: Grader[NumericSpec]) -> str:
     spec = grader.spec
-    if spec.extract in ("first_number", "last_number"):  # type: ignore[attr-defined]
+    if spec.extract in ("first_number", "last_number"):
         return (
-            f"`extract: {spec.extract}` reads a position, so 'RIGHT or WRONG' is paid in one order; use "  # type: ignore[attr-defined]
+            f"`extract: {spec.extract}` reads a position, so 'RIGHT or WRONG' is paid in one order; use "
             "`extract: auto` (or gsm8k/boxed) with `hedging: refuse`, which pays nothing for several answers"
         )
-    if spec.hedging == "allow":  # type: ignore[attr-defined]
+    if spec.hedging == "allow":
         return "`hedging: allow` pays the first or last of several answers; remove it (the default refuses hedges)"
     return _ONE_PLACE_FIX
 
 
-def _numeric_format(grader: Grader, mode: str) -> str:
-    if mode == "regex" and grader.spec.pattern != _NUMERIC_PATTERN:  # type: ignore[attr-defined]
+def _numeric_format(grader: Grader[NumericSpec], mode: str) -> str:
+    if mode == "regex" and grader.spec.pattern != _NUMERIC_PATTERN:
         raise LookupError("cannot write an answer for a user's regex")
     return _NUMERIC_FORMATS[mode]
 
@@ -60,7 +61,7 @@ def _numeric_reference(slot: Slot, item: Mapping[str, Any]) -> tuple[str, str]:
 
 def _numeric_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
     text, _ = _numeric_reference(slot, item)
-    return _numeric_format(slot.grader, slot.grader.spec.extract).format(text)  # type: ignore[attr-defined]
+    return _numeric_format(slot.grader, slot.grader.spec.extract).format(text)
 
 
 def _number_variants(value: str) -> list[str]:
@@ -76,12 +77,12 @@ def _number_variants(value: str) -> list[str]:
     return out
 
 
-def _numeric_format_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
+def _numeric_format_law(grader: Grader[NumericSpec], item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
     """The same number written another way scores the same."""
     for slot in default_slots(grader):
         try:
             _, value = _numeric_reference(slot, item)
-            template = _numeric_format(grader, grader.spec.extract)  # type: ignore[attr-defined]
+            template = _numeric_format(grader, grader.spec.extract)
         except LookupError:
             continue
         if "e" in value or "E" in value:
@@ -95,8 +96,8 @@ def _numeric_format_law(grader: Grader, item: Mapping[str, Any], draw: Callable[
             raise LawFailure("invariant_under_number_format", f"{value!r} scored {base} but {variant!r} {got}", sample)
 
 
-def _numeric_references(grader: Grader) -> st.SearchStrategy[str]:
-    mode = grader.spec.reference_extract  # type: ignore[attr-defined]
+def _numeric_references(grader: Grader[NumericSpec]) -> st.SearchStrategy[str]:
+    mode = grader.spec.reference_extract
     written = st.one_of(
         st.integers(-10**6, 10**6).map(str),
         st.integers(1000, 10**7).map(lambda n: f"{n:,}"),

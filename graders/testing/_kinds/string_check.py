@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from graders._grader import Grader
+from graders._kinds.string_check import StringCheckSpec
 from graders.testing import _values as values
 from graders.testing._profiles import (
     Expect,
@@ -21,8 +22,8 @@ _CONTAINS_FIX = (
     "(e.g. `{{sample.output_json.answer}}`) or guard the length in a `multi`"
 )
 
-def _string_check_expect(grader: Grader) -> Expect:
-    return (0.0, 1.0) if grader.spec.operation == "ne" else (1.0, 0.0)  # type: ignore[attr-defined]
+def _string_check_expect(grader: Grader[StringCheckSpec]) -> Expect:
+    return (0.0, 1.0) if grader.spec.operation == "ne" else (1.0, 0.0)
 
 
 @st.composite
@@ -42,9 +43,9 @@ def _string_check_specs(draw: st.DrawFn) -> dict[str, Any]:
     return {"type": "string_check", "name": f"check_{op}", "input": inp, "reference": ref, "operation": op}
 
 
-def _ilike_case_law(grader: Grader, item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
+def _ilike_case_law(grader: Grader[StringCheckSpec], item: Mapping[str, Any], draw: Callable[..., Any]) -> None:
     """``ilike`` does not care about the case of ASCII letters in the output."""
-    if grader.spec.operation != "ilike" or grader.spec.input != "{{sample.output_text}}":  # type: ignore[attr-defined]
+    if grader.spec.operation != "ilike" or grader.spec.input != "{{sample.output_text}}":
         return
     text = draw(values.words(), label="output_text")
     for variant in (text.upper(), text.lower()):

@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from graders._grader import Grader
+from graders._kinds.text_similarity import TextSimilaritySpec
 from graders._template import render_value
 from graders.testing import _values as values
 from graders.testing._profiles import (
@@ -25,9 +26,9 @@ _SIMILARITY_FIX = (
 )
 
 
-def _min_words(grader: Grader) -> int:
+def _min_words(grader: Grader[TextSimilaritySpec]) -> int:
     """BLEU needs 4 tokens and ROUGE-n n tokens before a text can match itself at all."""
-    metric = grader.spec.evaluation_metric  # type: ignore[attr-defined]
+    metric = grader.spec.evaluation_metric
     if metric == "bleu":
         return 4
     if metric.startswith("rouge_") and metric[-1].isdigit():
@@ -43,8 +44,8 @@ def _text_similarity_answer(slot: Slot, item: Mapping[str, Any]) -> Any:
     return reference
 
 
-def _text_similarity_expect(grader: Grader) -> Expect:
-    metric = grader.spec.evaluation_metric  # type: ignore[attr-defined]
+def _text_similarity_expect(grader: Grader[TextSimilaritySpec]) -> Expect:
+    metric = grader.spec.evaluation_metric
     return (None if metric in _SELF_BELOW_ONE else 1.0, 0.0)
 
 

@@ -185,7 +185,3 @@ class ScoreBatch(list[Score]):
     def __init__(self, scores: Iterable[Score] = (), usage: Mapping[str, Usage] | None = None) -> None:
         super().__init__(scores)
         self.usage = dict(usage or {})
-
-    def usage_dict(self) -> dict[str, dict[str, int]]:
-        """``usage`` as JSON-ready dicts (the hosted ``model_grader_token_usage_per_model``)."""
-        return {model: usage.to_dict() for model, usage in sorted(self.usage.items())}
