@@ -25,6 +25,26 @@ $(VENV)/.full: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[rl,dev]'
 	touch $@ $(VENV)/.base
 
+# verl and OpenRLHF, driven through their own code by tests/rl_adapter/test_{verl,openrlhf}_real.py,
+# live in their own environment: verl caps transformers below 5.11, which TRL's tests need newer.
+# OpenRLHF goes in without its dependencies: its flash-attn and deepspeed pins do not build
+# without CUDA, and its reward client imports none of them. Cached by the stamp; rebuilt when
+# pyproject.toml changes.
+TRAINERS_VENV := .venv-trainers
+OPENRLHF := openrlhf==0.11.2
+TRAINER_TESTS := tests/rl_adapter/test_verl_real.py tests/rl_adapter/test_openrlhf_real.py
+
+$(TRAINERS_VENV)/.stamp: pyproject.toml
+	@echo "make: building $(TRAINERS_VENV) (verl, OpenRLHF) for the trainer contract tests (once, about 3-5 min)"
+	$(PYTHON) -m venv $(TRAINERS_VENV)
+	$(TRAINERS_VENV)/bin/pip install -q --upgrade pip
+	$(TRAINERS_VENV)/bin/pip install -q $(TORCH)
+	$(TRAINERS_VENV)/bin/pip install -q -e '.[dev,trainers]'
+	$(TRAINERS_VENV)/bin/pip install -q --no-deps $(OPENRLHF)
+	@# Both wheels ship a top-level `tests` package, which would shadow this repository's tests/.
+	rm -rf $(TRAINERS_VENV)/lib/python*/site-packages/tests
+	touch $@
+
 demo: $(VENV)/.base
 	$(BIN)/python examples/demo.py
 
@@ -42,8 +62,10 @@ $(WORDNET):
 		echo "METEOR tests need WordNet 3.0: sudo apt-get install wordnet-base (or set WNSEARCHDIR)"; \
 	fi
 
-test: lint typecheck $(WORDNET)
+test: lint typecheck $(WORDNET) $(TRAINERS_VENV)/.stamp
 	$(BIN)/pytest
+	@echo "make: the trainer contract tests, in $(TRAINERS_VENV)"
+	$(TRAINERS_VENV)/bin/pytest $(TRAINER_TESTS)
 
 # Benchmarks compare against peers installed into the benchmark environment only, pinned to the
 # version the committed results.json and docs/benchmarks.md name.
@@ -52,4 +74,4 @@ bench: $(VENV)/.full
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TRAINERS_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("evalkit.cli", "sample predictions for a dataset from an OpenAI-compatible server"),
     "train": ("rl_adapter.cli", "run a local RFT job (GRPO or RLOO through TRL) from a job config"),
     "serve": ("rl_adapter.cli", "serve a grader as an HTTP reward service"),
+    "export": ("rl_adapter.cli", "export a job for verl (parquet data, grader, launch command): many machines, PPO"),
     "api": ("rl_adapter._api.cli", "serve the OpenAI graders API locally (the official client's run/validate)"),
 }
 

@@ -1,4 +1,4 @@
-"""The rl_adapter subcommands of ``rftkit``: ``train`` and ``serve``."""
+"""The rl_adapter subcommands of ``rftkit``: ``train``, ``serve`` and ``export``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--max-steps", type=int, help="stop after this many steps (overrides n_epochs)")
         parser.add_argument("--resume", action="store_true", help="continue the job in --out from its last checkpoint")
         parser.add_argument("--check", action="store_true", help="validate the config and data, then exit")
+    elif command == "export":
+        parser.description = "Export an RFT job for verl: parquet data, the grader and the launch command."
+        parser.add_argument("engine", choices=["verl"], help="the trainer to export for")
+        parser.add_argument("config", help="job JSON file (hosted job body or rftkit job config)")
+        parser.add_argument("out", help="directory to write train.parquet, grader.json and launch.sh into")
+        parser.add_argument("--algorithm", choices=["grpo", "rloo", "ppo"],
+                            help="default: the job's method; ppo trains a critic (verl's GAE)")
+        parser.add_argument("--model", help="model path or hub id on the cluster (default: the job's model)")
     else:
         from rl_adapter._server import MAX_BODY_BYTES, MAX_CONCURRENT_BATCHES, MAX_SAMPLES, TOKEN_ENV
 
@@ -44,11 +52,22 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
 
 def main(command: str, argv: Sequence[str]) -> int:
-    """Runs ``train`` or ``serve``; returns the exit code (errors raise, see ``rftkit.cli``)."""
+    """Runs ``train``, ``serve`` or ``export``; returns the exit code (errors raise, see ``rftkit.cli``)."""
     args = _parser(command).parse_args(list(argv))
     if command == "train":
         return _train(args)
+    if command == "export":
+        return _export(args)
     return _serve(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from rl_adapter._verl_export import export_job
+
+    export = export_job(args.config, args.out, algorithm=args.algorithm, model=args.model)
+    print(f"wrote {export.directory}: {export.train_file.name}, {export.grader_file.name}, {export.launch_file.name}")
+    print(export.command)
+    return 0
 
 
 def model_aliases(entries: Sequence[str]) -> dict[str, str]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import pytest
 
 from graders import Grader, compile_spec
+
+# verl and OpenRLHF live in `make`'s .venv-trainers (verl caps transformers below what TRL's tests
+# need); `make test` runs these two modules there, after the rest of the suite in .venv.
+collect_ignore = [] if importlib.util.find_spec("verl") else ["test_verl_real.py", "test_openrlhf_real.py"]
 
 EXACT: dict[str, Any] = {
     "type": "string_check",

@@ -48,20 +48,22 @@ def test_verl_file_loaded_by_path_and_called_by_keyword(gene_spec: Path, monkeyp
     kwargs = {"grader": str(gene_spec), "ground_truth_field": "correct_answer"}
     right = fn(data_source="genes", solution_str='{"genes": ["TSC2", "TSC1"]}', ground_truth="TSC1",
                extra_info={"index": 0}, **kwargs)
-    assert right == pytest.approx(0.7)
-    assert fn(data_source="genes", solution_str="not json", ground_truth="TSC1", extra_info=None, **kwargs) == 0.0
+    assert right["score"] == pytest.approx(0.7)
+    wrong = fn(data_source="genes", solution_str="not json", ground_truth="TSC1", extra_info=None, **kwargs)
+    assert (wrong["score"], wrong["error"], wrong["error/sample_parse_error"]) == (0.0, 1.0, 1.0)
     # The same through environment variables only.
     monkeypatch.setenv("RFTKIT_GRADER", str(gene_spec))
     monkeypatch.setenv("RFTKIT_REFERENCE_FIELD", "correct_answer")
-    assert fn(data_source="genes", solution_str='{"genes": ["TSC1"]}', ground_truth="TSC1", extra_info={}) == 1.0
+    right = fn(data_source="genes", solution_str='{"genes": ["TSC1"]}', ground_truth="TSC1", extra_info={})
+    assert right["score"] == 1.0
 
 
 def test_verl_factory_reads_object_ground_truth_and_extra_info() -> None:
     grader = compile_spec({"type": "string_check", "name": "x", "operation": "eq",
                            "input": "{{sample.output_text}}", "reference": "{{item.answer}}-{{item.unit}}"})
     fn = verl_compute_score(grader)
-    assert fn("src", "4-kg", {"answer": "4"}, {"unit": "kg"}) == 1.0
-    assert isinstance(fn("src", "4-kg", {"answer": "4"}, {"unit": "kg"}), float)
+    assert fn("src", "4-kg", {"answer": "4"}, {"unit": "kg"})["score"] == 1.0
+    assert isinstance(fn("src", "4-kg", {"answer": "4"}, {"unit": "kg"})["score"], float)
 
 
 def test_openrlhf_file_loaded_by_path_and_called_positionally(gene_spec: Path, monkeypatch: pytest.MonkeyPatch) -> None:
