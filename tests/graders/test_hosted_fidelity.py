@@ -25,8 +25,7 @@ from graders import (
 )
 from graders.testing.openai_server import FakeOpenAIServer
 
-server = judge_support.server
-isolated_settings = judge_support.isolated_settings
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 score_spec = judge_support.score_spec
 
 

@@ -10,8 +10,7 @@ import pytest
 from graders import compile_spec
 from graders.testing.openai_server import FakeOpenAIServer
 
-server = judge_support.server
-isolated_settings = judge_support.isolated_settings
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 label_spec = judge_support.label_spec
 
 
