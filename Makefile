@@ -33,6 +33,8 @@ $(VENV)/.full: pyproject.toml | $(BIN)/python
 TRAINERS_VENV := .venv-trainers
 OPENRLHF := openrlhf==0.11.2
 TRAINER_TESTS := tests/rl_adapter/test_verl_real.py tests/rl_adapter/test_openrlhf_real.py
+# Ray and verl leave sockets and an event loop for the garbage collector at session end.
+TRAINER_WARNINGS := -W ignore::ResourceWarning -W ignore::pytest.PytestUnraisableExceptionWarning
 
 $(TRAINERS_VENV)/.stamp: pyproject.toml
 	@echo "make: building $(TRAINERS_VENV) (verl, OpenRLHF) for the trainer contract tests (once, about 3-5 min)"
@@ -65,7 +67,7 @@ $(WORDNET):
 test: lint typecheck $(WORDNET) $(TRAINERS_VENV)/.stamp
 	$(BIN)/pytest
 	@echo "make: the trainer contract tests, in $(TRAINERS_VENV)"
-	$(TRAINERS_VENV)/bin/pytest $(TRAINER_TESTS)
+	$(TRAINERS_VENV)/bin/pytest $(TRAINER_WARNINGS) $(TRAINER_TESTS)
 
 # Benchmarks compare against peers installed into the benchmark environment only, pinned to the
 # version the committed results.json and docs/benchmarks.md name.
