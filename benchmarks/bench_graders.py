@@ -116,7 +116,7 @@ def hand_extraction_f1(sample: str, item: dict[str, Any]) -> float:
     ref = item["expected"]
     if not isinstance(out, dict):
         return 0.0
-    weights = {"name": 2.0, "email": 1.0, "age": 1.0, "skills": 1.0}
+    weights = {"name": 1.0, "email": 1.0, "age": 1.0, "skills": 1.0}  # as specs/extraction_f1.json
     total = matched = present = 0.0
     for field, weight in weights.items():
         if field not in ref:
