@@ -71,7 +71,7 @@ test: lint typecheck $(WORDNET) $(TRAINERS_VENV)/.stamp
 
 # Benchmarks compare against peers installed into the benchmark environment only, pinned to the
 # version the committed results.json and docs/benchmarks.md name.
-bench: $(VENV)/.full
+bench: $(VENV)/.full $(TRAINERS_VENV)/.stamp
 	$(BIN)/pip install -q math-verify==0.9.0
 	$(BIN)/python benchmarks/run_all.py
 

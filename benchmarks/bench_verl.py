@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # The helpers that build verl's config, a stand-in tokenizer and a rollout batch, shared with the tests.
 sys.path.insert(0, str(ROOT / "tests" / "rl_adapter"))
 
+# verl needs transformers < 5.11, so it lives in its own environment (the Makefile builds it).
+VENV = ".venv-trainers"
 N = 512
 REPEATS = 3
 WORKERS = 2

@@ -3,6 +3,8 @@
 Each benchmark module has ``run() -> list[dict]``; every dict is one entry:
 ``{"name": str, "figures": {...}, "baseline": str, "ratio": float, "goal": str}``, where
 ``ratio`` is measured against a baseline run in the same process (or the same command).
+A module that sets ``VENV`` (``bench_verl``: ``.venv-trainers``, where verl lives apart from TRL)
+runs in that environment's Python as a subprocess, printing its entries as JSON lines.
 ``python benchmarks/run_all.py [NAME ...]`` runs only the named modules (``bench_graders``) and
 writes ``benchmarks/results.partial.json`` instead: the committed ``results.json`` holds one full
 run on one machine, never a mix of runs.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +43,8 @@ def main(names: list[str], root: Path = HERE) -> int:
         spec.loader.exec_module(module)
         print(f"== {path.stem}", flush=True)
         start = time.perf_counter()
-        entries = module.run()
+        venv = getattr(module, "VENV", None)
+        entries = _run_in(root.parent / venv, path) if venv and not _inside(root.parent / venv) else module.run()
         for entry in entries:
             entry.setdefault("module", path.stem)
             print(json.dumps(entry), flush=True)
@@ -54,6 +58,21 @@ def main(names: list[str], root: Path = HERE) -> int:
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {out}" + (f" (a partial run; {RESULTS} holds the last full run)" if names else ""))
     return 0
+
+
+def _inside(venv: Path) -> bool:
+    return Path(sys.prefix).resolve() == venv.resolve()
+
+
+def _run_in(venv: Path, path: Path) -> list[dict]:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"error: {path.stem} runs in {venv.name}, which is missing (`make bench` builds it)")
+    out = subprocess.run([str(python), str(path)], check=True, capture_output=True, text=True).stdout
+    entries = [json.loads(line) for line in out.splitlines() if line.startswith('{"name"')]
+    if not entries:
+        raise SystemExit(f"error: {path.stem} printed no entries in {venv.name}")
+    return entries
 
 
 def _cpus() -> int:
