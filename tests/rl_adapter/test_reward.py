@@ -42,7 +42,7 @@ def test_trl_verl_and_openrlhf_give_the_rewards_of_to_reward() -> None:
     # verl and OpenRLHF have no "no reward": an abstention gets the error value there.
     no_none = [ERROR_VALUE if r is None else r for r in expected]
     compute_score = verl_compute_score(_backend(), error_value=ERROR_VALUE)
-    assert [compute_score("src", name, "gt") for name in names] == no_none
+    assert [compute_score("src", name, "gt")["score"] for name in names] == no_none
     openrlhf = openrlhf_rewards(_backend(), names, [""] * len(names), None, error_value=ERROR_VALUE)
     assert openrlhf["rewards"] == no_none
 
