@@ -7,7 +7,8 @@ A module that sets ``VENV`` (``bench_verl``: ``.venv-trainers``, where verl live
 runs in that environment's Python as a subprocess, printing its entries as JSON lines.
 ``python benchmarks/run_all.py [NAME ...]`` runs only the named modules (``bench_graders``) and
 writes ``benchmarks/results.partial.json`` instead: the committed ``results.json`` holds one full
-run on one machine, never a mix of runs.
+run on one machine, never a mix of runs. A full run also rewrites the table of figures in
+``docs/benchmarks.md`` (between its markers), so the docs quote the committed run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = "results.json"
 PARTIAL_RESULTS = "results.partial.json"
+DOCS_PAGE = Path("docs") / "benchmarks.md"  # relative to the repository root
+TABLE_START = "<!-- figures: written by benchmarks/run_all.py from results.json -->"
+TABLE_END = "<!-- end of figures -->"
 
 
 def main(names: list[str], root: Path = HERE) -> int:
@@ -57,7 +61,29 @@ def main(names: list[str], root: Path = HERE) -> int:
     }
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {out}" + (f" (a partial run; {RESULTS} holds the last full run)" if names else ""))
+    docs = root.parent / DOCS_PAGE
+    if not names and docs.is_file():
+        docs.write_text(with_table(docs.read_text(encoding="utf-8"), results), encoding="utf-8")
+        print(f"wrote the figures in {docs}")
     return 0
+
+
+def results_table(entries: list[dict]) -> str:
+    """The Markdown table of a run's entries: name, ratio, baseline and goal."""
+    rows = ["| benchmark | ratio | against | goal |", "| --- | --- | --- | --- |"]
+    for entry in entries:
+        cells = [entry["name"], f"{entry['ratio']:.4g}", entry.get("baseline", ""), entry.get("goal", "")]
+        rows.append("| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows)
+
+
+def with_table(page: str, entries: list[dict]) -> str:
+    """``page`` with the text between its table markers replaced by ``results_table(entries)``."""
+    head, start, rest = page.partition(TABLE_START)
+    _, end, tail = rest.partition(TABLE_END)
+    if not (start and end):
+        raise SystemExit(f"error: {DOCS_PAGE} lacks the markers {TABLE_START} ... {TABLE_END}")
+    return f"{head}{TABLE_START}\n{results_table(entries)}\n{TABLE_END}{tail}"
 
 
 def _inside(venv: Path) -> bool:
