@@ -62,7 +62,8 @@ class TRLReward:
     Attributes:
         __name__: The name TRL logs the reward under (``rewards/<name>/mean``).
         stats: Running totals over every call: ``calls``, ``completions``, ``seconds`` spent
-            scoring, ``errors`` (a Counter by error kind) and ``abstained``.
+            scoring, ``errors`` (a Counter by error kind), ``abstained`` and ``usage`` (the
+            judges' tokens, ``{model: graders.client.Usage}``; empty for graders that call no model).
     """
 
     def __init__(
@@ -78,7 +79,8 @@ class TRLReward:
         self.__name__ = name or _identifier(backend.name)
         self.log_components = log_components
         self._checked = False
-        self.stats: dict[str, Any] = {"calls": 0, "completions": 0, "seconds": 0.0, "errors": Counter(), "abstained": 0}
+        self.stats: dict[str, Any] = {"calls": 0, "completions": 0, "seconds": 0.0, "errors": Counter(), "abstained": 0,
+                                      "usage": {}}
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         start = time.perf_counter()
@@ -131,6 +133,9 @@ class TRLReward:
         stats["completions"] += len(scores)
         stats["errors"].update(errors)
         stats["abstained"] += abstained
+        totals = stats["usage"]
+        for model, spent in getattr(scores, "usage", {}).items():  # a grader's ScoreBatch
+            totals[model] = totals[model] + spent if model in totals else spent
         log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
         if log_metric is not None:
             self._log(log_metric, scores, errors, abstained)

@@ -66,7 +66,8 @@ class Recorder:
     total_steps: int = 0
     failure: str | None = None
     trained_tokens: int | None = None
-    _seen: tuple[int, Counter[str]] = (0, Counter())
+    # Completions, errors by kind and judge tokens by model counted up to the last step recorded.
+    _seen: tuple[int, Counter[str], dict[str, dict[str, int]]] = (0, Counter(), {})
     _error_steps: int = 0
     _started: float = field(default_factory=time.perf_counter)
     _first_step: int = 0
@@ -90,11 +91,26 @@ class Recorder:
                 shutil.rmtree(run, ignore_errors=True)
         self._first_step = step
 
+    def resume_from(self, step: int, checkpoint: Path | None) -> None:
+        """Rewinds to ``step`` and settles the keep decision of its checkpoint.
+
+        A job stopped after the trainer saved a validation step's checkpoint but before it was
+        weighed for keeping (``keep_saved``) weighs it now; one already weighed is weighed the
+        same way again, as nothing after it is left.
+        """
+        self.rewind(step)
+        line = next((line for line in self.lines if line.get("step") == step), None)
+        if checkpoint is None or step == 0 or line is None or "valid_reward_mean" not in line:
+            return
+        if all(c["step_number"] != step for c in self.records.checkpoints):
+            self._to_keep = (step, line["valid_reward_mean"])
+            self.keep_saved(checkpoint)
+
     def start(self, total_steps: int, reward_stats: dict[str, Any]) -> None:
         """Called when training (re)starts."""
         self.total_steps = total_steps
         self._started = time.perf_counter()
-        self._seen = (reward_stats["completions"], Counter(reward_stats["errors"]))
+        self._seen = (reward_stats["completions"], Counter(reward_stats["errors"]), _usage_dicts(reward_stats))
 
     # -- validation -----------------------------------------------------------------------------
     def validate(self, model: Any, step: int) -> None:
@@ -157,14 +173,14 @@ class Recorder:
         """Records a step's numbers; returns True when the job must stop (``failure`` says why)."""
         began = time.perf_counter()
         line = self._line(step, logs)
-        errors, completions = self._errors_since(reward_stats)
+        errors, completions, usage = self._since(reward_stats)
         self._check_errors(errors, completions)
         if isinstance(logs.get("num_tokens"), int | float):
             self.trained_tokens = int(logs["num_tokens"])
         self.lines.append(line)
         with (self.out / METRICS_FILE).open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")
-        data = self._metrics_data(step, line, logs, errors, completions)
+        data = self._metrics_data(step, line, logs, errors, completions, usage)
         self.records.event(_message(step, self.total_steps, line), step=step, kind="metrics", data=data)
         self._progress(step, line)
         self.clock = StepClock()
@@ -185,12 +201,16 @@ class Recorder:
         self.pending = {}
         return line
 
-    def _errors_since(self, stats: dict[str, Any]) -> tuple[Counter[str], int]:
-        seen_completions, seen_errors = self._seen
+    def _since(self, stats: dict[str, Any]) -> tuple[Counter[str], int, dict[str, dict[str, int]]]:
+        """This step's errors by kind, completions graded, and judge tokens by model."""
+        seen_completions, seen_errors, seen_usage = self._seen
         errors = Counter(stats["errors"])
         errors.subtract(seen_errors)
-        self._seen = (stats["completions"], Counter(stats["errors"]))
-        return +errors, stats["completions"] - seen_completions
+        usage_now = _usage_dicts(stats)
+        usage = {model: {key: n - seen_usage.get(model, {}).get(key, 0) for key, n in totals.items()}
+                 for model, totals in usage_now.items()}
+        self._seen = (stats["completions"], Counter(stats["errors"]), usage_now)
+        return +errors, stats["completions"] - seen_completions, {m: u for m, u in usage.items() if u["calls"]}
 
     def _check_errors(self, errors: Counter[str], completions: int) -> None:
         grader_side = sum(n for kind, n in errors.items() if kind not in MODEL_SIDE_ERRORS)
@@ -204,7 +224,8 @@ class Recorder:
             )
 
     def _metrics_data(
-        self, step: int, line: dict[str, Any], logs: dict[str, Any], errors: Counter[str], completions: int
+        self, step: int, line: dict[str, Any], logs: dict[str, Any], errors: Counter[str], completions: int,
+        usage: dict[str, dict[str, int]],
     ) -> dict[str, Any]:
         train, valid = line.get("train_reward_mean"), line.get("valid_reward_mean")
         scores: dict[str, Any] = {"train_reward_mean": train}
@@ -224,24 +245,43 @@ class Recorder:
         grader_errors: dict[str, Any] = {"name": self.grader.name}
         for flag in sorted(set(flags) | set(REPORTED_FLAGS)):
             grader_errors[f"train_{flag}_mean"] = flags[flag] / completions if completions else 0.0
-        if "valid_reward_mean" in line:
+            grader_errors[f"train_{flag}_count"] = flags[flag]
+        validated = "valid_reward_mean" in line
+        samples = line.get("valid_samples") or 0
+        if validated:
             valid_flags: Counter[str] = Counter()
             for kind, n in (line.get("valid_errors") or {}).items():
                 valid_flags[hosted_flag(kind)] += n
-            samples = line.get("valid_samples") or 0
             for flag in sorted(set(valid_flags) | set(REPORTED_FLAGS)):
                 grader_errors[f"valid_{flag}_mean"] = valid_flags[flag] / samples if samples else 0.0
+                grader_errors[f"valid_{flag}_count"] = valid_flags[flag]
+        # Judge tokens: ``_mean`` per graded sample, ``_count`` the step's total (as errors count samples).
+        valid_usage: dict[str, dict[str, int]] = line.get("valid_usage") or {}
+        grader_usage: dict[str, Any] = {"name": self.grader.name}
+        splits = [("train", usage, completions)] + ([("valid", valid_usage, samples)] if validated else [])
+        for split, per_model, n in splits:
+            for kind in ("prompt", "completion"):
+                total = sum(u.get(f"{kind}_tokens", 0) for u in per_model.values())
+                grader_usage[f"{split}_{kind}_tokens_mean"] = total / n if n else 0.0
+                grader_usage[f"{split}_{kind}_tokens_count"] = total
+        mean_length = logs.get("completions/mean_length")
         clock = self.clock
         full = clock.full if clock.full is not None else 0.0
         data: dict[str, Any] = {
             "total_steps": self.total_steps,
             "train_mean_reward": train,
+            "completion_tokens_mean": mean_length,
             "scores": scores,
             "errors": {"graders": [grader_errors]},
-            "usage": {"samples": {
-                "train_completion_tokens_mean": logs.get("completions/mean_length"),
-                "train_completion_tokens_count": completions,
-            }},
+            "usage": {
+                "samples": {
+                    "train_completion_tokens_mean": mean_length,
+                    "train_completion_tokens_count": round(mean_length * completions)
+                    if isinstance(mean_length, int | float) else None,
+                },
+                "graders": [grader_usage],
+            },
+            "model_graders_token_usage": _per_model(usage, valid_usage),
             "timing": {"step": {
                 "sampling": round(clock.sampling, 4),
                 "training": round(max(0.0, full - clock.sampling - clock.eval), 4),
@@ -250,7 +290,7 @@ class Recorder:
             }, "graders": [{"name": self.grader.name, "train_execution_latency_mean":
                             (self.reward.stats["seconds"] / max(self.reward.stats["completions"], 1))}]},
         }
-        if "valid_reward_mean" in line:
+        if validated:
             data["full_valid_mean_reward"] = valid
             data["full_valid_mean_parse_error"] = grader_errors[f"valid_{ErrorKind.SAMPLE_PARSE_ERROR}_mean"]
             data["rftkit"] = {k: v for k, v in line.items() if k.startswith(("valid_top@", "valid_pass@"))}
@@ -281,6 +321,23 @@ def _link_model(saved: Path, target: Path) -> None:
                 os.link(path, target / path.name)
             except OSError:  # another filesystem, or no hard links there
                 shutil.copy2(path, target / path.name)
+
+
+def _usage_dicts(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """A reward's running judge usage (``stats["usage"]``) as plain numbers per model."""
+    return {model: usage.to_dict() for model, usage in stats.get("usage", {}).items()}
+
+
+def _per_model(train: dict[str, dict[str, int]], valid: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The hosted ``model_graders_token_usage``: each judge model's tokens this step, train and eval."""
+    table: dict[str, dict[str, int]] = {}
+    for split, per_model in (("train", train), ("eval", valid)):
+        for model, usage in per_model.items():
+            row = table.setdefault(model, {f"{s}_{k}_tokens": 0 for s in ("train", "eval")
+                                          for k in ("prompt", "completion", "cached")})
+            for kind in ("prompt", "completion", "cached"):
+                row[f"{split}_{kind}_tokens"] += usage.get(f"{kind}_tokens", 0)
+    return table
 
 
 def _parts(grader: Grader) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit import evaluate
 from graders import Grader
 from rl_adapter._reward import component_means
 from rl_adapter._trl import completion_to_sample
@@ -41,10 +42,9 @@ def score_predictions(
     Returns ``valid_reward_mean`` (evalkit's ``mean``: per item, the mean reward of its samples,
     as a trainer sees it with ``error_value`` 0; abstentions left out), ``valid_top@k`` where
     scores carry a ``rank``, ``valid_pass@k`` with several samples per item, ``valid/<component>``
-    for ``multi`` parts, ``valid_errors`` (by kind), ``valid_n`` and ``valid_samples``.
+    for ``multi`` parts, ``valid_errors`` (by kind), ``valid_n``, ``valid_samples``, and
+    ``valid_usage`` (the judges' tokens per model, ``Usage.to_dict()``) when a judge was called.
     """
-    from evalkit import evaluate
-
     rows, ids = _with_ids(items)
     preds: list[dict[str, Any]] = []
     for i, samples in zip(ids, predictions, strict=True):
@@ -70,6 +70,8 @@ def score_predictions(
             summary[f"valid_{key}"] = value
     for key, value in component_means([s for s in scores if not s.abstained]).items():
         summary[f"valid/{key}"] = value
+    if result.config.get("usage"):
+        summary["valid_usage"] = result.config["usage"]
     return summary
 
 

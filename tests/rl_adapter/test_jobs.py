@@ -190,7 +190,10 @@ def test_a_hosted_job_writes_the_hosted_records(tmp_path: Path, capsys: pytest.C
     assert set(last["timing"]["step"]) == {"sampling", "training", "eval", "full_iteration"}
     assert last["timing"]["step"]["full_iteration"] >= last["timing"]["step"]["sampling"] > 0
     assert "train_sample_parse_error_mean" in last["errors"]["graders"][0]
-    assert last["usage"]["samples"]["train_completion_tokens_count"] == 32
+    samples = last["usage"]["samples"]  # 8 prompts x 4 generations, at most 3 tokens each
+    assert samples["train_completion_tokens_count"] == round(samples["train_completion_tokens_mean"] * 32) > 0
+    assert last["completion_tokens_mean"] == samples["train_completion_tokens_mean"] <= 3
+    assert last["usage"]["graders"][0]["train_prompt_tokens_count"] == 0 and last["model_graders_token_usage"] == {}
     assert "full validation mean reward=" in metrics[-1]["message"]
 
     checkpoints = [json.loads(line) for line in (out / "checkpoints.jsonl").read_text().splitlines()]
@@ -227,6 +230,56 @@ def test_a_grader_that_errs_on_every_sample_stops_the_job(tmp_path: Path, capsys
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert max(e["data"]["step"] for e in events if e["type"] == "metrics") == 3
     assert events[-1]["level"] == "error"
+
+
+JUDGE_USAGE = {"prompt_tokens": 40, "completion_tokens": 3, "total_tokens": 43,
+               "prompt_tokens_details": {"cached_tokens": 8}}
+
+
+@pytest.mark.slow
+def test_metrics_events_count_the_judge_tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A score_model grader's tokens, per step, in training and validation (no cache: every call counts)."""
+    from graders.client import ClientSettings, configure
+    from graders.testing.openai_server import FakeOpenAIServer, Reply
+
+    judge = {"type": "score_model", "name": "judge", "model": "judge-model", "range": [0, 1],
+             "input": [{"role": "user", "content": "Answer {{sample.output_text}} for {{item.correct_answer}}"}]}
+    body = hosted_body(
+        model="tiny",
+        method={"type": "reinforcement", "reinforcement": {"grader": judge, "hyperparameters": {
+            "batch_size": 2, "eval_interval": 1, "eval_samples": 1}}},
+        rftkit={"tiny_model": SMALL_TINY, "hyperparameters": {"max_completion_length": 2, "num_generations": 2}},
+    )
+    path = write(tmp_path, body, valid_rows=3)
+    with FakeOpenAIServer(lambda request: Reply.json({"result": 0.5, "steps": []}, usage=JUDGE_USAGE)) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "judge-key")
+        old = configure(ClientSettings(base_url=server.url, cache=None))
+        try:
+            code = rftkit(["train", "--config", str(path), "--out", str(tmp_path / "run"), "--max-steps", "2"])
+        finally:
+            configure(old)
+        calls = len(server.chat_requests)
+    assert code == 0, capsys.readouterr().err
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    metrics = [e["data"] for e in events if e["type"] == "metrics"]
+    assert [m["step"] for m in metrics] == [0, 1, 2]
+    assert calls == 3 + 2 * (4 + 3)  # validation at steps 0, 1, 2 (3 rows); 4 completions a step
+    for data in metrics:
+        (usage,) = data["usage"]["graders"]
+        assert usage["name"] == "judge"
+        assert (usage["valid_prompt_tokens_count"], usage["valid_completion_tokens_count"]) == (3 * 40, 3 * 3)
+        assert (usage["valid_prompt_tokens_mean"], usage["valid_completion_tokens_mean"]) == (40, 3)
+        per_model = data["model_graders_token_usage"]["judge-model"]
+        assert (per_model["eval_prompt_tokens"], per_model["eval_cached_tokens"]) == (3 * 40, 3 * 8)
+    for data in metrics[1:]:
+        (usage,) = data["usage"]["graders"]
+        assert (usage["train_prompt_tokens_count"], usage["train_prompt_tokens_mean"]) == (4 * 40, 40)
+        assert usage["train_completion_tokens_count"] == 4 * 3
+        per_model = data["model_graders_token_usage"]["judge-model"]
+        assert per_model == {"train_prompt_tokens": 160, "train_completion_tokens": 12, "train_cached_tokens": 32,
+                             "eval_prompt_tokens": 120, "eval_completion_tokens": 9, "eval_cached_tokens": 24}
+    assert metrics[0]["usage"]["graders"][0]["train_prompt_tokens_count"] == 0  # step 0 trains nothing
 
 
 def test_tools_and_the_thinking_switch_reach_the_chat_template() -> None:
