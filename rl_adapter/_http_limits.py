@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -289,6 +291,23 @@ def make_uvicorn_server(app: ASGIApp, *, host: str, port: int, limits: ServerLim
         access_log=False,  # per-request lines would dominate the logs of a training run
     )
     return uvicorn.Server(config)
+
+
+def run_server(server: Any) -> None:
+    """``server.run()`` that returns after SIGTERM as after SIGINT, so the caller's cleanup runs.
+
+    uvicorn shuts down on SIGTERM and then raises the signal again under the handler it found; the
+    default handler would end the process before the caller's ``finally`` stopped the jobs API's
+    worker or the sandbox workers. Outside the main thread uvicorn handles no signals: plain run.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        server.run()
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _guarded_protocol(limits: ServerLimits) -> type:

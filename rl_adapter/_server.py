@@ -34,6 +34,7 @@ from rl_adapter._http_limits import (
     install_handlers,
     make_uvicorn_server,
     parse_json_body,
+    run_server,
 )
 from rl_adapter._openrlhf import DEFAULT_LABEL_FIELD, openrlhf_rewards
 
@@ -196,7 +197,7 @@ def serve(
     """
     server = make_server(backend, host=host, port=port, log_level=log_level, **options)
     try:
-        server.run()
+        run_server(server)
     finally:
         close = getattr(backend, "close", None)
         if close is not None:

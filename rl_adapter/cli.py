@@ -10,6 +10,9 @@ from collections.abc import Sequence
 
 from rftkit import CommandParser, UsageError
 
+# `rftkit train` stopped by SIGTERM at a step it saved a checkpoint for: the shell's 128 + SIGTERM.
+STOPPED_EXIT = 143
+
 
 def _parser(command: str) -> argparse.ArgumentParser:
     parser = CommandParser(command)
@@ -87,7 +90,7 @@ def model_aliases(entries: Sequence[str]) -> dict[str, str]:
 
 def _train(args: argparse.Namespace) -> int:
     from rl_adapter._job._config import load_job
-    from rl_adapter._job._train import load_resumable, prepare, run_job
+    from rl_adapter._job._train import load_resumable, prepare, run_job, stop_on_sigterm
 
     aliases = model_aliases(args.model_alias)
     if args.config:
@@ -103,8 +106,13 @@ def _train(args: argparse.Namespace) -> int:
         prep.grader.close()
         print(f"{args.config}: ok; hyperparameters {json.dumps(prep.resolved.to_dict())}")
         return 0
-    result = run_job(job, max_steps=args.max_steps, resume=args.resume, model=args.model, model_aliases=aliases)
+    result = run_job(job, max_steps=args.max_steps, resume=args.resume, model=args.model, model_aliases=aliases,
+                     stop=stop_on_sigterm())
     print(json.dumps(result.summary(), indent=2))
+    if (result.job or {}).get("status") == "running":  # SIGTERM: stopped at a step with a checkpoint
+        print(f"rftkit train: stopped on SIGTERM; continue with: rftkit train --resume --out {result.output_dir}",
+              file=sys.stderr)
+        return STOPPED_EXIT
     return 0
 
 

@@ -58,6 +58,7 @@ def main(command: str, argv: Sequence[str]) -> int:
 def _serve(settings: ApiSettings, host: str, port: int, log_level: str) -> int:
     from graders import client
     from rl_adapter._api.app import make_server
+    from rl_adapter._http_limits import run_server
 
     settings.workdir.mkdir(parents=True, exist_ok=True)
     client.configure(cache=settings.workdir / JUDGE_CACHE)
@@ -65,7 +66,7 @@ def _serve(settings: ApiSettings, host: str, port: int, log_level: str) -> int:
     auth = "bearer token required" if settings.token else "no token"
     print(f"rftkit api: http://{host}:{port}/v1 ({auth}; workdir {settings.workdir})", file=sys.stderr, flush=True)
     try:
-        server.run()
+        run_server(server)
     finally:
         server.context.close()
     return 0

@@ -83,7 +83,7 @@ def routes(context: ApiContext) -> Any:
         if not store.set_status(job_id, status, only_from=allowed):
             raise ApiError(400, f"job {job_id} is {stored_job(store, job_id).status}; it can be made {status} "
                                 f"only when {' or '.join(allowed)}", param="fine_tuning_job_id")
-        queue().stop_job(job_id)
+        queue().stop_job(job_id, snapshot=status == "paused")
         records = job_records(store, row)
         if status in FINISHED:
             records.save_job(status=status, finished_at=int(time.time()))

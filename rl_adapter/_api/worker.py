@@ -5,8 +5,10 @@ server left running first, then the oldest queued), writes what the worker needs
 run directory and starts ``python -m rl_adapter._api.worker RUN_DIR``, which calls ``run_job``.
 A job whose run directory already has ``job.json`` is resumed from its last checkpoint
 (``run_job(resume=True)``), so a restarted server, a paused job and a worker killed with
-``kill -9`` all continue where the trainer last saved. A worker that dies is not a lost job: the
-job goes back in the queue to resume, up to ``MAX_ATTEMPTS`` runs in all.
+``kill -9`` all continue where the trainer last saved. Pause and server shutdown send the worker
+SIGTERM: it finishes the step in flight and saves a checkpoint there first (the hosted pause's
+snapshot). A worker that dies is not a lost job: the job goes back in the queue to resume, up to
+``MAX_ATTEMPTS`` runs in all.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ POLL_S = 0.5
 MAX_ATTEMPTS = 3
 # How long a stopping server waits for its worker to end after SIGTERM.
 STOP_WAIT_S = 15.0
+# How long a paused job's worker has to finish its step and save a checkpoint before it is killed
+# (its job then resumes from the previous checkpoint).
+PAUSE_WAIT_S = 300.0
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
@@ -61,6 +66,7 @@ class JobQueue:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._current: tuple[str, subprocess.Popen[bytes]] | None = None
+        self._kill_at: float | None = None  # a paused worker is killed if still running then
         self._thread: threading.Thread | None = None
 
     def wake(self) -> None:
@@ -71,15 +77,25 @@ class JobQueue:
                 self._thread.start()
         self._wake.set()
 
-    def stop_job(self, job_id: str) -> bool:
-        """Kills the worker of ``job_id`` if it is the one running (cancel, pause); True if it was."""
+    def stop_job(self, job_id: str, *, snapshot: bool = False) -> bool:
+        """Stops the worker of ``job_id`` if it is the one running; True if it was.
+
+        With ``snapshot`` (pause) the worker gets SIGTERM: it finishes the step in flight, saves a
+        checkpoint there and exits, and the queue starts the next job once it has. Otherwise
+        (cancel) it is killed at once.
+        """
         with self._lock:
             if self._current is None or self._current[0] != job_id:
                 return False
             process = self._current[1]
+            if snapshot:
+                process.terminate()
+                self._kill_at = time.monotonic() + PAUSE_WAIT_S
+                return True
             process.kill()
             process.wait()
             self._current = None
+            self._kill_at = None
         self._wake.set()
         return True
 
@@ -117,8 +133,11 @@ class JobQueue:
                 job_id, process = self._current
                 code = process.poll()
                 if code is None:
+                    if self._kill_at is not None and time.monotonic() > self._kill_at:
+                        process.kill()  # the next tick sees it gone
                     return
                 self._current = None
+                self._kill_at = None
                 self._finished(job_id, code)
             row = self.store.next_job()
             if row is None:
@@ -142,11 +161,14 @@ class JobQueue:
 
     def _finished(self, job_id: str, code: int) -> None:
         row = self.store.job(job_id)
-        if row is None or row.status != "running":
-            return  # cancelled or paused meanwhile: the API recorded it
+        if row is None:
+            return
         run = read_run_job(self.store.run_dir(job_id)) or {}
         if run.get("status") in ("succeeded", "failed"):
-            self.store.set_status(job_id, run["status"], only_from=("running",))
+            # Also a job paused (or paused and resumed) while its last step ran: it did finish.
+            self.store.set_status(job_id, run["status"], only_from=("running", "paused", "queued"))
+        elif row.status != "running":
+            return  # cancelled or paused meanwhile: the API recorded it
         elif row.attempts >= MAX_ATTEMPTS:
             self._fail(row, f"the worker stopped (exit code {code}) {row.attempts} times")
         else:
@@ -170,10 +192,10 @@ def resume_step(run_dir: Path) -> int:
     Events the server adds for a stopped job carry this step: a resumed run drops the events of
     the steps after it, which it does again.
     """
-    from rl_adapter._job._train import _last_trainer_checkpoint
+    from rl_adapter._job._train import checkpoint_step, last_trainer_checkpoint
 
-    checkpoint = _last_trainer_checkpoint(run_dir)
-    return int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint is not None else 0
+    checkpoint = last_trainer_checkpoint(run_dir)
+    return checkpoint_step(checkpoint) if checkpoint is not None else 0
 
 
 def _watch_parent() -> None:
@@ -191,14 +213,16 @@ def _watch_parent() -> None:
 def main(run_dir: str) -> int:
     """The worker process: runs (or resumes) the job whose input is in ``run_dir``."""
     from rl_adapter._job._config import parse_job
-    from rl_adapter._job._train import run_job
+    from rl_adapter._job._train import run_job, stop_on_sigterm
 
     _watch_parent()
+    stop = stop_on_sigterm()  # pause, server shutdown: finish the step in flight, checkpoint it
     out = Path(run_dir)
     spec = json.loads((out / WORKER_INPUT).read_text(encoding="utf-8"))
     job = parse_job(spec["config"])
     try:
-        run_job(job, out_dir=out, resume=(out / JOB_FILE).is_file(), model=spec["local_model"], job_id=spec["id"])
+        run_job(job, out_dir=out, resume=(out / JOB_FILE).is_file(), model=spec["local_model"], job_id=spec["id"],
+                stop=stop)
     except Exception as exc:  # job.json already says failed, with the error
         print(f"job failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -14,6 +14,7 @@ serves them from here.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -66,10 +67,22 @@ class JobRecords:
     def __init__(self, out: Path, job: dict[str, Any]) -> None:
         self.out = out
         self.job = job
-        self._events = read_jsonl(out / EVENTS_FILE)
-        # Numbers continue after a resume, past dropped events too: an id a client saw is never reused.
-        self._next = 1 + max((_sequence(e) for e in self._events), default=0)
+        self._events: list[dict[str, Any]] = []
+        self._next = 1
+        self._size = -1  # of events.jsonl as this object last left it
+        self._reload()
         self.checkpoints = read_jsonl(out / CHECKPOINTS_FILE)
+
+    def _reload(self) -> None:
+        """Reads the events again if another process (the jobs API beside its worker) added some."""
+        path = self.out / EVENTS_FILE
+        size = path.stat().st_size if path.is_file() else 0
+        if size == self._size:
+            return
+        self._events = read_jsonl(path)
+        # Numbers continue after a resume, past dropped events too: an id a client saw is never reused.
+        self._next = max(self._next, 1 + max((_sequence(e) for e in self._events), default=0))
+        self._size = size
 
     @staticmethod
     def new_job_id() -> str:
@@ -83,7 +96,23 @@ class JobRecords:
 
     def event(self, message: str, *, step: int, level: str = "info", kind: str = "message",
               data: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Appends one ``fine_tuning.job.event`` (``data.step`` is always set)."""
+        """Appends one ``fine_tuning.job.event`` (``data.step`` is always set).
+
+        The server and a job's worker both append (a pause is recorded while the worker finishes
+        its step): under an exclusive lock, each first reads what the other added, so ids stay unique.
+        """
+        with (self.out / EVENTS_FILE).open("a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._reload()
+            event = self._new_event(message, step=step, level=level, kind=kind, data=data)
+            handle.write(json.dumps(event, default=str) + "\n")
+            handle.flush()
+            self._size = handle.tell()
+        self._events.append(event)
+        return event
+
+    def _new_event(self, message: str, *, step: int, level: str, kind: str,
+                   data: Mapping[str, Any] | None) -> dict[str, Any]:
         event = {
             "object": "fine_tuning.job.event",
             "id": f"ftevent-{self.job['id'].removeprefix('ftjob-')}-{self._next:06d}",
@@ -94,9 +123,6 @@ class JobRecords:
             "data": {"step": step, **(data or {})},
         }
         self._next += 1
-        with (self.out / EVENTS_FILE).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event, default=str) + "\n")
-        self._events.append(event)
         return event
 
     def checkpoint(self, step: int, model_dir: Path, metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,8 +147,10 @@ class JobRecords:
 
         Returns the checkpoints dropped (their model directories are the caller's to delete).
         """
+        self._reload()
         self._events = [e for e in self._events if int(e.get("data", {}).get("step", 0)) <= step]
         _write_atomic(self.out / EVENTS_FILE, "".join(json.dumps(e, default=str) + "\n" for e in self._events))
+        self._size = (self.out / EVENTS_FILE).stat().st_size
         dropped = [c for c in self.checkpoints if int(c["step_number"]) > step]
         self.save_checkpoints(c for c in self.checkpoints if int(c["step_number"]) <= step)
         return dropped

@@ -14,6 +14,8 @@ import json
 import os
 import random
 import shutil
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Mapping
@@ -168,6 +170,16 @@ def _import_rl() -> Any:
     return torch
 
 
+def stop_on_sigterm() -> threading.Event:
+    """An Event that SIGTERM sets, for ``run_job(stop=...)``: a job told to end stops at a checkpoint.
+
+    Call it from the main thread (Python runs signal handlers there).
+    """
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    return stop
+
+
 def load_resumable(out_dir: str | Path) -> JobConfig:
     """The job a run directory holds, for ``--resume`` without ``--config``.
 
@@ -189,6 +201,7 @@ def run_job(
     model: str | None = None,
     model_aliases: Mapping[str, str] | None = None,
     job_id: str | None = None,
+    stop: threading.Event | None = None,
 ) -> JobResult:
     """Runs the RFT job: optional SFT warm-up, then GRPO/RLOO with periodic validation.
 
@@ -201,6 +214,9 @@ def run_job(
         model: A local model directory (or ``tiny``) to train instead of the job's ``model``.
         model_aliases: Hosted model names mapped to local models.
         job_id: The ``ftjob-`` id of a new job (the jobs API assigns it at create); default a fresh one.
+        stop: Set it (from a signal handler, another thread) to stop at the end of the step in
+            flight: the trainer saves a checkpoint there, ``job.json`` stays ``running``, and a
+            ``resume`` continues from that step (the jobs API's pause and shutdown).
 
     Returns:
         The JobResult (also written to the run directory).
@@ -219,7 +235,7 @@ def run_job(
         job = job.model_copy(update={"hyperparameters": hyper})
     prep = prepare(job, model=model, model_aliases=model_aliases)
     out = prep.output_dir
-    checkpoint = _last_trainer_checkpoint(out) if resume else None
+    checkpoint = last_trainer_checkpoint(out) if resume else None
     if resume and checkpoint is None and not (out / JOB_FILE).is_file():
         raise JobConfigError(f"{out} holds no job to resume; run without --resume to start it")
     torch = _import_rl()
@@ -228,7 +244,7 @@ def run_job(
         with warnings.catch_warnings():
             for message in _THIRD_PARTY_WARNINGS:
                 warnings.filterwarnings("ignore", message=message)
-            return _run(prep, torch, records, checkpoint, start, resume)
+            return _run(prep, torch, records, checkpoint, start, resume, stop)
     except JobFailedError:
         raise
     except Exception as exc:
@@ -269,14 +285,21 @@ def _records(prep: Prepared, resume: bool, job_id: str | None) -> JobRecords:
     return records
 
 
-def _last_trainer_checkpoint(out: Path) -> Path | None:
+def last_trainer_checkpoint(out: Path) -> Path | None:
+    """The run's newest complete trainer checkpoint (``trainer/checkpoint-N``), or None."""
     steps = [(int(p.name.rsplit("-", 1)[-1]), p) for p in (out / TRAINER_DIR).glob("checkpoint-*")
              if p.name.rsplit("-", 1)[-1].isdigit() and (p / "trainer_state.json").is_file()]
     return max(steps)[1] if steps else None
 
 
+def checkpoint_step(checkpoint: Path) -> int:
+    """The step of a trainer checkpoint directory (``checkpoint-N``)."""
+    return int(checkpoint.name.rsplit("-", 1)[-1])
+
+
 def _run(
-    prep: Prepared, torch: Any, records: JobRecords, checkpoint: Path | None, start: float, resume: bool
+    prep: Prepared, torch: Any, records: JobRecords, checkpoint: Path | None, start: float, resume: bool,
+    stop: threading.Event | None,
 ) -> JobResult:
     for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ.setdefault(key, "1")  # a local job never reaches for the hub
@@ -303,14 +326,20 @@ def _run(
         model_dir = _sft_warmup(prep, model_dir, tokenizer, cuda, thinking, reuse=checkpoint is not None)
     if checkpoint is None:
         records.event("Fine-tuning job started", step=0)
-    recorder, trainer = _trainer(prep, records, model_dir, tokenizer, cuda, thinking)
+    recorder, trainer = _trainer(prep, records, model_dir, tokenizer, cuda, thinking, stop)
+    resumed_at = checkpoint_step(checkpoint) if checkpoint is not None else 0
     if resume:
         # Steps after the checkpoint run again: what they recorded goes, so none is counted twice.
-        step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint is not None else 0
-        recorder.rewind(step)
-        records.event(f"Job resumed from the checkpoint of step {step}", step=step)
+        recorder.resume_from(resumed_at, checkpoint)
+        records.event(f"Job resumed from the checkpoint of step {resumed_at}", step=resumed_at)
     began = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
+    if checkpoint is not None and resumed_at >= trainer.args.max_steps:
+        # Stopped after the last step's checkpoint, before the job finished: the trainer would run
+        # one step past the total (it checks for the end only after a step), so only load the weights.
+        trainer._load_from_checkpoint(str(checkpoint))
+        trainer.state.global_step = resumed_at
+    else:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     recorder.profile.update({"train_loop": time.perf_counter() - began, "trainer_checkpoint": trainer.saving_seconds,
                              "sampling": trainer.sampling_seconds, "reward": recorder.reward.stats["seconds"]})
     if recorder.failure is not None:
@@ -318,10 +347,14 @@ def _run(
                          error={"code": "grader_error", "message": recorder.failure, "param": "grader"})
         records.event(f"Job failed: {recorder.failure}", step=trainer.state.global_step, level="error")
         raise JobFailedError(recorder.failure)
+    step = trainer.state.global_step
+    if stop is not None and stop.is_set() and step < trainer.args.max_steps:  # at a step with a checkpoint
+        records.event(f"Training stopped at step {step}; the job resumes from the checkpoint saved there", step=step)
+        return JobResult(out, recorder.lines, recorder.best, time.perf_counter() - start,
+                         recorder.reward.stats["seconds"], records.job, dict(recorder.profile))
     final = out / FINAL_MODEL_DIR
     trainer.save_model(str(final))
     tokenizer.save_pretrained(final)
-    step = trainer.state.global_step
     records.event(f"New fine-tuned model created: {final.resolve()}", step=step)
     records.save_job(status="succeeded", finished_at=int(time.time()), fine_tuned_model=str(final.resolve()),
                      trained_tokens=recorder.trained_tokens)
@@ -438,7 +471,8 @@ def _quiet(trainer: Any) -> None:
 
 
 def _timed(cls: Any) -> Any:
-    """``cls`` with the wall time of its sampling (generation + grading) added up, for ``timing.step``."""
+    """``cls`` with the wall time of its sampling (generation + grading) and saving added up (for
+    ``timing.step`` and the runner's overhead), and without TRL's model card."""
 
     class Timed(cls):
         sampling_seconds = 0.0
@@ -458,12 +492,18 @@ def _timed(cls: Any) -> Any:
             finally:
                 self.saving_seconds += time.perf_counter() - began
 
+        def create_model_card(self, *args: Any, **kwargs: Any) -> None:
+            # TRL writes a README model card at every checkpoint save: about half the save's time on
+            # a small model. The run directory has report.md; the models need no card.
+            return None
+
     Timed.__name__ = cls.__name__
     return Timed
 
 
 def _trainer(
-    prep: Prepared, records: JobRecords, model_dir: str, tokenizer: Any, cuda: bool, thinking: dict[str, Any]
+    prep: Prepared, records: JobRecords, model_dir: str, tokenizer: Any, cuda: bool, thinking: dict[str, Any],
+    stop: threading.Event | None,
 ) -> tuple[Recorder, Any]:
     from transformers import TrainerCallback
 
@@ -496,6 +536,10 @@ def _trainer(
             if step % res.eval_interval == 0 or step >= state.max_steps:
                 recorder.validate(model, step)
                 control.should_save = True  # the trainer's resumable checkpoint, at each validation step
+            elif stop is not None and stop.is_set():
+                control.should_save = True
+            if stop is not None and stop.is_set():
+                control.should_training_stop = True
             recorder.clock.full = time.perf_counter() - recorder.clock.begin
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -1,10 +1,12 @@
 """``kill -9`` mid-job, then ``rftkit train --resume --out DIR``: the job goes on from its last
-checkpoint, no step is counted twice, and the events continue."""
+checkpoint, no step is counted twice, and the events continue. SIGTERM stops at a checkpoint of
+the step in flight; a job stopped after its last step's checkpoint trains no step past the total."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,3 +81,83 @@ def test_kill_9_then_resume_counts_every_step_once(tmp_path: Path) -> None:
     assert len(checkpoints) == 3 and all(Path(c["fine_tuned_model_checkpoint"]).is_dir() for c in checkpoints)
     assert len(list((out / "checkpoints").iterdir())) == 3
     assert sorted(int(p.name.removeprefix("step-")) for p in (out / "evals").iterdir()) == list(range(0, STEPS + 1, 2))
+
+
+def hosted_job(tmp_path: Path, eval_interval: int) -> Path:
+    body = hosted_body(
+        model="tiny",
+        method={"type": "reinforcement", "reinforcement": {"grader": hosted_body()["method"]["reinforcement"]["grader"],
+                                                           "hyperparameters": {"batch_size": 4,
+                                                                               "eval_interval": eval_interval,
+                                                                               "learning_rate_multiplier": 3000}}},
+        rftkit={"tiny_model": SMALL_TINY, "hyperparameters": {"max_completion_length": 2, "num_generations": 2}},
+    )
+    return write(tmp_path, body, valid_rows=4)
+
+
+def messages(out: Path) -> list[str]:
+    return [json.loads(line)["message"] for line in (out / "events.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_at_a_checkpoint_of_the_step_in_flight(tmp_path: Path) -> None:
+    # Validation every 5 steps; a stop between them keeps its steps instead of redoing them.
+    path = hosted_job(tmp_path, eval_interval=5)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "rftkit", "train", "--config", str(path), "--out", str(out),
+               "--max-steps", str(STEPS)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while max(metrics_steps(out), default=-1) < 6:
+        assert first.poll() is None and time.monotonic() < deadline, "the job did not reach step 6"
+        time.sleep(0.02)
+    first.terminate()
+    stdout, stderr = first.communicate(timeout=120)
+    assert first.returncode == 143, stderr[-2000:]
+    resume_hint = f"rftkit train: stopped on SIGTERM; continue with: rftkit train --resume --out {out}"
+    assert stderr.strip().splitlines()[-1] == resume_hint
+    assert json.loads(stdout)["status"] == "running"
+    stopped = max(metrics_steps(out))
+    assert 6 < stopped < STEPS  # the signal came after step 6; the step in flight finished
+    assert (out / "trainer" / f"checkpoint-{stopped}" / "trainer_state.json").is_file()
+    assert messages(out)[-1] == f"Training stopped at step {stopped}; the job resumes from the checkpoint saved there"
+    assert json.loads((out / "job.json").read_text())["status"] == "running"
+
+    done = subprocess.run([sys.executable, "-m", "rftkit", "train", "--resume", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert metrics_steps(out) == list(range(STEPS + 1))
+    assert f"Job resumed from the checkpoint of step {stopped}" in messages(out)
+    assert json.loads((out / "job.json").read_text())["status"] == "succeeded"
+
+
+@pytest.mark.slow
+def test_a_job_stopped_after_its_last_checkpoint_only_finishes_on_resume(tmp_path: Path) -> None:
+    steps = 4
+    path = hosted_job(tmp_path, eval_interval=2)
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "rftkit", "train", "--config", str(path), "--out", str(out),
+                           "--max-steps", str(steps)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The state of a kill -9 right after the trainer saved step 4's checkpoint: the job had not
+    # saved its model nor said it finished.
+    events = (out / "events.jsonl").read_text().splitlines()
+    saved = f"Checkpoint created at step {steps}"
+    last = max(i for i, line in enumerate(events) if json.loads(line)["message"] == saved)
+    (out / "events.jsonl").write_text("".join(line + "\n" for line in events[: last + 1]))
+    job = json.loads((out / "job.json").read_text())
+    job.update(status="running", fine_tuned_model=None, finished_at=None)
+    (out / "job.json").write_text(json.dumps(job))
+    shutil.rmtree(out / "model")
+
+    done = subprocess.run([sys.executable, "-m", "rftkit", "train", "--resume", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert metrics_steps(out) == list(range(steps + 1))  # no step past the total
+    assert messages(out)[-3:] == [f"Job resumed from the checkpoint of step {steps}",
+                                  f"New fine-tuned model created: {(out / 'model').resolve()}",
+                                  "The job has successfully completed"]
+    job = json.loads((out / "job.json").read_text())
+    assert job["status"] == "succeeded" and (out / "model" / "config.json").is_file()
+    kept = [json.loads(line)["step_number"] for line in (out / "checkpoints.jsonl").read_text().splitlines()]
+    assert sorted(kept) == [2, 4]
