@@ -24,6 +24,7 @@ from typing import Any
 
 from rl_adapter._api.store import JobRow, Store
 from rl_adapter._job._outputs import JOB_FILE, JobRecords
+from rl_adapter._job._report import STEP_METRICS_FILE
 
 # What the worker reads: the job id, its flat config and the local model.
 WORKER_INPUT = "api_job.json"
@@ -39,6 +40,8 @@ STOP_WAIT_S = 15.0
 # (its job then resumes from the previous checkpoint).
 PAUSE_WAIT_S = 300.0
 FINISHED = ("succeeded", "failed", "cancelled")
+# The purpose of the files the server writes: a job's results (as the hosted service names it).
+RESULTS_PURPOSE = "fine-tune-results"
 
 
 def read_run_job(run_dir: Path) -> dict[str, Any] | None:
@@ -166,7 +169,8 @@ class JobQueue:
         run = read_run_job(self.store.run_dir(job_id)) or {}
         if run.get("status") in ("succeeded", "failed"):
             # Also a job paused (or paused and resumed) while its last step ran: it did finish.
-            self.store.set_status(job_id, run["status"], only_from=("running", "paused", "queued"))
+            if self.store.set_status(job_id, run["status"], only_from=("running", "paused", "queued")):
+                self._publish_results(row)
         elif row.status != "running":
             return  # cancelled or paused meanwhile: the API recorded it
         elif row.attempts >= MAX_ATTEMPTS:
@@ -177,6 +181,13 @@ class JobQueue:
             job_records(self.store, row).event(
                 f"The worker stopped (exit code {code}); the job is queued to resume from its last checkpoint",
                 step=resume_step(self.store.run_dir(job_id)), level="warn")
+
+    def _publish_results(self, row: JobRow) -> None:
+        """The run's ``step_metrics.csv`` as a ``fine-tune-results`` file, named in ``result_files``."""
+        path = self.store.run_dir(row.id) / STEP_METRICS_FILE
+        if path.is_file():
+            stored = self.store.add_file(STEP_METRICS_FILE, RESULTS_PURPOSE, path.read_bytes())
+            job_records(self.store, row).save_job(result_files=[stored.id])
 
     def _fail(self, row: JobRow, message: str) -> None:
         self.store.set_status(row.id, "failed")

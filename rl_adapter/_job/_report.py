@@ -1,16 +1,23 @@
-"""The end-of-run report: ``report.md``, ``reward_curve.svg`` and ``result.json``."""
+"""The end-of-run report: ``report.md``, ``reward_curve.svg``, ``result.json`` and ``step_metrics.csv``."""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from graders import ErrorKind
+from rl_adapter._job._validation import TOP_K
 
 if TYPE_CHECKING:
     from rl_adapter._job._config import JobConfig
     from rl_adapter._job._train import JobResult
 
 CURVE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+# The hosted job's results file (``result_files``): one row per step.
+STEP_METRICS_FILE = "step_metrics.csv"
 
 
 def write_report(result: JobResult, job: JobConfig) -> None:
@@ -45,6 +52,27 @@ def write_report(result: JobResult, job: JobConfig) -> None:
         lines.append(f"Best checkpoint: step {result.best['step']} (valid_reward_mean "
                      f"{_fmt(result.best['valid_reward_mean'])}), {result.best.get('checkpoint', 'not kept')}.")
     (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_step_metrics(result.metrics, out / STEP_METRICS_FILE)
+
+
+def write_step_metrics(metrics: Sequence[dict[str, Any]], path: Path) -> None:
+    """One CSV row per step: the rewards, the validation's ranks and passes, and the parse-error share.
+
+    Cells of numbers a step lacks (validation runs every ``eval_interval`` steps) are empty.
+    """
+    ranked = [key for key in (f"valid_{kind}@{k}" for kind in ("top", "pass") for k in TOP_K)
+              if any(key in m for m in metrics)]
+    columns = ["step", "train_reward_mean", "valid_reward_mean", "valid_parse_error_mean", *ranked, "loss"]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for m in metrics:
+            row = dict(m)
+            if "valid_reward_mean" in m:
+                samples = m.get("valid_samples") or 0
+                parse = (m.get("valid_errors") or {}).get(ErrorKind.SAMPLE_PARSE_ERROR, 0)
+                row["valid_parse_error_mean"] = parse / samples if samples else 0.0
+            writer.writerow(["" if row.get(column) is None else row[column] for column in columns])
 
 
 def _fmt(value: Any) -> str:

@@ -141,6 +141,11 @@ def test_jobs_api_queue_restart_kill_and_records(tmp_path: Path) -> None:
             assert job.training_file == train.id and job.model == "o4-mini-2025-04-16"
             steps = metrics_steps(client, job_id)
             assert steps == list(range(STEPS + 1))  # each step once across the restarts, in order
+            (results,) = job.result_files  # the hosted script's way to the per-step numbers
+            assert client.files.retrieve(results).purpose == "fine-tune-results"
+            table = client.files.content(results).text.splitlines()
+            assert table[0].startswith("step,train_reward_mean,valid_reward_mean,")
+            assert [int(row.split(",")[0]) for row in table[1:]] == list(range(STEPS + 1))
             events = list(client.fine_tuning.jobs.list_events(job_id, limit=1000))
             assert len({e.id for e in events}) == len(events)
             assert any(e.message.startswith("Job resumed from the checkpoint of step") for e in events)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -206,6 +207,13 @@ def test_a_hosted_job_writes_the_hosted_records(tmp_path: Path, capsys: pytest.C
 
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert all(line["valid_samples"] == 32 for line in lines)  # 16 rows x eval_samples 2
+    with (out / "step_metrics.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["step"]) for row in rows] == [0, 1, 2, 3, 4]
+    assert rows[0]["train_reward_mean"] == ""  # step 0 is the base model's validation
+    valid = [line["valid_reward_mean"] for line in lines]
+    assert [float(row["valid_reward_mean"]) for row in rows] == pytest.approx(valid)
+    assert {"valid_top@1", "valid_pass@1", "valid_parse_error_mean", "loss"} <= set(rows[0])
     assert rftkit(["compare", str(out / "evals" / "step-0"), str(out / "evals" / "step-4"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)
 
