@@ -23,7 +23,7 @@ from rl_adapter._job._outputs import CHECKPOINTS_FILE, EVENTS_FILE, job_object, 
 
 # Fields of the runner's job.json that the API's job object takes (the rest stay as created).
 _RUN_FIELDS = ("method", "hyperparameters", "fine_tuned_model", "trained_tokens", "error", "finished_at", "rftkit",
-               "result_files")
+               "result_files", "estimated_finish")
 
 
 def routes(context: ApiContext) -> Any:

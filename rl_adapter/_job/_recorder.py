@@ -305,6 +305,8 @@ class Recorder:
         if "valid_reward_mean" in line:
             shown += f"  valid {_fmt(valid)}"
         print(f"{shown}  eta {int(eta) // 60}:{int(eta) % 60:02d}", file=sys.stderr, flush=True)
+        if done > 0 and "valid_reward_mean" in line:  # job.json is rewritten at validation steps only
+            self.records.save_job(estimated_finish=int(time.time() + eta))
 
 
 # What a trainer checkpoint holds besides the model: resume state, not part of a kept model.

@@ -172,6 +172,7 @@ def test_a_hosted_job_writes_the_hosted_records(tmp_path: Path, capsys: pytest.C
     job = json.loads((out / "job.json").read_text())
     assert job["object"] == "fine_tuning.job" and job["status"] == "succeeded" and job["error"] is None
     assert job["model"] == "o4-mini-2025-04-16" and job["suffix"] == "genes" and job["seed"] == 7
+    assert job["created_at"] <= job["estimated_finish"] <= job["finished_at"] + 1  # updated until step 4
     resolved = job["method"]["reinforcement"]["hyperparameters"]
     assert resolved["eval_samples"] == 2 and resolved["n_epochs"] == 2 and resolved["total_steps"] == 4
     assert job["rftkit"]["reasoning_effort"].startswith("not applicable")
