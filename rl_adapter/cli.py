@@ -106,8 +106,9 @@ def _train(args: argparse.Namespace) -> int:
         prep.grader.close()
         print(f"{args.config}: ok; hyperparameters {json.dumps(prep.resolved.to_dict())}")
         return 0
-    result = run_job(job, max_steps=args.max_steps, resume=args.resume, model=args.model, model_aliases=aliases,
-                     stop=stop_on_sigterm())
+    with stop_on_sigterm() as stop:
+        result = run_job(job, max_steps=args.max_steps, resume=args.resume, model=args.model,
+                         model_aliases=aliases, stop=stop)
     print(json.dumps(result.summary(), indent=2))
     if (result.job or {}).get("status") == "running":  # SIGTERM: stopped at a step with a checkpoint
         print(f"rftkit train: stopped on SIGTERM; continue with: rftkit train --resume --out {result.output_dir}",

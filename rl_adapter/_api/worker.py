@@ -227,13 +227,14 @@ def main(run_dir: str) -> int:
     from rl_adapter._job._train import run_job, stop_on_sigterm
 
     _watch_parent()
-    stop = stop_on_sigterm()  # pause, server shutdown: finish the step in flight, checkpoint it
     out = Path(run_dir)
     spec = json.loads((out / WORKER_INPUT).read_text(encoding="utf-8"))
     job = parse_job(spec["config"])
+    # Pause and server shutdown send SIGTERM: the step in flight finishes and is checkpointed.
     try:
-        run_job(job, out_dir=out, resume=(out / JOB_FILE).is_file(), model=spec["local_model"], job_id=spec["id"],
-                stop=stop)
+        with stop_on_sigterm() as stop:
+            run_job(job, out_dir=out, resume=(out / JOB_FILE).is_file(), model=spec["local_model"],
+                    job_id=spec["id"], stop=stop)
     except Exception as exc:  # job.json already says failed, with the error
         print(f"job failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -10,6 +10,7 @@ step), rftkit's flat ``metrics.jsonl``, and ``report.md`` / ``reward_curve.svg``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -18,7 +19,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,14 +171,20 @@ def _import_rl() -> Any:
     return torch
 
 
-def stop_on_sigterm() -> threading.Event:
-    """An Event that SIGTERM sets, for ``run_job(stop=...)``: a job told to end stops at a checkpoint.
-
-    Call it from the main thread (Python runs signal handlers there).
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[threading.Event]:
+    """An Event that SIGTERM sets while the block runs, for ``run_job(stop=...)``: a job told to end
+    stops at a checkpoint. Outside the main thread, where Python runs no signal handlers, it is never set.
     """
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    return stop
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def load_resumable(out_dir: str | Path) -> JobConfig:
