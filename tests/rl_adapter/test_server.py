@@ -211,8 +211,9 @@ def test_rftkit_serve_process_answers_and_shuts_down_gracefully(tmp_path: Path, 
     finally:
         if proc.poll() is None:
             proc.kill()
-    # uvicorn drains, then re-raises SIGTERM so the exit status still says "terminated".
-    assert proc.returncode in (0, -signal.SIGTERM)
+    # uvicorn drains and re-raises SIGTERM; rftkit then closes the backend (sandbox workers, judge
+    # clients) and exits 0 instead of dying of the signal before its cleanup.
+    assert proc.returncode == 0, err[-2000:]
     assert "Shutting down" in err and "Finished server process" in err and "tok-123" not in err
 
 
