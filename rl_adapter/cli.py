@@ -20,6 +20,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.description = (
             "Run a local RFT job (GRPO or RLOO through TRL) from a hosted job body or an rftkit job config."
         )
+        parser.epilog = (
+            "SIGTERM (kill PID) stops the job at a checkpoint of the step in flight and exits 143; "
+            "--resume --out DIR continues it from there."
+        )
         parser.add_argument("--config", help="job JSON file (required unless --resume reads it from --out)")
         parser.add_argument("--out", "--output-dir", dest="out", help="run directory (default: runs/<config stem>)")
         parser.add_argument("--model", help="local model directory (or 'tiny') to train instead of the job's model")
