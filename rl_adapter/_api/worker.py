@@ -169,8 +169,10 @@ class JobQueue:
         run = read_run_job(self.store.run_dir(job_id)) or {}
         if run.get("status") in ("succeeded", "failed"):
             # Also a job paused (or paused and resumed) while its last step ran: it did finish.
-            if self.store.set_status(job_id, run["status"], only_from=("running", "paused", "queued")):
-                self._publish_results(row)
+            finishable = ("running", "paused", "queued")
+            if row.status in finishable and run["status"] == "succeeded":
+                self._publish_results(row)  # before the status: a client that sees succeeded finds the file
+            self.store.set_status(job_id, run["status"], only_from=finishable)
         elif row.status != "running":
             return  # cancelled or paused meanwhile: the API recorded it
         elif row.attempts >= MAX_ATTEMPTS:
