@@ -127,6 +127,14 @@ class TinyModel(_Strict):
         return self
 
 
+class Integration(BaseModel):
+    """One entry of a hosted body's ``integrations``: ``{"type": "wandb", "wandb": {...}}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: Literal["wandb"]
+
+
 class JobConfig(_Strict):
     """One RFT job, in rftkit's flat format (a hosted body is translated into it).
 
@@ -141,6 +149,8 @@ class JobConfig(_Strict):
         response_format: A chat-style ``{"type": "json_schema", "json_schema": {...}}`` the
             completions must follow (see ``_format``).
         suffix, metadata: Recorded in ``job.json``, as the hosted service does.
+        integrations: The hosted body's integrations (Weights & Biases), recorded in ``job.json``
+            but not run: the job's numbers are in its run directory.
         output_dir: The run directory (default ``runs/<config file stem>``).
     """
 
@@ -155,6 +165,7 @@ class JobConfig(_Strict):
     sft_warmup: SFTWarmup | None = None
     suffix: str | None = Field(default=None, max_length=64)
     metadata: dict[str, str] | None = None
+    integrations: list[Integration] | None = None
     output_dir: str | None = None
     base_dir: str = Field(default=".", description="relative paths are read from here (the config's folder)")
 
@@ -198,6 +209,7 @@ class HostedJob(_Strict):
     seed: int | None = None
     suffix: str | None = Field(default=None, max_length=64)
     metadata: dict[str, str] | None = None
+    integrations: list[Integration] | None = None
     method: Method
     rftkit: RftkitOptions = Field(default_factory=RftkitOptions)
 
@@ -215,6 +227,7 @@ class HostedJob(_Strict):
             "model": self.model, "training_file": self.training_file, "validation_file": self.validation_file,
             "grader": rl.grader, "method": extras.algorithm, "response_format": rl.response_format,
             "hyperparameters": hyper, "suffix": self.suffix, "metadata": self.metadata,
+            "integrations": self.integrations,
             "tiny_model": extras.tiny_model, "sft_warmup": extras.sft_warmup, "output_dir": extras.output_dir,
             "base_dir": base_dir,
         })

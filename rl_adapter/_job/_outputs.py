@@ -188,5 +188,5 @@ def job_object(job_id: str, request: Mapping[str, Any], hyperparameters: Mapping
         "result_files": [],
         "error": None,
         "estimated_finish": None,
-        "integrations": [],
+        "integrations": request.get("integrations") or [],
     }

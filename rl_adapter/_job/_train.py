@@ -16,6 +16,7 @@ import os
 import random
 import shutil
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -289,6 +290,11 @@ def _records(prep: Prepared, resume: bool, job_id: str | None) -> JobRecords:
     if prep.job.validation_file:
         records.event(f"Validating validation file: {prep.job.validation_file}", step=0)
     records.event("Files validated, moving job to queued state", step=0)
+    if prep.job.integrations:
+        kinds = ", ".join(sorted({i.type for i in prep.job.integrations}))
+        note = f"Integrations ({kinds}) are recorded but not run here: the job's metrics are in {out}"
+        records.event(note, step=0, level="warn")
+        print(f"warning: {note}", file=sys.stderr, flush=True)
     return records
 
 

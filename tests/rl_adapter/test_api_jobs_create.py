@@ -74,8 +74,11 @@ def test_missing_files_and_unmapped_models_are_refused(client: openai.OpenAI) ->
 
 def test_a_valid_job_is_queued_with_resolved_hyperparameters(client: openai.OpenAI) -> None:
     train, valid = upload(client, "train.jsonl", GOOD), upload(client, "valid.jsonl", GOOD)
-    job = create(client, train, valid, extra_body={"rftkit": {"tiny_model": SMALL_TINY}})
+    job = create(client, train, valid, extra_body={"rftkit": {"tiny_model": SMALL_TINY}},
+                 integrations=[{"type": "wandb", "wandb": {"project": "genes", "tags": ["rft"]}}])
     assert job.id.startswith("ftjob-") and job.status in ("queued", "running", "failed")
+    (integration,) = job.integrations or []  # recorded as sent, not run (no network here)
+    assert integration.type == "wandb" and integration.wandb.project == "genes"
     assert job.training_file == train and job.validation_file == valid and job.model == "o4-mini-2025-04-16"
     assert job.method is not None and job.method.reinforcement is not None
     assert job.hyperparameters.batch_size == 4  # "auto": min(8, 4 rows)

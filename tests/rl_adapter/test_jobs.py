@@ -48,8 +48,10 @@ def write(tmp_path: Path, body: dict[str, Any], *, valid_rows: int = 64) -> Path
 def test_the_hosted_body_parses_unchanged_with_extras_in_one_place() -> None:
     body = hosted_body(rftkit={"algorithm": "rloo", "tiny_model": SMALL_TINY,
                                "hyperparameters": {"max_completion_length": 4, "num_generations": 4}})
+    body["integrations"] = [{"type": "wandb", "wandb": {"project": "genes"}}]
     job = parse_job(body, base_dir="/data")
     assert job.method == "rloo" and job.suffix == "genes" and job.metadata == {"team": "bio"}
+    assert [i.model_dump() for i in job.integrations or []] == body["integrations"]
     assert job.hyperparameters.seed == 7 and job.hyperparameters.reasoning_effort == "medium"
     assert job.hyperparameters.n_epochs == "auto" and job.hyperparameters.num_generations == 4
     assert job.grader == GRADER and job.path(job.training_file) == Path("/data/train.jsonl")
@@ -68,6 +70,8 @@ def test_the_hosted_body_parses_unchanged_with_extras_in_one_place() -> None:
         (hosted_body(method={"type": "reinforcement", "reinforcment": {"grader": GRADER}}),
          r"did you mean 'reinforcement'\? .* at method.reinforcment"),
         (hosted_body(sufix="x"), r"did you mean 'suffix'\? .* at sufix"),
+        (hosted_body(integrations=[{"type": "mlflow"}]),
+         r"should be 'wandb' \(got 'mlflow'\) at integrations\[0\].type"),
         (hosted_body(rftkit={"hyperparameters": {"tempreature": 0.5}}),
          r"did you mean 'temperature'\? .* at rftkit.hyperparameters.tempreature"),
         (hosted_body(method={"type": "reinforcement", "reinforcement": {"grader": GRADER, "hyperparameters": {
@@ -78,8 +82,8 @@ def test_the_hosted_body_parses_unchanged_with_extras_in_one_place() -> None:
             "learning_rate_multiplier": 2}}}, rftkit={"hyperparameters": {"learning_rate": 0.1}}),
          r"learning_rate or learning_rate_multiplier, not both .* at method.reinforcement.hyperparameters$"),
     ],
-    ids=["hp-typo", "extra-in-hosted", "method-type", "reinforcement-typo", "top-typo", "extra-typo", "zero",
-         "not-a-number", "two-lrs"],
+    ids=["hp-typo", "extra-in-hosted", "method-type", "reinforcement-typo", "top-typo", "integration-type",
+         "extra-typo", "zero", "not-a-number", "two-lrs"],
 )
 def test_bad_bodies_name_the_json_path(body: dict[str, Any], message: str) -> None:
     with pytest.raises(JobConfigError, match=message):
@@ -161,6 +165,7 @@ def test_a_hosted_job_writes_the_hosted_records(tmp_path: Path, capsys: pytest.C
             "hyperparameters": {"batch_size": 8, "learning_rate_multiplier": 3000, "eval_interval": 1,
                                 "eval_samples": 2, "reasoning_effort": "high"}}},
         rftkit={"tiny_model": SMALL_TINY, "hyperparameters": {"max_completion_length": 3, "num_generations": 4}},
+        integrations=[{"type": "wandb", "wandb": {"project": "genes"}}],
     )
     path = write(tmp_path, body, valid_rows=16)
     out = tmp_path / "run"
@@ -168,11 +173,13 @@ def test_a_hosted_job_writes_the_hosted_records(tmp_path: Path, capsys: pytest.C
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "step 4/4" in captured.err and "eta" in captured.err
+    assert f"Integrations (wandb) are recorded but not run here: the job's metrics are in {out}" in captured.err
 
     job = json.loads((out / "job.json").read_text())
     assert job["object"] == "fine_tuning.job" and job["status"] == "succeeded" and job["error"] is None
     assert job["model"] == "o4-mini-2025-04-16" and job["suffix"] == "genes" and job["seed"] == 7
     assert job["created_at"] <= job["estimated_finish"] <= job["finished_at"] + 1  # updated until step 4
+    assert job["integrations"] == body["integrations"]
     resolved = job["method"]["reinforcement"]["hyperparameters"]
     assert resolved["eval_samples"] == 2 and resolved["n_epochs"] == 2 and resolved["total_steps"] == 4
     assert job["rftkit"]["reasoning_effort"].startswith("not applicable")
