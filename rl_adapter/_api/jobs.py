@@ -57,9 +57,13 @@ def routes(context: ApiContext) -> Any:
         return view(store, row)
 
     @router.get("/fine_tuning/jobs")
-    def list_jobs(after: str | None = None, limit: int | None = None) -> dict[str, Any]:
+    def list_jobs(request: Request, after: str | None = None, limit: int | None = None) -> dict[str, Any]:
         store = store_of(context)
-        return page([view(store, row) for row in store.jobs()], after=after, limit=limit)
+        jobs = [view(store, row) for row in store.jobs()]
+        wanted = metadata_filter(request.query_params.multi_items())
+        if wanted is not None:
+            jobs = [job for job in jobs if _metadata_matches(job.get("metadata"), wanted)]
+        return page(jobs, after=after, limit=limit)
 
     @router.get("/fine_tuning/jobs/{job_id}")
     def retrieve(job_id: str) -> dict[str, Any]:
@@ -106,6 +110,35 @@ def routes(context: ApiContext) -> Any:
         return page(read_jsonl(store.run_dir(job_id) / CHECKPOINTS_FILE), after=after, limit=limit)
 
     return router
+
+
+def metadata_filter(params: list[tuple[str, str]]) -> dict[str, str] | None:
+    """The jobs list's ``metadata[k]=v`` query (``{}`` for ``metadata=null``: jobs without metadata).
+
+    None when the query has no metadata filter.
+
+    Raises:
+        ApiError: a ``metadata`` parameter of another form, or both forms at once.
+    """
+    wanted: dict[str, str] = {}
+    null = False
+    for key, value in params:
+        if key == "metadata" and value == "null":
+            null = True
+        elif key.startswith("metadata[") and key.endswith("]"):
+            wanted[key[len("metadata["):-1]] = value
+        elif key.startswith("metadata"):
+            raise ApiError(400, f"filter by metadata with metadata[KEY]=VALUE or metadata=null, not {key}={value}",
+                           param="metadata")
+    if null and wanted:
+        raise ApiError(400, "metadata=null and metadata[KEY]=VALUE cannot be combined", param="metadata")
+    return {} if null else (wanted or None)
+
+
+def _metadata_matches(metadata: dict[str, str] | None, wanted: dict[str, str]) -> bool:
+    if not wanted:  # metadata=null
+        return not metadata
+    return metadata is not None and all(metadata.get(k) == v for k, v in wanted.items())
 
 
 def stored_job(store: Store, job_id: str) -> JobRow:
