@@ -157,8 +157,11 @@ class JobQueue:
         (run_dir / WORKER_INPUT).write_text(json.dumps({"id": row.id, "config": row.config,
                                                         "local_model": row.local_model}))
         with (run_dir / WORKER_LOG).open("ab") as log:
+            # Its own session: a terminal's Ctrl-C reaches the server only, which then stops the
+            # worker with SIGTERM at a checkpoint instead of the worker dying of it mid-step.
             process = subprocess.Popen([sys.executable, "-m", "rl_adapter._api.worker", str(run_dir)],
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
         (run_dir / WORKER_PID).write_text(str(process.pid))
         return process
 

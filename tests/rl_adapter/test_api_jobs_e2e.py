@@ -5,6 +5,7 @@ resumes), then poll until succeeded, events and checkpoints."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -37,7 +38,8 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     command = [sys.executable, "-m", "rftkit", "api", "--port", str(port), "--workdir", str(workdir),
                "--model-alias", "o4-mini-2025-04-16=tiny", "--log-level", "warning"]
     with (workdir.parent / "server.log").open("ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        # A process group of its own, as a shell gives a foreground command (Ctrl-C reaches the group).
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + START_S
     while True:
         assert process.poll() is None, (workdir.parent / "server.log").read_text()[-3000:]
@@ -172,3 +174,30 @@ def test_jobs_api_queue_restart_kill_and_records(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(60)
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_rftkit_api_checkpoints_the_running_job(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C (SIGINT to the server's process group) stops the server; the job's worker,
+    in a session of its own, is stopped by the server at a checkpoint of its step, not killed mid-step."""
+    workdir = tmp_path / "api"
+    workdir.mkdir()
+    server, url = start_server(workdir)
+    try:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=60)
+        train = client.files.create(file=("train.jsonl", (EXAMPLE / "train.jsonl").read_bytes()), purpose="fine-tune")
+        valid_lines = (EXAMPLE / "valid.jsonl").read_text().splitlines()[:4]
+        valid = client.files.create(file=("valid.jsonl", "\n".join(valid_lines).encode()), purpose="fine-tune")
+        job = create(client, train.id, valid.id)
+        wait_for("the job to train", lambda: max(metrics_steps(client, job.id), default=-1) > EVAL_INTERVAL, workdir)
+        client.close()
+        os.killpg(os.getpgid(server.pid), signal.SIGINT)
+        assert server.wait(60) in (0, 130)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(60)
+    run = workdir / "jobs" / job.id
+    events = [json.loads(line)["message"] for line in (run / "events.jsonl").read_text().splitlines()]
+    assert events[-1].startswith("Training stopped at step "), events[-3:]
+    assert json.loads((run / "job.json").read_text())["status"] == "running"  # resumable
