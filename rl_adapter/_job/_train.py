@@ -549,10 +549,8 @@ def _trainer(
             if step % res.eval_interval == 0 or step >= state.max_steps:
                 recorder.validate(model, step)
                 control.should_save = True  # the trainer's resumable checkpoint, at each validation step
-            elif stop is not None and stop.is_set():
-                control.should_save = True
-            if stop is not None and stop.is_set():
-                control.should_training_stop = True
+            if stop is not None and stop.is_set():  # asked to stop: at a checkpoint of this step
+                control.should_save = control.should_training_stop = True
             recorder.clock.full = time.perf_counter() - recorder.clock.begin
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
