@@ -48,6 +48,17 @@ class Usage:
             self.cache_hits + other.cache_hits,
         )
 
+    def __sub__(self, other: Usage) -> Usage:
+        """What was spent since ``other``, an earlier reading of the same running total."""
+        return Usage(
+            self.prompt_tokens - other.prompt_tokens,
+            self.completion_tokens - other.completion_tokens,
+            self.total_tokens - other.total_tokens,
+            self.cached_tokens - other.cached_tokens,
+            self.calls - other.calls,
+            self.cache_hits - other.cache_hits,
+        )
+
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 

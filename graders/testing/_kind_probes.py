@@ -26,7 +26,7 @@ TAMPER = (
     "import builtins\nbuiltins.isinstance = lambda *a: True\nbuiltins.all = lambda *a: True\n",
     "import sys\nsys.exit = lambda *a: None\nsys.excepthook = lambda *a: None\n",
 )
-EMPTY_CODE = ("```python\n```", "```\n\n```", "Here is the solution:\n```python\n# TODO\n```")
+EMPTY_CODE = ("```python\n```", "```\n\n```", "Here is the solution:\n```python\n# write your code here\n```")
 
 
 def _code_graders(grader: Grader, mode: str) -> list[Any]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graders import ErrorKind, Grader
+from graders.client import Usage
 from rl_adapter._job._outputs import REPORTED_FLAGS, JobRecords, hosted_flag, read_jsonl
 from rl_adapter._job._validation import generate, score_predictions
 
@@ -67,7 +68,7 @@ class Recorder:
     failure: str | None = None
     trained_tokens: int | None = None
     # Completions, errors by kind and judge tokens by model counted up to the last step recorded.
-    _seen: tuple[int, Counter[str], dict[str, dict[str, int]]] = (0, Counter(), {})
+    _seen: tuple[int, Counter[str], dict[str, Usage]] = (0, Counter(), {})
     _error_steps: int = 0
     _started: float = field(default_factory=time.perf_counter)
     _first_step: int = 0
@@ -110,7 +111,7 @@ class Recorder:
         """Called when training (re)starts."""
         self.total_steps = total_steps
         self._started = time.perf_counter()
-        self._seen = (reward_stats["completions"], Counter(reward_stats["errors"]), _usage_dicts(reward_stats))
+        self._seen = (reward_stats["completions"], Counter(reward_stats["errors"]), dict(reward_stats["usage"]))
 
     # -- validation -----------------------------------------------------------------------------
     def validate(self, model: Any, step: int) -> None:
@@ -201,16 +202,14 @@ class Recorder:
         self.pending = {}
         return line
 
-    def _since(self, stats: dict[str, Any]) -> tuple[Counter[str], int, dict[str, dict[str, int]]]:
+    def _since(self, stats: dict[str, Any]) -> tuple[Counter[str], int, dict[str, Usage]]:
         """This step's errors by kind, completions graded, and judge tokens by model."""
         seen_completions, seen_errors, seen_usage = self._seen
         errors = Counter(stats["errors"])
         errors.subtract(seen_errors)
-        usage_now = _usage_dicts(stats)
-        usage = {model: {key: n - seen_usage.get(model, {}).get(key, 0) for key, n in totals.items()}
-                 for model, totals in usage_now.items()}
-        self._seen = (stats["completions"], Counter(stats["errors"]), usage_now)
-        return +errors, stats["completions"] - seen_completions, {m: u for m, u in usage.items() if u["calls"]}
+        usage = {model: total - seen_usage.get(model, Usage()) for model, total in stats["usage"].items()}
+        self._seen = (stats["completions"], Counter(stats["errors"]), dict(stats["usage"]))
+        return +errors, stats["completions"] - seen_completions, {m: u for m, u in usage.items() if u.calls}
 
     def _check_errors(self, errors: Counter[str], completions: int) -> None:
         grader_side = sum(n for kind, n in errors.items() if kind not in MODEL_SIDE_ERRORS)
@@ -225,7 +224,7 @@ class Recorder:
 
     def _metrics_data(
         self, step: int, line: dict[str, Any], logs: dict[str, Any], errors: Counter[str], completions: int,
-        usage: dict[str, dict[str, int]],
+        usage: dict[str, Usage],
     ) -> dict[str, Any]:
         train, valid = line.get("train_reward_mean"), line.get("valid_reward_mean")
         scores: dict[str, Any] = {"train_reward_mean": train}
@@ -256,12 +255,12 @@ class Recorder:
                 grader_errors[f"valid_{flag}_mean"] = valid_flags[flag] / samples if samples else 0.0
                 grader_errors[f"valid_{flag}_count"] = valid_flags[flag]
         # Judge tokens: ``_mean`` per graded sample, ``_count`` the step's total (as errors count samples).
-        valid_usage: dict[str, dict[str, int]] = line.get("valid_usage") or {}
+        valid_usage = {model: Usage.from_dict(u) for model, u in (line.get("valid_usage") or {}).items()}
         grader_usage: dict[str, Any] = {"name": self.grader.name}
         splits = [("train", usage, completions)] + ([("valid", valid_usage, samples)] if validated else [])
         for split, per_model, n in splits:
             for kind in ("prompt", "completion"):
-                total = sum(u.get(f"{kind}_tokens", 0) for u in per_model.values())
+                total = sum(getattr(u, f"{kind}_tokens") for u in per_model.values())
                 grader_usage[f"{split}_{kind}_tokens_mean"] = total / n if n else 0.0
                 grader_usage[f"{split}_{kind}_tokens_count"] = total
         mean_length = logs.get("completions/mean_length")
@@ -292,7 +291,7 @@ class Recorder:
         }
         if validated:
             data["full_valid_mean_reward"] = valid
-            data["full_valid_mean_parse_error"] = grader_errors[f"valid_{ErrorKind.SAMPLE_PARSE_ERROR}_mean"]
+            data["full_valid_mean_parse_error"] = line.get("valid_parse_error_mean")
             data["rftkit"] = {k: v for k, v in line.items() if k.startswith(("valid_top@", "valid_pass@"))}
         return data
 
@@ -325,12 +324,7 @@ def _link_model(saved: Path, target: Path) -> None:
                 shutil.copy2(path, target / path.name)
 
 
-def _usage_dicts(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """A reward's running judge usage (``stats["usage"]``) as plain numbers per model."""
-    return {model: usage.to_dict() for model, usage in stats.get("usage", {}).items()}
-
-
-def _per_model(train: dict[str, dict[str, int]], valid: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+def _per_model(train: dict[str, Usage], valid: dict[str, Usage]) -> dict[str, dict[str, int]]:
     """The hosted ``model_graders_token_usage``: each judge model's tokens this step, train and eval."""
     table: dict[str, dict[str, int]] = {}
     for split, per_model in (("train", train), ("eval", valid)):
@@ -338,7 +332,7 @@ def _per_model(train: dict[str, dict[str, int]], valid: dict[str, dict[str, int]
             row = table.setdefault(model, {f"{s}_{k}_tokens": 0 for s in ("train", "eval")
                                           for k in ("prompt", "completion", "cached")})
             for kind in ("prompt", "completion", "cached"):
-                row[f"{split}_{kind}_tokens"] += usage.get(f"{kind}_tokens", 0)
+                row[f"{split}_{kind}_tokens"] += getattr(usage, f"{kind}_tokens")
     return table
 
 
@@ -358,8 +352,6 @@ def _message(step: int, total: int, line: dict[str, Any]) -> str:
     """The hosted service's wording of a metrics event."""
     text = f"Step {step}/{total}, train mean reward={_fmt(line.get('train_reward_mean'))}"
     if "valid_reward_mean" in line:
-        errors = line.get("valid_errors") or {}
-        parse = errors.get(ErrorKind.SAMPLE_PARSE_ERROR, 0) / max(line.get("valid_samples") or 1, 1)
         text += f", full validation mean reward={_fmt(line.get('valid_reward_mean'))}"
-        text += f", full validation mean parse error={parse:.2f}"
+        text += f", full validation mean parse error={line.get('valid_parse_error_mean') or 0.0:.2f}"
     return text

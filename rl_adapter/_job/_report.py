@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graders import ErrorKind
 from rl_adapter._job._validation import TOP_K
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ def write_report(result: JobResult, job: JobConfig) -> None:
 
 
 def write_step_metrics(metrics: Sequence[dict[str, Any]], path: Path) -> None:
-    """One CSV row per step: the rewards, the validation's ranks and passes, and the parse-error share.
+    """One CSV row per step: the rewards, the validation's parse-error share, ranks and passes.
 
     Cells of numbers a step lacks (validation runs every ``eval_interval`` steps) are empty.
     """
@@ -67,12 +66,7 @@ def write_step_metrics(metrics: Sequence[dict[str, Any]], path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for m in metrics:
-            row = dict(m)
-            if "valid_reward_mean" in m:
-                samples = m.get("valid_samples") or 0
-                parse = (m.get("valid_errors") or {}).get(ErrorKind.SAMPLE_PARSE_ERROR, 0)
-                row["valid_parse_error_mean"] = parse / samples if samples else 0.0
-            writer.writerow(["" if row.get(column) is None else row[column] for column in columns])
+            writer.writerow(["" if m.get(column) is None else m[column] for column in columns])
 
 
 def _fmt(value: Any) -> str:

@@ -300,9 +300,9 @@ def _records(prep: Prepared, resume: bool, job_id: str | None) -> JobRecords:
 
 def last_trainer_checkpoint(out: Path) -> Path | None:
     """The run's newest complete trainer checkpoint (``trainer/checkpoint-N``), or None."""
-    steps = [(int(p.name.rsplit("-", 1)[-1]), p) for p in (out / TRAINER_DIR).glob("checkpoint-*")
+    saved = [p for p in (out / TRAINER_DIR).glob("checkpoint-*")
              if p.name.rsplit("-", 1)[-1].isdigit() and (p / "trainer_state.json").is_file()]
-    return max(steps)[1] if steps else None
+    return max(saved, key=checkpoint_step, default=None)
 
 
 def checkpoint_step(checkpoint: Path) -> int:
@@ -361,22 +361,23 @@ def _run(
         records.event(f"Job failed: {recorder.failure}", step=trainer.state.global_step, level="error")
         raise JobFailedError(recorder.failure)
     step = trainer.state.global_step
-    if stop is not None and stop.is_set() and step < trainer.args.max_steps:  # at a step with a checkpoint
+    stopped = stop is not None and stop.is_set() and step < trainer.args.max_steps  # at a step with a checkpoint
+    if stopped:
         records.event(f"Training stopped at step {step}; the job resumes from the checkpoint saved there", step=step)
-        return JobResult(out, recorder.lines, recorder.best, time.perf_counter() - start,
-                         recorder.reward.stats["seconds"], records.job, dict(recorder.profile))
-    final = out / FINAL_MODEL_DIR
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(final)
-    records.event(f"New fine-tuned model created: {final.resolve()}", step=step)
-    records.save_job(status="succeeded", finished_at=int(time.time()), fine_tuned_model=str(final.resolve()),
-                     trained_tokens=recorder.trained_tokens)
-    records.event("The job has successfully completed", step=step)
-    from rl_adapter._job._report import write_report
-
+    else:
+        final = out / FINAL_MODEL_DIR
+        trainer.save_model(str(final))
+        tokenizer.save_pretrained(final)
+        records.event(f"New fine-tuned model created: {final.resolve()}", step=step)
+        records.save_job(status="succeeded", finished_at=int(time.time()), fine_tuned_model=str(final.resolve()),
+                         trained_tokens=recorder.trained_tokens)
+        records.event("The job has successfully completed", step=step)
     result = JobResult(out, recorder.lines, recorder.best, time.perf_counter() - start,
                        recorder.reward.stats["seconds"], records.job, dict(recorder.profile))
-    write_report(result, prep.job)
+    if not stopped:
+        from rl_adapter._job._report import write_report
+
+        write_report(result, prep.job)
     return result
 
 

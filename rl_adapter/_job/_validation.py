@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import evaluate
-from graders import Grader
+from graders import ErrorKind, Grader
 from rl_adapter._reward import component_means
 from rl_adapter._trl import completion_to_sample
 
@@ -42,7 +42,8 @@ def score_predictions(
     Returns ``valid_reward_mean`` (evalkit's ``mean``: per item, the mean reward of its samples,
     as a trainer sees it with ``error_value`` 0; abstentions left out), ``valid_top@k`` where
     scores carry a ``rank``, ``valid_pass@k`` with several samples per item, ``valid/<component>``
-    for ``multi`` parts, ``valid_errors`` (by kind), ``valid_n``, ``valid_samples``, and
+    for ``multi`` parts, ``valid_errors`` (by kind), ``valid_parse_error_mean`` (the share of samples
+    the model's output could not be parsed for), ``valid_n``, ``valid_samples``, and
     ``valid_usage`` (the judges' tokens per model, ``Usage.to_dict()``) when a judge was called.
     """
     rows, ids = _with_ids(items)
@@ -64,6 +65,8 @@ def score_predictions(
         "valid_samples": len(scores),
         "valid_errors": dict(Counter(s.error.kind for s in scores if s.error is not None and not s.abstained)),
     }
+    parse_errors = summary["valid_errors"].get(ErrorKind.SAMPLE_PARSE_ERROR, 0)
+    summary["valid_parse_error_mean"] = parse_errors / len(scores) if scores else 0.0
     for key in [f"top@{k}" for k in TOP_K] + [f"pass@{k}" for k in TOP_K]:
         value = metrics.get(key)
         if isinstance(value, float) and math.isfinite(value):
