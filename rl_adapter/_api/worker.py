@@ -2,7 +2,7 @@
 
 The server holds a ``JobQueue`` thread. It takes the next job from the Store (one a stopped
 server left running first, then the oldest queued), writes what the worker needs into the job's
-run directory and starts ``python -m rl_adapter._api.worker RUN_DIR``, which calls ``run_job``.
+run directory and starts a worker process (``main`` here), which calls ``run_job``.
 A job whose run directory already has ``job.json`` is resumed from its last checkpoint
 (``run_job(resume=True)``), so a restarted server, a paused job and a worker killed with
 ``kill -9`` all continue where the trainer last saved. Pause and server shutdown send the worker
@@ -159,7 +159,7 @@ class JobQueue:
         with (run_dir / WORKER_LOG).open("ab") as log:
             # Its own session: a terminal's Ctrl-C reaches the server only, which then stops the
             # worker with SIGTERM at a checkpoint instead of the worker dying of it mid-step.
-            process = subprocess.Popen([sys.executable, "-m", "rl_adapter._api.worker", str(run_dir)],
+            process = subprocess.Popen([sys.executable, "-c", WORKER_LAUNCH, str(run_dir)],
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
         (run_dir / WORKER_PID).write_text(str(process.pid))
@@ -226,8 +226,18 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def main(run_dir: str) -> int:
-    """The worker process: runs (or resumes) the job whose input is in ``run_dir``."""
+# The worker's entry: SIGTERM is caught before any import, so a pause that lands while torch
+# loads becomes a stop request (honoured at the first step's end) instead of killing the worker.
+WORKER_LAUNCH = ("import signal, sys, threading; stop = threading.Event(); "
+           "signal.signal(signal.SIGTERM, lambda signum, frame: stop.set()); "
+           "from rl_adapter._api.worker import main; sys.exit(main(sys.argv[1], stop))")
+
+
+def main(run_dir: str, stop: threading.Event | None = None) -> int:
+    """The worker process: runs (or resumes) the job whose input is in ``run_dir``.
+
+    ``stop``: set by a SIGTERM that arrived before this function ran.
+    """
     from rl_adapter._job._config import parse_job
     from rl_adapter._job._train import run_job, stop_on_sigterm
 
@@ -237,7 +247,7 @@ def main(run_dir: str) -> int:
     job = parse_job(spec["config"])
     # Pause and server shutdown send SIGTERM: the step in flight finishes and is checkpointed.
     try:
-        with stop_on_sigterm() as stop:
+        with stop_on_sigterm(stop) as stop:
             run_job(job, out_dir=out, resume=(out / JOB_FILE).is_file(), model=spec["local_model"],
                     job_id=spec["id"], stop=stop)
     except Exception as exc:  # job.json already says failed, with the error

@@ -173,11 +173,12 @@ def _import_rl() -> Any:
 
 
 @contextlib.contextmanager
-def stop_on_sigterm() -> Iterator[threading.Event]:
+def stop_on_sigterm(stop: threading.Event | None = None) -> Iterator[threading.Event]:
     """An Event that SIGTERM sets while the block runs, for ``run_job(stop=...)``: a job told to end
     stops at a checkpoint. Outside the main thread, where Python runs no signal handlers, it is never set.
+    ``stop``: an Event an earlier handler may have set already (one installed before the imports).
     """
-    stop = threading.Event()
+    stop = stop if stop is not None else threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return

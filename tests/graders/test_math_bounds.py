@@ -93,21 +93,23 @@ def test_a_cancelled_job_does_not_swallow_the_next_one() -> None:
 
 def test_a_cancel_swallowed_by_a_destructor_is_sent_again() -> None:
     """Python swallows an exception raised inside ``__del__`` and reports it as unraisable (an
-    error under this suite's warning filter); a job that often runs destructors is still
-    stopped, and the swallowed cancels are not reported."""
+    error under this suite's warning filter); a job that spends nearly all of its time in
+    destructors, at a steady pace, is still stopped, and the swallowed cancels are not reported.
+    Resent at a fixed interval, the cancel kept landing inside the destructor: 100 of 100 in a CI
+    run, and 3 of 4 such jobs ran on here."""
     beats: list[float] = []
 
     class Slow:
         def __del__(self) -> None:
-            end = time.monotonic() + 0.002
+            end = time.monotonic() + 0.009
             while time.monotonic() < end:
                 pass
 
     def spin_with_destructors() -> None:
         end = time.monotonic() + 30.0  # far past the checks below: only a cancel stops it in time
         while time.monotonic() < end:
-            Slow()  # a fair share of the time goes to __del__, where a cancel is swallowed
-            step = time.monotonic() + 0.002
+            Slow()  # 95% of the time goes to __del__, where a cancel is swallowed
+            step = time.monotonic() + 0.0005
             while time.monotonic() < step:
                 pass
             beats.append(time.monotonic())

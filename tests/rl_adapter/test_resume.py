@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from rl_adapter._api.worker import WORKER_INPUT, WORKER_LAUNCH
+from rl_adapter._job._config import parse_job
 from tests.rl_adapter.test_jobs import SMALL_TINY, hosted_body, write
 
 STEPS = 12
@@ -161,3 +163,25 @@ def test_a_job_stopped_after_its_last_checkpoint_only_finishes_on_resume(tmp_pat
     assert job["status"] == "succeeded" and (out / "model" / "config.json").is_file()
     kept = [json.loads(line)["step_number"] for line in (out / "checkpoints.jsonl").read_text().splitlines()]
     assert sorted(kept) == [2, 4]
+
+
+@pytest.mark.slow
+def test_a_pause_while_the_worker_starts_stops_it_at_its_first_checkpoint(tmp_path: Path) -> None:
+    """The jobs API pauses a job with SIGTERM. One that lands while the worker still imports torch
+    is kept until the job runs: the first step finishes and is checkpointed (it killed the worker)."""
+    path = hosted_job(tmp_path, eval_interval=5)
+    job = parse_job(json.loads(path.read_text()), base_dir=tmp_path)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / WORKER_INPUT).write_text(json.dumps({"id": "ftjob-early-pause", "config": job.model_dump(mode="json"),
+                                                "local_model": "tiny"}))
+    worker = subprocess.Popen([sys.executable, "-c", WORKER_LAUNCH, str(out)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(0.2)  # importing the worker's modules alone takes about a second
+    worker.terminate()
+    output, _ = worker.communicate(timeout=300)
+    assert worker.returncode == 0, output[-3000:]
+    assert metrics_steps(out) == [0, 1]
+    assert messages(out)[-1] == "Training stopped at step 1; the job resumes from the checkpoint saved there"
+    assert (out / "trainer" / "checkpoint-1" / "trainer_state.json").is_file()
+    assert json.loads((out / "job.json").read_text())["status"] == "running"
