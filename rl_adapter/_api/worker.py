@@ -229,8 +229,8 @@ def _watch_parent() -> None:
 # The worker's entry: SIGTERM is caught before any import, so a pause that lands while torch
 # loads becomes a stop request (honoured at the first step's end) instead of killing the worker.
 WORKER_LAUNCH = ("import signal, sys, threading; stop = threading.Event(); "
-           "signal.signal(signal.SIGTERM, lambda signum, frame: stop.set()); "
-           "from rl_adapter._api.worker import main; sys.exit(main(sys.argv[1], stop))")
+                 "signal.signal(signal.SIGTERM, lambda signum, frame: stop.set()); "
+                 "from rl_adapter._api.worker import main; sys.exit(main(sys.argv[1], stop))")
 
 
 def main(run_dir: str, stop: threading.Event | None = None) -> int:
