@@ -24,7 +24,8 @@ from rl_adapter._api.errors import ApiError
 from rl_adapter._http_limits import LimitsMiddleware, ServerLimits, WorkSlots, make_uvicorn_server
 
 # The route modules of a default server; each has ``routes(ctx: ApiContext) -> APIRouter``.
-ROUTE_MODULES: tuple[str, ...] = ("rl_adapter._api.graders", "rl_adapter._api.files", "rl_adapter._api.jobs")
+ROUTE_MODULES: tuple[str, ...] = ("rl_adapter._api.graders", "rl_adapter._api.files", "rl_adapter._api.jobs",
+                                  "rl_adapter._api.models")
 # The hosted API's limits where it has them: a python grader's source is at most 256 kB, so a
 # run body is that plus one sample and one item; 16 MiB leaves room for long items.
 DEFAULT_LIMITS = ServerLimits(max_body_bytes=16 * 1024 * 1024)

@@ -382,21 +382,29 @@ def _run(
     return result
 
 
+def load_tokenizer(model_dir: str | Path, *, tiny: bool) -> Any:
+    """The tokenizer saved with a model (left padding, a pad token), as training used it.
+
+    ``tiny``: a model built from ``tiny``; its word-level tokenizer is loaded as saved, not by
+    AutoTokenizer, which goes by the model type (Qwen2) and would drop it.
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    if tiny:
+        return PreTrainedTokenizerFast.from_pretrained(str(model_dir), padding_side="left")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def _base_model(prep: Prepared, *, reuse: bool) -> tuple[str, Any]:
     """The model as a directory TRL can load by path (a tiny model is built and saved first)."""
     if prep.model != "tiny":
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(prep.model, padding_side="left")
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        return prep.model, tokenizer
+        return prep.model, load_tokenizer(prep.model, tiny=False)
     model_dir = prep.output_dir / "base_model"
     if reuse and (model_dir / "config.json").is_file():
-        # Not AutoTokenizer: it goes by the model type (Qwen2) and drops the word-level tokenizer.
-        from transformers import PreTrainedTokenizerFast
-
-        return str(model_dir), PreTrainedTokenizerFast.from_pretrained(str(model_dir), padding_side="left")
+        return str(model_dir), load_tokenizer(model_dir, tiny=True)
     from rl_adapter._job._config import TinyModel
     from rl_adapter._job._tiny import build_tiny, words_of
 
