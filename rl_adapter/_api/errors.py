@@ -43,3 +43,15 @@ class ApiError(Exception):
 
     def encode(self) -> bytes:
         return json.dumps(self.body()).encode()
+
+
+async def json_body(request: Any) -> Any:
+    """The request's body parsed as JSON (a starlette Request).
+
+    Raises:
+        ApiError: 400, the body is not valid JSON.
+    """
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise ApiError(400, f"the body is not valid JSON: {exc}") from None

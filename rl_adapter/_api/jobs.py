@@ -9,12 +9,11 @@ records the runner writes in the job's run directory (``rl_adapter._job._outputs
 queue's status and the file ids the client used.
 """
 
-import json
 import time
 from typing import Any
 
 from rl_adapter._api.app import ApiContext
-from rl_adapter._api.errors import ApiError
+from rl_adapter._api.errors import ApiError, json_body
 from rl_adapter._api.files import stored_file
 from rl_adapter._api.store import JobRow, Store, page, store_of
 from rl_adapter._api.worker import FINISHED, JobQueue, job_records, read_run_job, resume_step
@@ -47,10 +46,7 @@ def routes(context: ApiContext) -> Any:
 
     @router.post("/fine_tuning/jobs")
     async def create(request: Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.body())
-        except ValueError as exc:
-            raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+        body = await json_body(request)
         store = store_of(context)
         row = checked_job(store, body, context.settings.model_aliases)
         queue().wake()

@@ -11,7 +11,6 @@ Only models this server's jobs wrote can be loaded: an id is never read as an ar
 
 # No ``from __future__ import annotations``: FastAPI reads the handlers' annotations (Request).
 import asyncio
-import json
 import secrets
 import threading
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rl_adapter._api.app import ApiContext
-from rl_adapter._api.errors import ApiError
+from rl_adapter._api.errors import ApiError, json_body
 from rl_adapter._api.jobs import view
 from rl_adapter._api.store import Store, page, store_of
 from rl_adapter._errors import JobConfigError
@@ -97,10 +96,7 @@ def routes(context: ApiContext) -> Any:
 
     @router.post("/chat/completions")
     async def chat(request: Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.body())
-        except ValueError as exc:
-            raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+        body = await json_body(request)
         ask = parse_chat_request(body)
         model = find(ask.model, "model")
         return await context.limited(lambda: asyncio.to_thread(sampler.complete, model, ask))
