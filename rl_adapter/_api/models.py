@@ -25,6 +25,7 @@ from rl_adapter._api.jobs import view
 from rl_adapter._api.store import Store, page, store_of
 from rl_adapter._errors import JobConfigError
 from rl_adapter._job._outputs import CHECKPOINTS_FILE, read_jsonl
+from rl_adapter._job._validation import sampling_options
 
 # Request fields of the chat completions API that are honoured.
 _SAMPLING = {"model", "messages", "n", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed",
@@ -35,8 +36,6 @@ _ROLES = ("system", "developer", "user", "assistant")
 # Upper bounds of one request, so that one call cannot hold the server for hours.
 MAX_N = 64
 MAX_NEW_TOKENS = 4096
-# Completion tokens when the request names none: the job's max_completion_length, else this.
-DEFAULT_NEW_TOKENS = 256
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,9 @@ class LocalModel:
     id: str
     path: Path
     created: int
-    job: dict[str, Any]  # the fine_tuning.job object it came from
     tiny: bool  # built from ``tiny``: its tokenizer is loaded as saved
+    max_new_tokens: int  # the job's max_completion_length: a request's default
+    reasoning_effort: str  # the job's: a request's default
 
 
 def job_models(store: Store) -> list[LocalModel]:
@@ -55,14 +55,15 @@ def job_models(store: Store) -> list[LocalModel]:
     models = []
     for row in store.jobs():
         job = view(store, row)
-        tiny = row.local_model == "tiny"
+        hyper = row.config["hyperparameters"]
+        trained_as = (row.local_model == "tiny", int(hyper["max_completion_length"]), str(hyper["reasoning_effort"]))
         final = job.get("fine_tuned_model")
         if row.status == "succeeded" and final:
-            models.append(LocalModel(final, Path(final), int(job.get("finished_at") or job["created_at"]), job, tiny))
+            models.append(LocalModel(final, Path(final), int(job.get("finished_at") or job["created_at"]), *trained_as))
         for checkpoint in read_jsonl(store.run_dir(row.id) / CHECKPOINTS_FILE):
             path = checkpoint["fine_tuned_model_checkpoint"]
             if Path(path).is_dir():
-                models.append(LocalModel(path, Path(path), int(checkpoint["created_at"]), job, tiny))
+                models.append(LocalModel(path, Path(path), int(checkpoint["created_at"]), *trained_as))
     return models
 
 
@@ -137,9 +138,8 @@ def parse_chat_request(body: Any) -> ChatRequest:
         raise ApiError(400, "model must be a string: a fine_tuned_model of this server's jobs", param="model")
     messages = _messages(body.get("messages"))
     n = _number(body, "n", int, 1, 1, MAX_N)
-    tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     key = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
-    new_tokens = None if tokens is None else _number({key: tokens}, key, int, None, 1, MAX_NEW_TOKENS)
+    new_tokens = _number(body, key, int, None, 1, MAX_NEW_TOKENS)
     temperature = _number(body, "temperature", float, 1.0, 0.0, 2.0)
     top_p = _number(body, "top_p", float, 1.0, 0.0, 1.0)
     seed = body.get("seed")
@@ -226,12 +226,11 @@ class _Sampler:
         from rl_adapter._job._auto import resolve_thinking
         from rl_adapter._job._data import render_prompts
 
-        hyper = model.job.get("method", {}).get("reinforcement", {}).get("hyperparameters") or {}
-        new_tokens = ask.max_new_tokens or int(hyper.get("max_completion_length") or DEFAULT_NEW_TOKENS)
+        new_tokens = ask.max_new_tokens or model.max_new_tokens
         with self._lock:
             lm, tokenizer = self._load(model)
-            effort = ask.reasoning_effort or str(hyper.get("reasoning_effort") or "auto")
-            thinking, _ = resolve_thinking(effort, getattr(tokenizer, "chat_template", None))
+            thinking, _ = resolve_thinking(ask.reasoning_effort or model.reasoning_effort,
+                                           getattr(tokenizer, "chat_template", None))
             prompt = render_prompts([{"messages": ask.messages}], tokenizer, template_kwargs=thinking,
                                     schema=ask.schema)[0]
             prompt_tokens, samples = _sample(lm, tokenizer, prompt, ask, new_tokens)
@@ -251,9 +250,7 @@ def _sample(lm: Any, tokenizer: Any, prompt: str, ask: ChatRequest,
     import torch
 
     enc = tokenizer([prompt], return_tensors="pt", add_special_tokens=False)
-    greedy = ask.temperature == 0
-    options: dict[str, Any] = ({"do_sample": False, "temperature": None, "top_p": None, "top_k": None} if greedy
-                               else {"do_sample": True, "temperature": ask.temperature, "top_p": ask.top_p})
+    options = sampling_options(greedy=ask.temperature == 0, temperature=ask.temperature, top_p=ask.top_p)
     if ask.seed is not None:
         torch.manual_seed(ask.seed)
     with torch.no_grad():

@@ -115,11 +115,7 @@ def generate(
                 texts = [p if isinstance(p, str) else _chat(tokenizer, p) for p in batch]
                 enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
                 enc = {k: v.to(model.device) for k, v in enc.items()}
-                options: dict[str, Any] = {"do_sample": not greedy}
-                if not greedy:
-                    options["temperature"] = temperature
-                else:
-                    options.update(temperature=None, top_p=None, top_k=None)
+                options = sampling_options(greedy=greedy, temperature=temperature)
                 generated = model.generate(
                     **enc,
                     max_new_tokens=max_new_tokens,
@@ -135,6 +131,16 @@ def generate(
     if greedy:
         return [[text] * samples for text in out]
     return [out[i : i + samples] for i in range(0, len(out), samples)]
+
+
+def sampling_options(*, greedy: bool, temperature: float, top_p: float | None = None) -> dict[str, Any]:
+    """``generate`` keywords: greedy clears the model's own sampling defaults, which would warn."""
+    if greedy:
+        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    options: dict[str, Any] = {"do_sample": True, "temperature": temperature}
+    if top_p is not None:
+        options["top_p"] = top_p
+    return options
 
 
 def _chat(tokenizer: Any, messages: Any) -> str:

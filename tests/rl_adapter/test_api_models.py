@@ -102,6 +102,9 @@ def test_a_trained_model_and_its_checkpoints_answer_chat_completions(client: ope
     assert 4 <= first.usage.completion_tokens <= 12
     assert all(c.finish_reason in ("stop", "length") for c in first.choices)
     assert any(c.finish_reason == "length" for c in first.choices)  # a random tiny model rarely ends at once
+    # Without a limit, the job's own max_completion_length (2 tokens) applies.
+    default = client.chat.completions.create(model=final, messages=HI, n=4, seed=3)
+    assert default.usage is not None and default.usage.completion_tokens <= 4 * 2
 
     # Greedy: exactly what transformers generates from the saved model, for the model and a checkpoint.
     for model in (final, checkpoints[0]):
